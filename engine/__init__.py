@@ -1,0 +1,1 @@
+"""engine: catalog, MVCC row store, transactions, commit log, checkpoint and recovery."""
