@@ -1,0 +1,1 @@
+"""SQL front end: sqlglot dialect, statement splitting, parsing, functions, evaluation."""
