@@ -198,7 +198,7 @@ def _atof(s: str) -> float:
     """``sqlite3AtoF`` on a prefix: the longest numeric prefix as a REAL, else 0.0."""
     m = _NUMBER_PREFIX.match(s)
     if not m.group(2) and not m.group(3):
-        return 0.0
+        return -0.0 if m.group(1) == "-" else 0.0  # sign times zero digits
     return float(s[m.start(1):m.end()])
 
 
