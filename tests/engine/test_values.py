@@ -214,3 +214,20 @@ def test_user_collation_registration():
     finally:
         V.register_collation("len_first", None)
     assert not V.default_collations.exists("len_first")
+
+
+reals = st.one_of(floats, st.integers(10**14, 10**15 - 1).map(lambda m: float(f"{m}5e{m % 500 - 310}")))
+
+
+@SETTINGS
+@given(reals)
+def test_real_to_text_matches_sqlite_including_ties(db, r):
+    assert V.to_text(r) == db.execute("SELECT CAST(? AS TEXT)", (r,)).fetchone()[0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(reals, st.sampled_from("feEgG"), st.integers(0, 25), st.booleans(), st.booleans())
+def test_format_real_matches_sqlite_printf(db, r, conv, precision, alternate, altform2):
+    flags = ("#" if alternate else "") + ("!" if altform2 else "")
+    expected = db.execute("SELECT printf(?, ?)", (f"%{flags}.{precision}{conv}", r)).fetchone()[0]
+    assert V.format_real(r, conv, precision, alternate=alternate, altform2=altform2) == expected
