@@ -1,0 +1,273 @@
+"""Aggregate functions with retraction, for ``GroupAggregate``.
+
+Each aggregate keeps one mutable *state* per group and supports
+``add(state, row, weight)`` with negative weights (retraction) and
+``result(state)``.  SQL rules (caller-visible, SQLite's):
+
+* the value extractor ``value(row)`` may return ``None`` (SQL NULL): skipped;
+  ``Count(None)`` is COUNT(*) and counts rows;
+* ``Sum`` of no non-NULL value is ``None``; ints stay ``int``; any float makes
+  the result ``float``; ``Total`` is always float (``0.0`` when empty);
+  ``Avg`` is ``None`` when empty;
+* ``distinct=True`` feeds each distinct value once (COUNT(DISTINCT x)): a
+  per-group value -> multiplicity map forwards only 0 <-> positive crossings.
+
+Float sums never drift: every float is added *exactly* as an integer
+multiple of 2**-1074 (a Python int), so after any insert/delete history the
+result is the correctly rounded sum of the current multiset, equal to
+``math.fsum`` of it.  Infinities and NaN are counted separately.
+
+Costs per update: Count/Sum/Total/Avg O(1); Min/Max O(log n) (sorted buckets,
+retraction-aware); GroupConcat O(log n) per update and O(group) per result.
+"""
+
+import math
+
+from sortedcontainers import SortedDict
+
+_SCALE_BITS = 1074  # 2**-1074 is the smallest positive double
+_SCALE = 1 << _SCALE_BITS
+
+
+def _identity(value):
+    return value
+
+
+class Aggregate:
+    """Base class: ``value`` extractor, NULL skipping and DISTINCT handling."""
+
+    star_allowed = False
+
+    def __init__(self, value=None, distinct=False):
+        if value is None and not self.star_allowed:
+            raise ValueError(f"{type(self).__name__} needs a value extractor")
+        if value is None and distinct:
+            raise ValueError("DISTINCT needs a value extractor (COUNT(DISTINCT *) is not SQL)")
+        self.value = value
+        self.distinct = distinct
+
+    def new_state(self):
+        """A fresh per-group state (wrapped with a multiplicity map if DISTINCT)."""
+        inner = self._new()
+        return [inner, {}] if self.distinct else inner
+
+    def add(self, state, row, weight):
+        """Add ``weight`` copies of ``row`` (negative = retract); skips NULLs."""
+        extract = self.value
+        value = row if extract is None else extract(row)
+        if value is None:
+            return
+        if not self.distinct:
+            self._add(state, value, row, weight)
+            return
+        inner, seen = state
+        old = seen.get(value, 0)
+        new = old + weight
+        if new:
+            seen[value] = new
+        else:
+            del seen[value]
+        if old <= 0 < new:
+            self._add(inner, value, row, 1)
+        elif new <= 0 < old:
+            self._add(inner, value, row, -1)
+
+    def result(self, state):
+        return self._result(state[0] if self.distinct else state)
+
+    def _check_state(self, state):
+        """Assert the state invariants (overridden where there is structure)."""
+        if self.distinct:
+            for value, count in state[1].items():
+                assert type(count) is int and count != 0, value
+
+
+class Count(Aggregate):
+    """COUNT(*) when ``value`` is None, else COUNT(value); O(1)."""
+
+    star_allowed = True
+
+    def _new(self):
+        return [0]
+
+    def _add(self, state, value, row, weight):
+        state[0] += weight
+
+    def _result(self, state):
+        return state[0]
+
+
+class Sum(Aggregate):
+    """SUM: exact int and float partial sums; O(1) per update.
+
+    State: [non-NULL count, int sum, scaled float sum, float count,
+    +inf count, -inf count, NaN count].
+    """
+
+    def _new(self):
+        return [0, 0, 0, 0, 0, 0, 0]
+
+    def _add(self, state, value, row, weight):
+        state[0] += weight
+        kind = type(value)
+        if kind is int or kind is bool:
+            state[1] += value * weight
+            return
+        if kind is not float:
+            raise TypeError(f"{type(self).__name__} expects int or float values, got {kind.__name__}")
+        state[3] += weight
+        if math.isfinite(value):
+            numerator, denominator = value.as_integer_ratio()
+            shift = _SCALE_BITS - (denominator.bit_length() - 1)
+            state[2] += (numerator << shift) * weight
+        elif value != value:
+            state[6] += weight
+        elif value > 0:
+            state[4] += weight
+        else:
+            state[5] += weight
+
+    @staticmethod
+    def _float_total(state):
+        """Correctly rounded float of the exact sum (IEEE rules for inf/NaN)."""
+        if state[6] or (state[4] and state[5]):
+            return math.nan
+        if state[4]:
+            return math.inf
+        if state[5]:
+            return -math.inf
+        exact = (state[1] << _SCALE_BITS) + state[2]
+        try:
+            return exact / _SCALE
+        except OverflowError:
+            return math.inf if exact > 0 else -math.inf
+
+    def _result(self, state):
+        if not state[0]:
+            return None
+        if not state[3]:
+            return state[1]
+        return self._float_total(state)
+
+
+class Total(Sum):
+    """TOTAL: like SUM but always float, 0.0 over no values."""
+
+    def _result(self, state):
+        if not state[0]:
+            return 0.0
+        return self._float_total(state)
+
+
+class Avg(Sum):
+    """AVG: exact sum / count as float; None over no values."""
+
+    def _result(self, state):
+        count = state[0]
+        if not count:
+            return None
+        if state[3] and not math.isfinite(self._float_total(state)):
+            return self._float_total(state)
+        exact = (state[1] << _SCALE_BITS) + state[2]
+        return exact / (_SCALE * count)
+
+
+class _Extremum(Aggregate):
+    """Shared MIN/MAX: SortedDict key(value) -> {value: multiplicity}."""
+
+    def __init__(self, value, key=None, distinct=False):
+        super().__init__(value, distinct)
+        self.key = key if key is not None else _identity
+
+    def _new(self):
+        return SortedDict()
+
+    def _add(self, state, value, row, weight):
+        sort_key = self.key(value)
+        bucket = state.get(sort_key)
+        if bucket is None:
+            if weight:
+                state[sort_key] = {value: weight}
+            return
+        new = bucket.get(value, 0) + weight
+        if new:
+            bucket[value] = new
+        else:
+            del bucket[value]
+            if not bucket:
+                del state[sort_key]
+
+    def _result(self, state):
+        if not state:
+            return None
+        bucket = state.peekitem(self.end)[1]
+        return next(iter(bucket))
+
+    def _check_state(self, state):
+        super()._check_state(state)
+        inner = state[0] if self.distinct else state
+        for sort_key, bucket in inner.items():
+            assert bucket, sort_key
+            for value, count in bucket.items():
+                assert count != 0 and self.key(value) == sort_key, value
+
+
+class Min(_Extremum):
+    """MIN by ``key(value)``; retraction-aware, O(log n) per update."""
+
+    end = 0
+
+
+class Max(_Extremum):
+    """MAX by ``key(value)``; retraction-aware, O(log n) per update."""
+
+    end = -1
+
+
+class GroupConcat(Aggregate):
+    """group_concat(value, separator) with elements ordered by ``order_key(row)``.
+
+    Without ``order_key`` elements keep first-insertion order.  Non-str
+    values are converted with ``str`` (callers format SQL values first).
+    Under DISTINCT, ``order_key`` must depend on the value only.
+    """
+
+    def __init__(self, value, separator=",", order_key=None, distinct=False):
+        super().__init__(value, distinct)
+        self.separator = separator
+        self.order_key = order_key
+
+    def _new(self):
+        return SortedDict() if self.order_key is not None else {}
+
+    def _add(self, state, value, row, weight):
+        if self.order_key is None:
+            new = state.get(value, 0) + weight
+            if new:
+                state[value] = new
+            else:
+                del state[value]
+            return
+        sort_key = self.order_key(row)
+        bucket = state.get(sort_key)
+        if bucket is None:
+            state[sort_key] = {value: weight}
+            return
+        new = bucket.get(value, 0) + weight
+        if new:
+            bucket[value] = new
+        else:
+            del bucket[value]
+            if not bucket:
+                del state[sort_key]
+
+    def _result(self, state):
+        if not state:
+            return None
+        parts = []
+        buckets = state.values() if self.order_key is not None else [state]
+        for bucket in buckets:
+            for value, count in bucket.items():
+                text = value if type(value) is str else str(value)
+                parts.extend([text] * count)
+        return self.separator.join(parts)
