@@ -100,6 +100,10 @@ def scan_frames(data: bytes) -> tuple[list[bytes], int]:
     followed by a valid one (found by scanning forward for the frame magic and
     checking length and crc). O(len(data)) plus O(len) per magic candidate
     after a damaged frame.
+
+    Caveat of the format: a torn last frame whose *payload* itself contains
+    the bytes of a complete valid frame is indistinguishable from corruption
+    followed by a frame, and is reported as corruption (never as data loss).
     """
     if data[:len(LOG_MAGIC)] != LOG_MAGIC or len(data) < HEADER_SIZE:
         raise CorruptLogError(

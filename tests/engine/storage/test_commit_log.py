@@ -274,8 +274,6 @@ class SlowFsyncFS(FileSystem):
 class SlowFsyncFile(File):
     def __init__(self, fs, inner):
         self.fs, self.inner = fs, inner
-        self.size, self.read, self.write = inner.size, inner.read, inner.write
-        self.truncate, self.close = inner.truncate, inner.close
 
     def size(self):
         return self.inner.size()
@@ -345,15 +343,6 @@ def test_waiters_all_released_when_fsync_fails():
     log, _ = CommitLog.open(fs, LOG)
     sim.fsync_failure_rate = 1.0
     outcomes = []
-
-    def waiter(payload):
-        try:
-            log.wait_durable(log.append(payload))
-            outcomes.append("ok")
-        except LogPoisonedError:
-            outcomes.append("poisoned")
-        except OSError:
-            outcomes.append("append failed")
 
     lock = threading.Lock()
 
@@ -490,3 +479,34 @@ def test_crash_sweep_large():
         crash_trial(seed)
     for seed in range(1500, 30000):
         crash_trial(seed, fsync_failure_rate=0.05, short_write_rate=0.05)
+
+
+# ---------------------------------------------------------------- properties
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from engine.storage import scan_frames  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=8), st.data())
+def test_scan_of_any_truncation_is_the_prefix_of_whole_frames(payloads, data):
+    image = log_image(payloads)
+    cut = data.draw(st.integers(HEADER_SIZE, len(image)), label="cut")
+    recovered, end = scan_frames(image[:cut])
+    ends = [len(log_image(payloads[:k])) for k in range(len(payloads) + 1)]
+    whole = max(k for k, e in enumerate(ends) if e <= cut)
+    assert recovered == payloads[:whole]
+    assert end == ends[whole]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=64), min_size=2, max_size=6), st.data())
+def test_any_damaged_non_last_frame_is_reported(payloads, data):
+    image = bytearray(log_image(payloads))
+    victim = data.draw(st.integers(0, len(payloads) - 2), label="frame")
+    start, stop = len(log_image(payloads[:victim])), len(log_image(payloads[:victim + 1]))
+    pos = data.draw(st.integers(start, stop - 1), label="byte")
+    image[pos] ^= data.draw(st.integers(1, 255), label="xor")
+    with pytest.raises(CorruptLogError, match=f"byte offset {start} "):
+        scan_frames(bytes(image))
