@@ -53,7 +53,7 @@ def build_image(catalog, tables, schema_entries, ts: int) -> bytes:
                 deferred.append(sql)
         for sql in deferred:  # indexes after the data (faster), then views, triggers
             conn.execute(sql)
-        conn.execute(f"CREATE TABLE {META_TABLE}(key TEXT PRIMARY KEY, value)")
+        conn.execute(f"CREATE TABLE {META_TABLE}(key TEXT, value)")
         conn.executemany(f"INSERT INTO {META_TABLE} VALUES (?, ?)",
                          [("checkpoint_ts", ts), ("format", 1)])
         conn.execute("COMMIT")

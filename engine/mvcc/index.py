@@ -1,0 +1,153 @@
+"""Secondary and unique indexes: ordered entries ``(k1, ..., kn, row_key)``.
+
+Each key part is ``engine.values.sort_key(value, collation)``, a Python-orderable
+encoding of SQLite's ordering (NULL < numbers < text by collation < blob), so
+the entries live in one ``SortedList`` and lookups are bisections.
+
+An index holds an entry for every *retained* version of a row (latest and
+history), so it can serve any live snapshot; a reader treats entries as
+candidates and confirms each against the row version its snapshot sees
+(``IndexStore.key_of`` recomputed on that row). When every version is visible
+to the reader (the common case) the check is skipped.
+"""
+
+from __future__ import annotations
+
+from functools import total_ordering
+
+from sortedcontainers import SortedList
+
+from engine.values import sort_key_function
+
+
+@total_ordering
+class _Top:
+    """Compares greater than every index key part (an upper bound for prefixes)."""
+
+    def __eq__(self, other):
+        return other is self
+
+    def __gt__(self, other):
+        return other is not self
+
+    def __hash__(self):
+        return 1
+
+    def __repr__(self):
+        return "TOP"
+
+
+@total_ordering
+class _Bottom:
+    """Compares less than every index key part."""
+
+    def __eq__(self, other):
+        return other is self
+
+    def __lt__(self, other):
+        return other is not self
+
+    def __hash__(self):
+        return 0
+
+    def __repr__(self):
+        return "BOTTOM"
+
+
+TOP = _Top()
+BOTTOM = _Bottom()
+_NULL_KEY = (0, 0)  # sort_key(None)
+
+
+class IndexStore:
+    """The entries of one index plus the function that computes a row's key.
+
+    ``key_of(row, row_key)`` returns the tuple of key parts, or None when a
+    partial index's WHERE excludes the row. Expression parts and the WHERE
+    predicate are compiled by the SQL layer and passed in as ``part_fns`` /
+    ``where_fn``.
+    """
+
+    __slots__ = ("schema", "entries", "key_of", "width")
+
+    def __init__(self, schema, part_fns=None, where_fn=None):
+        self.schema = schema
+        self.entries = SortedList()
+        self.width = len(schema.columns)
+        self.key_of = _make_key_function(schema, part_fns, where_fn)
+
+    def add(self, key: tuple, row_key) -> None:
+        """Insert the entry for ``row_key`` under ``key``. O(log n)."""
+        self.entries.add(key + (row_key,))
+
+    def discard(self, key: tuple, row_key) -> None:
+        """Remove the entry if present. O(log n)."""
+        self.entries.discard(key + (row_key,))
+
+    def bulk_load(self, pairs) -> None:
+        """Add many ``(key, row_key)`` entries (one sort instead of n insertions)."""
+        self.entries.update(k + (rk,) for k, rk in pairs)
+
+    def candidates(self, prefix: tuple = (), lo=None, hi=None, reverse: bool = False):
+        """Row keys of entries whose first parts equal ``prefix``, optionally with
+        the next part in the closed range [lo, hi] (None = unbounded). In index order.
+
+        O(log n + k).
+        """
+        low = prefix + ((BOTTOM,) if lo is None else (lo,))
+        high = prefix + ((TOP,) if hi is None else (hi, TOP))
+        for entry in self.entries.irange(low, high, reverse=reverse):
+            yield entry[-1]
+
+    def contains_key(self, key: tuple):
+        """Row keys of entries with exactly ``key`` (for UNIQUE checks). O(log n + k)."""
+        for entry in self.entries.irange(key, key + (TOP,)):
+            yield entry[-1]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _check(self, versions=None) -> None:
+        """Entries are sorted; with ``versions``, every latest row has its entry."""
+        self.entries._check()
+        for entry in self.entries:
+            assert len(entry) == self.width + 1, entry
+        if versions is not None:
+            present = set(self.entries)
+            for row_key, row in versions.rows.items():
+                key = self.key_of(row, row_key)
+                if key is not None:
+                    assert key + (row_key,) in present, f"missing index entry for {row_key!r}"
+
+
+def _make_key_function(schema, part_fns, where_fn):
+    """Compile the index's key computation into one closure (no per-row dispatch)."""
+    getters = []
+    for i, part in enumerate(schema.columns):
+        skey = sort_key_function(part.collation)
+        if part.column is not None:
+            pos = part.column
+            getters.append(lambda row, rk, pos=pos, skey=skey: skey(row[pos]))
+        else:
+            if not part_fns or part_fns[i] is None:
+                raise ValueError(f"index {schema.name}: expression part needs a compiled function")
+            fn = part_fns[i]
+            getters.append(lambda row, rk, fn=fn, skey=skey: skey(fn(row, rk)))
+    if len(getters) == 1 and where_fn is None and schema.columns[0].column is not None:
+        pos = schema.columns[0].column
+        skey = sort_key_function(schema.columns[0].collation)
+        return lambda row, rk: (skey(row[pos]),)
+    if where_fn is None:
+        return lambda row, rk: tuple(g(row, rk) for g in getters)
+
+    def key_of(row, rk):
+        if not where_fn(row, rk):
+            return None
+        return tuple(g(row, rk) for g in getters)
+
+    return key_of
+
+
+def has_null(key: tuple) -> bool:
+    """True if any part is SQL NULL (NULLs never collide in a UNIQUE index)."""
+    return _NULL_KEY in key

@@ -1,0 +1,192 @@
+"""Committed row versions of one table, readable at any live snapshot.
+
+Model (Larson et al., "High-Performance Concurrency Control Mechanisms for
+Main-Memory Databases", VLDB 2011): every version of a row has a begin and an
+end timestamp; a snapshot at ``ts`` sees the version with ``begin <= ts < end``.
+
+Layout, chosen so that the common case costs nothing:
+
+* ``rows``: SortedDict ``key -> row`` holding the *latest* committed version of
+  every live row (key = rowid, or the primary-key sort key of a WITHOUT ROWID
+  table). Its end is implicitly infinity.
+* ``begins``: ``key -> begin ts`` only for latest versions that some live
+  snapshot cannot see yet. A version missing here is visible to every snapshot.
+* ``history``: ``key -> [(begin, end, row), ...]`` superseded or deleted versions
+  that some live snapshot may still read, oldest first.
+
+When no other transaction is active at commit time (a single connection, the
+usual embedded case) nothing goes to ``begins`` or ``history`` at all, and reads
+are plain SortedDict lookups. Garbage collection is driven by the database's
+queue of ``(ts, table, key)`` entries: O(1) amortized per superseded version.
+
+Memory: a 3-integer row costs its tuple plus one SortedDict entry (the dict slot
+and one pointer in the sorted key list); timestamps cost nothing once collected.
+"""
+
+from __future__ import annotations
+
+from sortedcontainers import SortedDict
+
+
+class TableVersions:
+    """All committed versions of one table's rows (see module docstring)."""
+
+    __slots__ = ("rows", "begins", "history", "max_begin", "reserved_key")
+
+    def __init__(self):
+        self.rows: SortedDict = SortedDict()
+        self.begins: dict = {}
+        self.history: dict = {}
+        self.max_begin = 0
+        # Highest rowid handed to an uncommitted BEGIN CONCURRENT insert, so two
+        # concurrent inserters never pick the same new rowid.
+        self.reserved_key = 0
+
+    # -- reads ---------------------------------------------------------------
+
+    def all_visible(self, ts: int) -> bool:
+        """True when every latest version is visible at ``ts`` and nothing older is needed."""
+        return not self.history and (not self.begins or self.max_begin <= ts)
+
+    def get(self, key, ts: int):
+        """The row version of ``key`` visible at snapshot ``ts``, or None. O(log n)."""
+        row = self.rows.get(key)
+        if row is not None:
+            begin = self.begins.get(key)
+            if begin is None or begin <= ts:
+                return row
+        old = self.history.get(key)
+        if old:
+            for begin, end, version in reversed(old):
+                if begin <= ts < end:
+                    return version
+        return None
+
+    def latest(self, key):
+        """The latest committed version of ``key`` (what a writer validates against)."""
+        return self.rows.get(key)
+
+    def changed_after(self, key, ts: int) -> bool:
+        """Did a commit after ``ts`` create, change or delete ``key``? (write-write check)"""
+        begin = self.begins.get(key)
+        if begin is not None and begin > ts:
+            return True
+        old = self.history.get(key)
+        return bool(old) and old[-1][1] > ts
+
+    def scan(self, ts: int, lo=None, hi=None, reverse: bool = False):
+        """Yield ``(key, row)`` visible at ``ts`` with lo <= key <= hi, in key order.
+
+        O(log n + k) when all versions are visible (the common case); otherwise
+        merges the history keys in, O(log n + k + h log h).
+        """
+        rows = self.rows
+        if self.all_visible(ts):
+            if lo is None and hi is None:
+                if reverse:
+                    for key in reversed(rows):
+                        yield key, rows[key]
+                else:
+                    yield from rows.items()
+                return
+            for key in rows.irange(lo, hi, reverse=reverse):
+                yield key, rows[key]
+            return
+        keys = set(rows.irange(lo, hi)) if (lo is not None or hi is not None) else set(rows)
+        for key in self.history:
+            if (lo is None or key >= lo) and (hi is None or key <= hi):
+                keys.add(key)
+        get = self.get
+        for key in sorted(keys, reverse=reverse):
+            row = get(key, ts)
+            if row is not None:
+                yield key, row
+
+    def max_key(self):
+        """The largest key among latest versions, or None. O(log n)."""
+        rows = self.rows
+        return rows.keys()[-1] if rows else None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    # -- writes (commit path, under the write lock) ---------------------------
+
+    def install(self, key, row, ts: int, keep_history: bool):
+        """Make ``row`` (None = delete) the latest version of ``key`` at commit ``ts``.
+
+        Returns the replaced latest version (None if the key was absent).
+        ``keep_history`` is True when some live snapshot is older than ``ts``:
+        then the old version moves to ``history`` and the new one records its
+        begin. O(log n).
+        """
+        rows = self.rows
+        old = rows.get(key)
+        if keep_history:
+            if old is not None:
+                begin = self.begins.pop(key, 0)
+                self.history.setdefault(key, []).append((begin, ts, old))
+            if row is not None:
+                self.begins[key] = ts
+                if ts > self.max_begin:
+                    self.max_begin = ts
+        else:
+            if self.begins:
+                self.begins.pop(key, None)
+        if row is None:
+            if old is not None:
+                del rows[key]
+        else:
+            rows[key] = row
+        return old
+
+    def bulk_load(self, items) -> None:
+        """Install many ``(key, row)`` pairs visible to every snapshot (recovery, bulk commit).
+
+        Uses SortedDict.update, which re-sorts once instead of inserting one by one.
+        """
+        self.rows.update(items)
+
+    def collect(self, key, horizon: int) -> list:
+        """Drop what no snapshot at or after ``horizon`` can see; return dropped rows."""
+        dropped = []
+        begin = self.begins.get(key)
+        if begin is not None and begin <= horizon:
+            del self.begins[key]
+            if not self.begins:
+                self.max_begin = 0
+        old = self.history.get(key)
+        if old:
+            keep = [v for v in old if v[1] > horizon]
+            dropped = [v[2] for v in old if v[1] <= horizon]
+            if keep:
+                self.history[key] = keep
+            else:
+                del self.history[key]
+        return dropped
+
+    def versions_of(self, key) -> list:
+        """Every retained version's row of ``key`` (latest last)."""
+        out = [v[2] for v in self.history.get(key, ())]
+        row = self.rows.get(key)
+        if row is not None:
+            out.append(row)
+        return out
+
+    def _check(self) -> None:
+        rows = self.rows
+        rows._check()
+        for key, begin in self.begins.items():
+            assert key in rows, f"begin recorded for absent key {key!r}"
+            assert begin <= self.max_begin
+        for key, old in self.history.items():
+            assert old, f"empty history list for {key!r}"
+            prev_end = None
+            for begin, end, row in old:
+                assert begin < end, (key, begin, end)
+                assert row is not None
+                if prev_end is not None:
+                    assert begin >= prev_end, f"overlapping versions of {key!r}"
+                prev_end = end
+            if key in rows:
+                assert self.begins.get(key, 0) >= prev_end, f"latest overlaps history of {key!r}"

@@ -1,0 +1,138 @@
+"""A table as the engine maintains it: schema, versions, indexes, row checks."""
+
+from __future__ import annotations
+
+from engine.catalog import TableSchema, auto_indexes
+from engine.errors import IntegrityError, OperationalError, unsupported
+from engine.mvcc import IndexStore, TableVersions
+from engine.values import BLOB, apply_affinity, sort_key_function, typeof
+
+_STRICT_TYPES = {"INT": "integer", "INTEGER": "integer", "REAL": "real", "TEXT": "text",
+                 "BLOB": "blob", "ANY": None}
+
+
+class Table:
+    """Everything the write path needs about one table, compiled once per schema.
+
+    ``versions`` is shared by every Table object built for the same table across
+    schema versions (CREATE INDEX makes a new Table with the same versions).
+    """
+
+    __slots__ = ("schema", "name", "versions", "indexes", "unique_indexes",
+                 "affinity_plan", "not_null", "checks", "alias", "without_rowid",
+                 "pk_key", "strict_types", "generated")
+
+    def __init__(self, schema: TableSchema, versions: TableVersions | None = None,
+                 indexes: list[IndexStore] | None = None, compiler=None):
+        self.schema = schema
+        self.name = schema.name
+        self.versions = versions if versions is not None else TableVersions()
+        self.alias = schema.rowid_alias
+        self.without_rowid = schema.without_rowid
+        self.affinity_plan = tuple(
+            (i, col.affinity) for i, col in enumerate(schema.columns)
+            if col.affinity != BLOB and i != schema.rowid_alias)
+        self.not_null = tuple(i for i, col in enumerate(schema.columns) if col.not_null)
+        self.strict_types = _strict_plan(schema) if schema.strict else ()
+        self.checks = _compile_checks(schema, compiler)
+        self.generated = tuple(i for i, c in enumerate(schema.columns) if c.generated_sql)
+        if self.generated and compiler is None:
+            raise unsupported("generated columns need the SQL layer's expression compiler")
+        if indexes is None:
+            indexes = [IndexStore(ix) for ix in auto_indexes(schema)]
+        self.indexes = indexes
+        self.unique_indexes = [ix for ix in indexes if ix.schema.unique]
+        self.pk_key = _pk_key_function(schema) if schema.without_rowid else None
+
+    def storage_key(self, row):
+        """The key of ``row`` in ``versions``: the PK sort key of a WITHOUT ROWID table."""
+        return self.pk_key(row)
+
+    def log_key(self, key, row, before):
+        """What the commit log records for a row key (values, never sort keys)."""
+        if not self.without_rowid:
+            return key
+        src = row if row is not None else before
+        return tuple(src[i] for i in self.schema.primary_key)
+
+    def prepare(self, row, rowid) -> tuple:
+        """Apply column affinity and check NOT NULL, STRICT types and CHECK.
+
+        Returns the row as stored. O(columns); this is on the insert hot path, so
+        it touches only the columns whose affinity can change a value.
+        """
+        if len(row) != len(self.schema.columns):
+            raise OperationalError(
+                f"table {self.name} has {len(self.schema.columns)} columns but "
+                f"{len(row)} values were supplied")
+        values = list(row)
+        for i, aff in self.affinity_plan:
+            v = values[i]
+            if v is not None:
+                values[i] = apply_affinity(v, aff)
+        for i in self.not_null:
+            if values[i] is None:
+                raise IntegrityError(
+                    f"NOT NULL constraint failed: {self.name}.{self.schema.columns[i].name}")
+        if self.strict_types:
+            self._check_strict(values)
+        row = tuple(values)
+        for check, fn in self.checks:
+            ok = fn(row, rowid)
+            if ok is not None and not ok:
+                raise IntegrityError(f"CHECK constraint failed: {check.name or check.sql}")
+        return row
+
+    def _check_strict(self, values) -> None:
+        for i, want in self.strict_types:
+            v = values[i]
+            if v is None or want is None:
+                continue
+            got = typeof(v)
+            if got != want and not (want == "real" and got == "integer"):
+                col = self.schema.columns[i]
+                raise IntegrityError(
+                    f"cannot store {got.upper()} value in {col.decltype.upper()} column "
+                    f"{self.name}.{col.name}")
+            if want == "real" and got == "integer":
+                values[i] = float(v)
+
+    def rebuild_index(self, ix: IndexStore) -> None:
+        """Fill ``ix`` with entries for every retained version. O(n log n)."""
+        pairs = []
+        key_of = ix.key_of
+        for key in list(self.versions.rows.keys()) + list(self.versions.history.keys()):
+            seen = set()
+            for row in self.versions.versions_of(key):
+                k = key_of(row, key)
+                if k is not None and k not in seen:
+                    seen.add(k)
+                    pairs.append((k, key))
+        ix.bulk_load(pairs)
+
+
+def _strict_plan(schema: TableSchema):
+    plan = []
+    for i, col in enumerate(schema.columns):
+        t = col.decltype.upper()
+        if t not in _STRICT_TYPES:
+            raise OperationalError(f"unknown datatype for {schema.name}.{col.name}: \"{col.decltype}\""
+                                   if t else f"missing datatype for {schema.name}.{col.name}")
+        plan.append((i, _STRICT_TYPES[t]))
+    return tuple(plan)
+
+
+def _compile_checks(schema: TableSchema, compiler):
+    if not schema.checks:
+        return ()
+    if compiler is None:
+        raise unsupported("CHECK constraints need the SQL layer's expression compiler")
+    return tuple((c, compiler.row_function(c.sql, schema)) for c in schema.checks)
+
+
+def _pk_key_function(schema: TableSchema):
+    parts = [(i, sort_key_function(schema.columns[i].collation)) for i in schema.primary_key]
+    if len(parts) == 1:
+        (i, f), = parts
+        return lambda row: (f(row[i]),)
+    return lambda row: tuple(f(row[i]) for i, f in parts)

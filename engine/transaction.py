@@ -1,0 +1,568 @@
+"""Transactions: snapshot reads, a private write set, savepoints.
+
+A transaction reads the committed versions visible at its snapshot timestamp,
+overlaid with its own uncommitted writes (``writes[table][key] = row | None``).
+Nothing it writes is visible to anyone else until COMMIT installs the write
+set in one step (``Database._commit``).
+
+Modes follow SQLite (lang_transaction.html) with WAL-mode semantics:
+
+* DEFERRED: reads from its snapshot; the first write takes the database's write
+  lock, and fails with "database is locked" if another commit happened since
+  the snapshot was taken (SQLite's SQLITE_BUSY_SNAPSHOT).
+* IMMEDIATE / EXCLUSIVE: take the write lock at BEGIN (EXCLUSIVE behaves as
+  IMMEDIATE, as in WAL mode: readers are never blocked).
+* CONCURRENT: optimistic snapshot isolation. Writes take no lock; COMMIT takes
+  the lock briefly and validates first-committer-wins on every written row and
+  unique key (``WriteConflictError`` names the table and key).
+
+Savepoints keep an undo log of write-set entries; it is only kept while a
+savepoint (or the SQL layer's per-statement mark) is open.
+"""
+
+from __future__ import annotations
+
+import heapq
+from itertools import count
+
+from sortedcontainers import SortedList
+
+from engine.catalog import parse_create_index, parse_create_table
+from engine.catalog.schema import Catalog, SchemaObject
+from engine.errors import (
+    DatabaseLockedError, IntegrityError, OperationalError, ProgrammingError, unsupported)
+from engine.mvcc import BOTTOM, TOP, IndexStore
+from engine.mvcc.index import has_null
+from engine.table import Table
+from engine.values import INTEGER, apply_affinity
+
+DEFERRED, IMMEDIATE, EXCLUSIVE, CONCURRENT = "DEFERRED", "IMMEDIATE", "EXCLUSIVE", "CONCURRENT"
+MODES = (DEFERRED, IMMEDIATE, EXCLUSIVE, CONCURRENT)
+MAX_ROWID = (1 << 63) - 1
+
+_MISSING = object()
+_txn_ids = count(1)
+
+
+class Transaction:
+    """One transaction against a ``Database`` (see module docstring)."""
+
+    def __init__(self, db, mode: str, snapshot_ts: int, catalog: Catalog,
+                 tables: dict, timeout: float):
+        self.db = db
+        self.mode = mode
+        self.id = next(_txn_ids)
+        self.snapshot_ts = snapshot_ts
+        self.catalog = catalog
+        self.tables = tables  # name.lower() -> Table, as of this snapshot (+ own DDL)
+        self.timeout = timeout
+        self.writes: dict[str, dict] = {}
+        self.local_index: dict[int, SortedList] = {}  # id(IndexStore) -> own entries
+        self.catalog_changed = False
+        self.holds_lock = False
+        self.active = True
+        self.next_rowid: dict[str, int] = {}
+        self._undo: list = []
+        self._marks: list[tuple[str, int]] = []
+
+    # -- table resolution --------------------------------------------------------
+
+    def table(self, name: str) -> Table:
+        """The Table ``name`` as this transaction sees it; OperationalError if absent."""
+        t = self.tables.get(name.lower())
+        if t is None:
+            raise OperationalError(f"no such table: {name}")
+        return t
+
+    def _check_active(self):
+        if not self.active:
+            raise ProgrammingError("transaction is no longer active")
+
+    # -- reads -------------------------------------------------------------------
+
+    def get(self, table: str, key):
+        """The row at ``key`` as this transaction sees it, or None. O(log n)."""
+        t = self.tables.get(table.lower())
+        if t is None:
+            raise OperationalError(f"no such table: {table}")
+        w = self.writes.get(t.name.lower())
+        if w:
+            row = w.get(key, _MISSING)
+            if row is not _MISSING:
+                return row
+        return t.versions.get(key, self.snapshot_ts)
+
+    def scan(self, table: str, lo=None, hi=None, reverse: bool = False):
+        """Yield ``(key, row)`` in key order (lo <= key <= hi), own writes included.
+
+        O(log n + k) plus O(w log w) for this transaction's own w writes to the table.
+        """
+        t = self.table(table)
+        base = t.versions.scan(self.snapshot_ts, lo, hi, reverse)
+        w = self.writes.get(t.name.lower())
+        if not w:
+            yield from base
+            return
+        own = sorted((k for k in w if (lo is None or k >= lo) and (hi is None or k <= hi)),
+                     reverse=reverse)
+        merged = heapq.merge((k for k, _row in base), own, reverse=reverse)
+        last = _MISSING
+        get = self.get
+        for key in merged:
+            if key == last:
+                continue
+            last = key
+            row = get(t.name, key)
+            if row is not None:
+                yield key, row
+
+    def index_scan(self, index: str, prefix: tuple = (), lo=None, hi=None,
+                   reverse: bool = False):
+        """Yield ``(key, row)`` of rows whose index key starts with ``prefix`` and
+        whose next key part lies in [lo, hi] (sort keys, see engine.values.sort_key),
+        in index order. O(log n + k)."""
+        t, ix = self._index(index)
+        ts = self.snapshot_ts
+        versions = t.versions
+        w = self.writes.get(t.name.lower())
+        if not w and versions.all_visible(ts):
+            rows = versions.rows
+            for rk in ix.candidates(prefix, lo, hi, reverse):
+                yield rk, rows[rk]
+            return
+        sources = [ix.entries.irange(*_bounds(prefix, lo, hi), reverse=reverse)]
+        local = self.local_index.get(id(ix))
+        if local:
+            sources.append(local.irange(*_bounds(prefix, lo, hi), reverse=reverse))
+        seen = set()
+        key_of = ix.key_of
+        for entry in heapq.merge(*sources, reverse=reverse):
+            rk = entry[-1]
+            if rk in seen:
+                continue
+            row = self.get(t.name, rk)
+            if row is not None and key_of(row, rk) == entry[:-1]:
+                seen.add(rk)
+                yield rk, row
+
+    def _index(self, name: str):
+        ixs = self.catalog.index(name)
+        if ixs is None:
+            raise OperationalError(f"no such index: {name}")
+        t = self.table(ixs.table)
+        for ix in t.indexes:
+            if ix.schema.name.lower() == name.lower():
+                return t, ix
+        raise OperationalError(f"no such index: {name}")
+
+    # -- writes ------------------------------------------------------------------
+
+    def _begin_write(self):
+        self._check_active()
+        if not self.holds_lock and self.mode != CONCURRENT:
+            self.db._acquire_write_lock(self)
+            if self.db.last_ts != self.snapshot_ts:
+                # Another transaction committed after our snapshot: SQLite's
+                # SQLITE_BUSY_SNAPSHOT. Writing would lose its update.
+                self.db._release_write_lock(self)
+                raise DatabaseLockedError()
+
+    def insert(self, table: str, row: tuple, rowid=None, conflict: str = "ABORT"):
+        """Insert ``row`` (all columns, declared order); return its key, or None if
+        ``conflict`` is IGNORE and it conflicted. REPLACE deletes conflicting rows.
+
+        For rowid tables the key is the rowid (the INTEGER PRIMARY KEY value when
+        the table has one, else ``rowid`` or a new one). O(log n) per index.
+        """
+        self._begin_write()
+        t = self.table(table)
+        tname = t.name.lower()
+        if t.without_rowid:
+            row = t.prepare(row, None)
+            key = t.pk_key(row)
+        else:
+            if t.alias is not None and row[t.alias] is not None:
+                rowid = row[t.alias]
+            if rowid is not None:
+                rowid = _as_rowid(rowid)
+            else:
+                rowid = self._new_rowid(t)
+            if t.alias is not None:
+                row = row[:t.alias] + (rowid,) + row[t.alias + 1:]
+            row = t.prepare(row, rowid)
+            key = rowid
+        if self.get(tname, key) is not None:
+            if conflict == "IGNORE":
+                return None
+            if conflict != "REPLACE":
+                raise IntegrityError(f"UNIQUE constraint failed: {self._key_columns(t)}")
+            self._write(t, key, None)
+        if t.unique_indexes and not self._unique_ok(t, row, key, conflict):
+            return None
+        self._write(t, key, row)
+        return key
+
+    def update(self, table: str, key, row: tuple, conflict: str = "ABORT"):
+        """Replace the row at ``key`` with ``row``; return its (possibly new) key.
+
+        Changing the rowid / primary key moves the row. Raises if no row at key.
+        """
+        self._begin_write()
+        t = self.table(table)
+        tname = t.name.lower()
+        if self.get(tname, key) is None:
+            raise OperationalError(f"no row {key!r} in {t.name}")
+        if t.without_rowid:
+            row = t.prepare(row, None)
+            new_key = t.pk_key(row)
+        else:
+            new_key = key
+            if t.alias is not None:
+                if row[t.alias] is None:
+                    raise IntegrityError("datatype mismatch")
+                new_key = _as_rowid(row[t.alias])
+                row = row[:t.alias] + (new_key,) + row[t.alias + 1:]
+            row = t.prepare(row, new_key)
+        if new_key != key:
+            if self.get(tname, new_key) is not None:
+                if conflict == "IGNORE":
+                    return None
+                if conflict != "REPLACE":
+                    raise IntegrityError(f"UNIQUE constraint failed: {self._key_columns(t)}")
+                self._write(t, new_key, None)
+        if t.unique_indexes and not self._unique_ok(t, row, key, conflict, new_key):
+            return None
+        if new_key != key:
+            self._write(t, key, None)
+        self._write(t, new_key, row)
+        return new_key
+
+    def delete(self, table: str, key):
+        """Delete the row at ``key``; return the deleted row (None if absent)."""
+        self._begin_write()
+        t = self.table(table)
+        old = self.get(t.name, key)
+        if old is not None:
+            self._write(t, key, None)
+        return old
+
+    def _write(self, t: Table, key, row) -> None:
+        """Record ``row`` (None = delete) for ``key`` in the write set. O(log w)."""
+        tname = t.name.lower()
+        w = self.writes.get(tname)
+        if w is None:
+            w = self.writes[tname] = {}
+        prev = w.get(key, _MISSING)
+        if self._marks:
+            self._undo.append((t, key, prev))
+        if t.indexes:
+            self._local_index_update(t, key, None if prev is _MISSING else prev, row)
+        w[key] = row
+
+    def _local_index_update(self, t: Table, key, old, new) -> None:
+        local_index = self.local_index
+        for ix in t.indexes:
+            local = local_index.get(id(ix))
+            if local is None:
+                local = local_index[id(ix)] = SortedList()
+            if old is not None:
+                k = ix.key_of(old, key)
+                if k is not None:
+                    local.discard(k + (key,))
+            if new is not None:
+                k = ix.key_of(new, key)
+                if k is not None:
+                    local.add(k + (key,))
+
+    def _unique_ok(self, t: Table, row, key, conflict, new_key=None) -> bool:
+        """Check every UNIQUE index for ``row``; apply IGNORE/REPLACE; raise otherwise."""
+        own = key if new_key is None else new_key
+        for ix in t.unique_indexes:
+            k = ix.key_of(row, own)
+            if k is None or has_null(k):
+                continue
+            for other in self._exact_matches(t, ix, k):
+                if other == key or other == own:
+                    continue
+                if conflict == "IGNORE":
+                    return False
+                if conflict == "REPLACE":
+                    self._write(t, other, None)
+                    continue
+                cols = ", ".join(f"{t.name}.{t.schema.columns[p.column].name}"
+                                 if p.column is not None else f"{t.name}.<expr>"
+                                 for p in ix.schema.columns)
+                raise IntegrityError(f"UNIQUE constraint failed: {cols}")
+        return True
+
+    def _exact_matches(self, t: Table, ix: IndexStore, k: tuple):
+        """Keys of rows visible to this transaction whose ``ix`` key equals ``k``."""
+        cands = set(ix.contains_key(k))
+        local = self.local_index.get(id(ix))
+        if local:
+            cands.update(e[-1] for e in local.irange(k, k + (TOP,)))
+        out = []
+        for rk in cands:
+            row = self.get(t.name, rk)
+            if row is not None and ix.key_of(row, rk) == k:
+                out.append(rk)
+        return out
+
+    def _key_columns(self, t: Table) -> str:
+        s = t.schema
+        if s.without_rowid:
+            return ", ".join(f"{t.name}.{s.columns[i].name}" for i in s.primary_key)
+        if s.rowid_alias is not None:
+            return f"{t.name}.{s.columns[s.rowid_alias].name}"
+        return f"{t.name}.rowid"
+
+    def _new_rowid(self, t: Table) -> int:
+        """SQLite's choice: one more than the largest rowid (own writes included)."""
+        tname = t.name.lower()
+        nxt = self.next_rowid.get(tname)
+        if nxt is None:
+            top = t.versions.max_key() or 0
+            w = self.writes.get(tname)
+            if w:
+                top = max(top, max((k for k, v in w.items() if v is not None), default=0))
+            if self.mode == CONCURRENT:
+                top = max(top, t.versions.reserved_key)
+            nxt = top + 1
+        if nxt > MAX_ROWID:
+            raise OperationalError("database or disk is full")
+        self.next_rowid[tname] = nxt + 1
+        if self.mode == CONCURRENT and nxt > t.versions.reserved_key:
+            t.versions.reserved_key = nxt
+        return nxt
+
+    # -- DDL -----------------------------------------------------------------------
+
+    def _begin_ddl(self):
+        if self.mode == CONCURRENT:
+            raise unsupported("schema changes inside BEGIN CONCURRENT")
+        self._begin_write()
+
+    def _set_catalog(self, catalog: Catalog, tables: dict) -> None:
+        if self._marks:
+            self._undo.append(("catalog", self.catalog, self.tables))
+        self.catalog = catalog
+        self.tables = tables
+        self.catalog_changed = True
+
+    def create_table(self, sql: str, if_not_exists: bool = False) -> Table | None:
+        """Execute CREATE TABLE text ``sql`` in this transaction."""
+        self._begin_ddl()
+        schema = parse_create_table(sql)
+        taken = self.catalog.name_taken(schema.name)
+        if taken:
+            if if_not_exists:
+                return None
+            raise OperationalError(f"{taken} {schema.name} already exists")
+        if schema.name.lower().startswith("sqlite_"):
+            raise OperationalError(f"object name reserved for internal use: {schema.name}")
+        t = Table(schema, compiler=self.db.compiler)
+        tables = dict(self.tables)
+        tables[schema.name.lower()] = t
+        cat_tables = dict(self.catalog.tables)
+        cat_tables[schema.name.lower()] = schema
+        indexes = dict(self.catalog.indexes)
+        for ix in t.indexes:
+            indexes[ix.schema.name.lower()] = ix.schema
+        self._set_catalog(self.catalog.evolve(tables=cat_tables, indexes=indexes), tables)
+        return t
+
+    def drop_table(self, name: str, if_exists: bool = False) -> None:
+        self._begin_ddl()
+        t = self.tables.get(name.lower())
+        if t is None:
+            if if_exists:
+                return
+            raise OperationalError(f"no such table: {name}")
+        if t.name.lower().startswith("sqlite_"):
+            raise OperationalError(f"table {t.name} may not be dropped")
+        for key, _row in list(self.scan(t.name)):
+            self._write(t, key, None)
+        tables = dict(self.tables)
+        del tables[t.name.lower()]
+        cat_tables = dict(self.catalog.tables)
+        del cat_tables[t.name.lower()]
+        indexes = {k: v for k, v in self.catalog.indexes.items()
+                   if v.table.lower() != t.name.lower()}
+        others = {k: v for k, v in self.catalog.others.items()
+                  if not (v.type == "trigger" and v.table.lower() == t.name.lower())}
+        self._set_catalog(self.catalog.evolve(tables=cat_tables, indexes=indexes,
+                                              others=others), tables)
+
+    def create_index(self, sql: str, if_not_exists: bool = False, part_fns=None,
+                     where_fn=None) -> None:
+        """Execute CREATE INDEX text ``sql``: builds the index over visible rows."""
+        self._begin_ddl()
+        schema = parse_create_index(sql, lambda n: self.catalog.table(n))
+        taken = self.catalog.name_taken(schema.name)
+        if taken:
+            if if_not_exists:
+                return
+            raise OperationalError(f"{taken} {schema.name} already exists")
+        if (any(p.column is None for p in schema.columns) or schema.where_sql) \
+                and self.db.compiler is None and part_fns is None:
+            raise unsupported("expression and partial indexes need the SQL layer's compiler")
+        if self.db.compiler is not None and part_fns is None:
+            part_fns = [None if p.column is not None else
+                        self.db.compiler.row_function(p.expr_sql, self.catalog.table(schema.table))
+                        for p in schema.columns]
+            if schema.where_sql:
+                where_fn = self.db.compiler.row_function(schema.where_sql,
+                                                         self.catalog.table(schema.table))
+        old = self.table(schema.table)
+        ix = IndexStore(schema, part_fns, where_fn)
+        new_t = Table(old.schema, old.versions, old.indexes + [ix], self.db.compiler)
+        if ix.schema.unique:
+            self._check_unique_build(new_t, ix)
+        tables = dict(self.tables)
+        tables[old.name.lower()] = new_t
+        indexes = dict(self.catalog.indexes)
+        indexes[schema.name.lower()] = schema
+        self._set_catalog(self.catalog.evolve(indexes=indexes), tables)
+
+    def _check_unique_build(self, t: Table, ix: IndexStore) -> None:
+        seen = {}
+        for key, row in self.scan(t.name):
+            k = ix.key_of(row, key)
+            if k is None or has_null(k):
+                continue
+            if k in seen:
+                cols = ", ".join(f"{t.name}.{t.schema.columns[p.column].name}"
+                                 if p.column is not None else f"{t.name}.<expr>"
+                                 for p in ix.schema.columns)
+                raise IntegrityError(f"UNIQUE constraint failed: {cols}")
+            seen[k] = key
+
+    def drop_index(self, name: str, if_exists: bool = False) -> None:
+        self._begin_ddl()
+        schema = self.catalog.index(name)
+        if schema is None:
+            if if_exists:
+                return
+            raise OperationalError(f"no such index: {name}")
+        if schema.origin != "c":
+            raise OperationalError(
+                "index associated with UNIQUE or PRIMARY KEY constraint cannot be dropped")
+        old = self.table(schema.table)
+        keep = [ix for ix in old.indexes if ix.schema.name.lower() != name.lower()]
+        tables = dict(self.tables)
+        tables[old.name.lower()] = Table(old.schema, old.versions, keep, self.db.compiler)
+        indexes = dict(self.catalog.indexes)
+        del indexes[name.lower()]
+        self._set_catalog(self.catalog.evolve(indexes=indexes), tables)
+
+    def create_object(self, type_: str, name: str, table: str, sql: str,
+                      if_not_exists: bool = False) -> bool:
+        """Record a view or trigger (interpreted by the SQL layer). False if skipped."""
+        self._begin_ddl()
+        taken = self.catalog.name_taken(name)
+        if taken:
+            if if_not_exists:
+                return False
+            raise OperationalError(f"{taken} {name} already exists")
+        others = dict(self.catalog.others)
+        others[name.lower()] = SchemaObject(type_, name, table, sql)
+        self._set_catalog(self.catalog.evolve(others=others), self.tables)
+        return True
+
+    def drop_object(self, type_: str, name: str, if_exists: bool = False) -> None:
+        self._begin_ddl()
+        obj = self.catalog.others.get(name.lower())
+        if obj is None or obj.type != type_:
+            if if_exists:
+                return
+            raise OperationalError(f"no such {type_}: {name}")
+        others = dict(self.catalog.others)
+        del others[name.lower()]
+        self._set_catalog(self.catalog.evolve(others=others), self.tables)
+
+    # -- savepoints ------------------------------------------------------------------
+
+    def savepoint(self, name: str) -> None:
+        """Open a savepoint: later writes can be undone with ``rollback_to(name)``."""
+        self._check_active()
+        self._marks.append((name.lower(), len(self._undo)))
+
+    def _find_mark(self, name: str) -> int:
+        lname = name.lower()
+        for i in range(len(self._marks) - 1, -1, -1):
+            if self._marks[i][0] == lname:
+                return i
+        raise OperationalError(f"no such savepoint: {name}")
+
+    def release(self, name: str) -> None:
+        """RELEASE: forget the savepoint and every one opened after it (writes stay)."""
+        i = self._find_mark(name)
+        del self._marks[i:]
+        if not self._marks:
+            self._undo.clear()
+
+    def rollback_to(self, name: str) -> None:
+        """ROLLBACK TO: undo writes made since the savepoint; the savepoint stays open."""
+        i = self._find_mark(name)
+        mark = self._marks[i][1]
+        del self._marks[i + 1:]
+        undo = self._undo
+        while len(undo) > mark:
+            entry = undo.pop()
+            if entry[0] == "catalog":
+                _, self.catalog, self.tables = entry
+                continue
+            t, key, prev = entry
+            w = self.writes[t.name.lower()]
+            cur = w.get(key, _MISSING)
+            if t.indexes:
+                self._local_index_update(t, key, None if cur is _MISSING else cur,
+                                         None if prev is _MISSING else prev)
+            if prev is _MISSING:
+                w.pop(key, None)
+            else:
+                w[key] = prev
+        self.next_rowid.clear()
+
+    # -- end -------------------------------------------------------------------------
+
+    def commit(self):
+        """Commit; returns the ChangeSet (None for a read-only transaction)."""
+        self._check_active()
+        return self.db._commit(self)
+
+    def rollback(self) -> None:
+        """Discard every write and end the transaction. Idempotent."""
+        if self.active:
+            self.db._end(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+        return False
+
+
+def _as_rowid(value) -> int:
+    """A rowid value as SQLite accepts it: integers, and reals/text that are integers."""
+    if type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 63:
+        return int(value)
+    if isinstance(value, str):
+        v = apply_affinity(value, INTEGER)
+        if type(v) is int:
+            return v
+    raise IntegrityError("datatype mismatch")
+
+
+def _bounds(prefix, lo, hi):
+    low = prefix + ((BOTTOM,) if lo is None else (lo,))
+    high = prefix + ((TOP,) if hi is None else (hi, TOP))
+    return low, high
+
+
