@@ -78,6 +78,26 @@ class SqliteMessageError(ParseError):
         self.sqlite_message = message
 
 
+def _allow_args(cls: type[exp.Expression], *names: str) -> None:
+    """Declare extra optional args on a stock sqlglot node.
+
+    sqlglot rejects unknown args when unittest/pytest is loaded; adding optional keys
+    to ``arg_types`` is additive (other dialects never set them) and keeps
+    ``isinstance`` checks and generator dispatch on the stock classes.
+    """
+    cls.arg_types = {**cls.arg_types, **{name: False for name in names}}
+
+
+_allow_args(exp.Transaction, "kind")
+_allow_args(exp.Create, "strict", "without_rowid", "temporary", "materialized")
+_allow_args(exp.Update, "alternative")
+_allow_args(exp.ColumnDef, "declared_type")
+for _cls in (exp.ColumnConstraint, exp.NotNullColumnConstraint, exp.UniqueColumnConstraint,
+             exp.PrimaryKeyColumnConstraint, exp.CheckColumnConstraint):
+    _allow_args(_cls, "conflict", "autoincrement")
+del _cls
+
+
 # ---------------------------------------------------------------------------
 # Expression classes for statements sqlglot has no node for
 # ---------------------------------------------------------------------------
@@ -491,10 +511,36 @@ class _Parser(SQLiteParser):
             if not self._match_texts(self.INSERT_ALTERNATIVES):
                 self.raise_error("Expected REPLACE, IGNORE, ABORT, FAIL or ROLLBACK")
             alternative = self._prev.text.upper()
+        index = self._index
+        self._parse_table(joins=True, alias_tokens=self.UPDATE_ALIAS_TOKENS)
+        if not self._match(TokenType.SET, advance=False):
+            self.raise_error("Expected SET")
+        self._retreat(index)
         update = super()._parse_update()
+        if not update.args.get("expressions"):
+            self.raise_error("Expected an assignment")
         if alternative:
             update.set("alternative", alternative)
         return update
+
+    def _parse_insert(self) -> exp.Expression:
+        """INSERT [OR alternative] INTO ...: SQLite requires INTO."""
+        index = self._index
+        if self._match(TokenType.OR):
+            self._advance()
+        if not self._match(TokenType.INTO, advance=False):
+            self.raise_error("Expected INTO")
+        self._retreat(index)
+        return super()._parse_insert()
+
+    def _parse_delete(self) -> exp.Expression:
+        """DELETE FROM ...: SQLite requires FROM."""
+        if not self._match(TokenType.FROM, advance=False):
+            self.raise_error("Expected FROM")
+        return super()._parse_delete()
+
+    def _warn_unsupported(self) -> None:
+        """Silence sqlglot's Command-fallback warning: parse.py rejects Commands."""
 
     def _parse_alias(self, this, explicit=False):
         """SQLite gives ``*`` and ``t.*`` no alias: ``SELECT * x`` is a syntax error."""
@@ -564,6 +610,8 @@ class _Parser(SQLiteParser):
         UNIQUE) is moved to ``conflict`` so there is one place to read.
         """
         target = constraint.args.get("kind") or constraint
+        if "conflict" not in target.arg_types:
+            target = constraint
         stock = target.args.get("on_conflict")
         if stock is not None:
             target.set("on_conflict", None)
@@ -591,7 +639,7 @@ class _Parser(SQLiteParser):
             self._retreat(start)
         create = super()._parse_create()
         if not isinstance(create, exp.Create):
-            self.raise_error("Unsupported CREATE statement")
+            self.raise_error("Unsupported CREATE statement", self._tokens[start])
         if temporary:
             create.set("temporary", True)
         self._lift_create_properties(create)
@@ -669,8 +717,10 @@ class _Parser(SQLiteParser):
         ``errors[0]["offset"]`` is the source offset of the token the parser failed
         at, or None when it ran out of tokens (SQLite's "incomplete input").
         """
+        explicit = bool(token) and token is not self._prev
         token = token or self._curr  # sqlglot's end-of-input sentinel is falsy
-        offset = token.start if token else None
+        # Failing with every token consumed is SQLite's "incomplete input".
+        offset = token.start if token and (self._curr or explicit) else None
         error = ParseError.new(message, description=message)
         error.errors[0]["offset"] = offset
         raise error
@@ -759,6 +809,14 @@ class _Generator(SQLiteGenerator):
         if options:
             sql += " " + ", ".join(options)
         return sql
+
+    def columndef_sql(self, expression: exp.ColumnDef, sep: str = " ") -> str:
+        """A column with its declared type verbatim (affinity depends on that text)."""
+        declared = expression.args.get("declared_type")
+        if not declared:
+            return super().columndef_sql(expression, sep)
+        constraints = " ".join(self.sql(c) for c in expression.args.get("constraints") or [])
+        return " ".join(x for x in (self.sql(expression, "this"), declared, constraints) if x)
 
     def columnconstraint_sql(self, expression: exp.ColumnConstraint) -> str:
         """Stock constraint plus SQLite's ON CONFLICT clause and AUTOINCREMENT."""
