@@ -152,6 +152,6 @@ VALID = [
 @pytest.mark.parametrize("sql", VALID)
 def test_valid_sqlite_parses(sql):
     con = sqlite3.connect(":memory:")
-    con.executescript("CREATE TABLE t(a, b, c); CREATE TABLE u(a, b, c)")
+    con.executescript("CREATE TABLE t(a UNIQUE, b, c); CREATE TABLE u(a, b, c)")
     con.execute("EXPLAIN " + sql)  # SQLite accepts it
     assert parse_one(sql) is not None
