@@ -324,11 +324,13 @@ class Database:
             t = tables.get(tname)
             if t is None:  # table created and dropped within the transaction
                 continue
-            latest = t.versions.rows.get
-            ops = []
-            for key, row in writes.items():
-                ops.append((t.log_key(key, row, latest(key)), row))
-            record.append((t.name, ops))
+            if self._log is not None:
+                if t.without_rowid:
+                    latest = t.versions.rows.get
+                    ops = [(t.log_key(k, r, latest(k)), r) for k, r in writes.items()]
+                else:
+                    ops = list(writes.items())
+                record.append((t.name, ops))
             plan.append((t, writes))
         lsn = 0
         if self._log is not None:

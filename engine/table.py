@@ -5,7 +5,11 @@ from __future__ import annotations
 from engine.catalog import TableSchema, auto_indexes
 from engine.errors import IntegrityError, OperationalError, unsupported
 from engine.mvcc import IndexStore, TableVersions
-from engine.values import BLOB, apply_affinity, sort_key_function, typeof
+from engine.values import (
+    BLOB, INTEGER, NUMERIC, REAL, TEXT, apply_affinity, sort_key_function, typeof)
+
+# The value type each column affinity stores unchanged (the insert fast path).
+_UNCHANGED_TYPE = {INTEGER: int, NUMERIC: int, REAL: float, TEXT: str}
 
 _STRICT_TYPES = {"INT": "integer", "INTEGER": "integer", "REAL": "real", "TEXT": "text",
                  "BLOB": "blob", "ANY": None}
@@ -29,8 +33,10 @@ class Table:
         self.versions = versions if versions is not None else TableVersions()
         self.alias = schema.rowid_alias
         self.without_rowid = schema.without_rowid
+        # (position, affinity, the Python type the affinity leaves unchanged)
         self.affinity_plan = tuple(
-            (i, col.affinity) for i, col in enumerate(schema.columns)
+            (i, col.affinity, _UNCHANGED_TYPE[col.affinity])
+            for i, col in enumerate(schema.columns)
             if col.affinity != BLOB and i != schema.rowid_alias)
         self.not_null = tuple(i for i, col in enumerate(schema.columns) if col.not_null)
         self.strict_types = _strict_plan(schema) if schema.strict else ()
@@ -65,25 +71,28 @@ class Table:
             raise OperationalError(
                 f"table {self.name} has {len(self.schema.columns)} columns but "
                 f"{len(row)} values were supplied")
-        values = list(row)
-        for i, aff in self.affinity_plan:
-            v = values[i]
-            if v is not None:
+        values = None
+        for i, aff, unchanged in self.affinity_plan:
+            v = row[i]
+            if v is not None and type(v) is not unchanged:
+                if values is None:
+                    values = list(row)
                 values[i] = apply_affinity(v, aff)
+        if values is not None:
+            row = tuple(values)
         for i in self.not_null:
-            if values[i] is None:
+            if row[i] is None:
                 raise IntegrityError(
                     f"NOT NULL constraint failed: {self.name}.{self.schema.columns[i].name}")
         if self.strict_types:
-            self._check_strict(values)
-        row = tuple(values)
+            row = self._check_strict(list(row))
         for check, fn in self.checks:
             ok = fn(row, rowid)
             if ok is not None and not ok:
                 raise IntegrityError(f"CHECK constraint failed: {check.name or check.sql}")
         return row
 
-    def _check_strict(self, values) -> None:
+    def _check_strict(self, values: list) -> tuple:
         for i, want in self.strict_types:
             v = values[i]
             if v is None or want is None:
@@ -96,6 +105,7 @@ class Table:
                     f"{self.name}.{col.name}")
             if want == "real" and got == "integer":
                 values[i] = float(v)
+        return tuple(values)
 
     def rebuild_index(self, ix: IndexStore) -> None:
         """Fill ``ix`` with entries for every retained version. O(n log n)."""

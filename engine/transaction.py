@@ -183,14 +183,20 @@ class Transaction:
         else:
             if t.alias is not None and row[t.alias] is not None:
                 rowid = row[t.alias]
-            if rowid is not None:
-                rowid = _as_rowid(rowid)
-            else:
+            fresh = rowid is None
+            if fresh:
                 rowid = self._new_rowid(t)
+            else:
+                rowid = _as_rowid(rowid)
             if t.alias is not None:
                 row = row[:t.alias] + (rowid,) + row[t.alias + 1:]
             row = t.prepare(row, rowid)
             key = rowid
+            if fresh:  # larger than every visible rowid: cannot collide
+                if t.unique_indexes and not self._unique_ok(t, row, key, conflict):
+                    return None
+                self._write(t, key, row)
+                return key
         if self.get(tname, key) is not None:
             if conflict == "IGNORE":
                 return None
