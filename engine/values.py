@@ -606,3 +606,28 @@ def compare(a, b, collation: str = "BINARY", collations: Collations | None = Non
     if ra == 2 and collation != "BINARY" and collation.upper() != "BINARY":
         return (collations or default_collations).compare_text(collation, a, b)
     return (a > b) - (a < b)
+
+
+def numeric_value(value):
+    """``sqlite3_value_numeric_type``: the number a value is, or None when it is
+    not numeric. Numbers are themselves; text that is entirely a numeric literal
+    (spaces allowed) becomes INTEGER (integer syntax, in range) or REAL (without
+    the integral-REAL-to-INTEGER step); anything else (other text, BLOB, NULL)
+    gives None. Used by the math functions, which return NULL on non-numbers."""
+    t = type(value)
+    if t is int or t is float:
+        return value
+    if t is not str:
+        return None
+    m = _NUMBER_PREFIX.match(value)
+    whole, frac = m.group(2), m.group(3)
+    if not whole and not frac:
+        return None
+    if m.end() != len(value) and value[m.end():].strip(_SQL_SPACE):
+        return None
+    literal = value[m.start(1):m.end()]
+    if frac is None and m.end(2) == m.end():
+        number = int(literal)
+        if INT64_MIN <= number <= INT64_MAX:
+            return number
+    return float(literal)

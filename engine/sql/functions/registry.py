@@ -70,3 +70,47 @@ def lookup_scalar(name: str, nargs: int) -> ScalarFunction | None:
 def scalar_names() -> set[str]:
     """Names of all registered scalar functions (for error messages and tests)."""
     return {name for name, _ in _SCALARS}
+
+
+# --- aggregates -----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AggregateFunction:
+    """One registered aggregate function.
+
+    ``factory(*constant_args)`` makes a fresh accumulator per group (or window
+    partition) with methods ``step(*args)``, ``inverse(*args)`` (remove a row,
+    for sliding window frames), ``value()`` (current result, for windows) and
+    ``finalize()``. ``nargs`` is the exact arity or ``VARIADIC``.
+    """
+
+    name: str
+    nargs: int
+    factory: Callable
+
+
+_AGGREGATES: dict[tuple[str, int], AggregateFunction] = {}
+
+
+def aggregate(name: str, nargs: int = VARIADIC):
+    """Decorator registering an accumulator class as the aggregate ``name``/``nargs``."""
+
+    def register(factory: Callable) -> Callable:
+        key = (name.lower(), nargs)
+        _AGGREGATES[key] = AggregateFunction(name.lower(), nargs, factory)
+        return factory
+
+    return register
+
+
+def lookup_aggregate(name: str, nargs: int) -> AggregateFunction | None:
+    """The aggregate registered for ``name`` with ``nargs`` arguments, or None.
+    O(1). (min/max with one argument are aggregates; with more, scalars: the
+    evaluator asks for the aggregate first.)"""
+    lname = name.lower()
+    return _AGGREGATES.get((lname, nargs)) or _AGGREGATES.get((lname, VARIADIC))
+
+
+def aggregate_names() -> set[str]:
+    """Names of all registered aggregate functions."""
+    return {name for name, _ in _AGGREGATES}
