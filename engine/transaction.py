@@ -264,6 +264,14 @@ class Transaction:
         if t.indexes:
             self._local_index_update(t, key, None if prev is _MISSING else prev, row)
         w[key] = row
+        nxt = self.next_rowid.get(tname)
+        if nxt is not None and not t.without_rowid:
+            # Keep the next-rowid cache equal to max(visible rowid) + 1.
+            if row is not None:
+                if key >= nxt:
+                    self.next_rowid[tname] = key + 1
+            elif key == nxt - 1:
+                del self.next_rowid[tname]
 
     def _local_index_update(self, t: Table, key, old, new) -> None:
         local_index = self.local_index
@@ -323,20 +331,30 @@ class Transaction:
         return f"{t.name}.rowid"
 
     def _new_rowid(self, t: Table) -> int:
-        """SQLite's choice: one more than the largest rowid (own writes included)."""
+        """SQLite's choice: one more than the largest rowid this transaction sees
+        (own inserts and deletes included).
+
+        O(1) from ``next_rowid``, which ``_write`` keeps current; rebuilding it
+        after a delete of the top row costs O(log n + w). Allocation alone does
+        not advance it, so a failed insert consumes no rowid (as in SQLite).
+        """
         tname = t.name.lower()
         nxt = self.next_rowid.get(tname)
         if nxt is None:
-            top = t.versions.max_key() or 0
-            w = self.writes.get(tname)
+            w = self.writes.get(tname) or {}
+            top = 0
+            for k in reversed(t.versions.rows.keys()):
+                if w.get(k, _MISSING) is not None:  # skip rows this txn deleted
+                    top = k
+                    break
             if w:
                 top = max(top, max((k for k, v in w.items() if v is not None), default=0))
             if self.mode == CONCURRENT:
                 top = max(top, t.versions.reserved_key)
             nxt = top + 1
+            self.next_rowid[tname] = nxt
         if nxt > MAX_ROWID:
             raise OperationalError("database or disk is full")
-        self.next_rowid[tname] = nxt + 1
         if self.mode == CONCURRENT and nxt > t.versions.reserved_key:
             t.versions.reserved_key = nxt
         return nxt
