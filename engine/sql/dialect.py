@@ -315,6 +315,23 @@ _TRIGGER_BODY_STARTS = {"INSERT", "REPLACE", "UPDATE", "DELETE", "SELECT", "VALU
 class _Parser(SQLiteParser):
     TRANSACTION_KIND = {"DEFERRED", "IMMEDIATE", "EXCLUSIVE", "CONCURRENT"}
 
+    # Every function call stays ``exp.Anonymous(this=name, expressions=args)``: SQLite
+    # functions are resolved by name and arity in our own registry, and sqlglot's typed
+    # function nodes rewrite calls (strftime -> TimeToStr, json_extract -> JSONPath, ...)
+    # in ways that cannot be mapped back. Only CAST keeps its special syntax.
+    FUNCTIONS: t.ClassVar[dict] = {}
+    FUNCTION_PARSERS = {"CAST": SQLiteParser.FUNCTION_PARSERS["CAST"]}
+
+    # ``->`` / ``->>`` keep their right operand as written (SQLite interprets a label,
+    # an integer or a JSON path itself); sqlglot would convert it to a JSONPath tree.
+    COLUMN_OPERATORS = {
+        **SQLiteParser.COLUMN_OPERATORS,
+        TokenType.ARROW: lambda self, this, path: self.expression(
+            exp.JSONExtract(this=this, expression=path)),
+        TokenType.DARROW: lambda self, this, path: self.expression(
+            exp.JSONExtractScalar(this=this, expression=path)),
+    }
+
     STATEMENT_PARSERS = {
         **SQLiteParser.STATEMENT_PARSERS,
         TokenType.BEGIN: lambda self: self._parse_begin(),

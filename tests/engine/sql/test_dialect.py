@@ -141,7 +141,25 @@ def test_update_or():
 
 
 def test_replace_function_still_a_function():
-    assert isinstance(p("SELECT replace(a, 'x', 'y') FROM t").expressions[0], exp.Replace)
+    call = p("SELECT replace(a, 'x', 'y') FROM t").expressions[0]
+    assert isinstance(call, exp.Anonymous) and call.name.lower() == "replace"
+    assert len(call.expressions) == 3
+
+
+def test_function_calls_keep_name_and_arguments():
+    for sql, name, nargs in [("strftime('%Y', x)", "strftime", 2), ("json_extract(a, '$.b')",
+                             "json_extract", 2), ("substr(x, 1, 2)", "substr", 3),
+                             ("max(a, b)", "max", 2), ("count(*)", "count", 1)]:
+        call = p(f"SELECT {sql}").expressions[0]
+        assert isinstance(call, exp.Anonymous), sql
+        assert call.name.lower() == name and len(call.expressions) == nargs, sql
+
+
+def test_json_arrows_keep_their_raw_right_operand():
+    arrow = p("SELECT a -> 'b', a ->> '$.c', a -> 2").expressions
+    assert isinstance(arrow[0], exp.JSONExtract) and arrow[0].expression.this == "b"
+    assert isinstance(arrow[1], exp.JSONExtractScalar) and arrow[1].expression.this == "$.c"
+    assert arrow[2].expression.this == "2" and not arrow[2].expression.is_string
 
 
 def test_default_values_upsert_returning():
