@@ -327,7 +327,12 @@ class Database:
             if self._log is not None:
                 if t.without_rowid:
                     latest = t.versions.rows.get
-                    ops = [(t.log_key(k, r, latest(k)), r) for k, r in writes.items()]
+                    ops = []
+                    for k, r in writes.items():
+                        before = latest(k)
+                        if r is None and before is None:
+                            continue  # inserted and deleted by this txn: nothing to log
+                        ops.append((t.log_key(k, r, before), r))
                 else:
                     ops = list(writes.items())
                 record.append((t.name, ops))
@@ -414,6 +419,10 @@ class Database:
                 self.checkpoint()
             except DatabaseLockedError:
                 pass  # a writer is active; the next commit tries again
+            except OperationalError:
+                # The commit that triggered it is durable: report it as done.
+                # The failed checkpoint poisoned the database; the next call says so.
+                log.exception("automatic checkpoint of %s failed", self.path)
 
     def checkpoint(self, timeout: float = 5.0) -> None:
         """Write the committed state into ``<db>`` and empty the log.
@@ -429,22 +438,32 @@ class Database:
         try:
             image = build_image(self.catalog, self.tables, self.schema_entries(self.catalog),
                                 self.last_ts)
-            fs, tmp = self.fs, self.path + "-tmp"
-            f = fs.open(tmp)
             try:
-                f.truncate(0)
-                f.write(0, image)
-                if self.synchronous != SYNC_OFF:
-                    f.fsync()
-            finally:
-                f.close()
-            fs.rename(tmp, self.path)
-            if self.synchronous != SYNC_OFF:
-                fs.fsync_dir(self.path)
-            self._log.reset()
+                self._write_image(image)
+                self._log.reset()
+            except OSError as exc:
+                # After a failed write or fsync the files' durable state is unknown
+                # (see the module docstring): refuse further writes until reopened.
+                self._poison = exc
+                raise OperationalError(f"disk I/O error: {exc}") from None
             self._image_size = len(image)
         finally:
             self._write_lock.release(owner)
+
+    def _write_image(self, image: bytes) -> None:
+        """Write ``image`` to ``<db>-tmp``, fsync it, rename it over ``<db>``."""
+        fs, tmp = self.fs, self.path + "-tmp"
+        f = fs.open(tmp)
+        try:
+            f.truncate(0)
+            f.write(0, image)
+            if self.synchronous != SYNC_OFF:
+                f.fsync()
+        finally:
+            f.close()
+        fs.rename(tmp, self.path)
+        if self.synchronous != SYNC_OFF:
+            fs.fsync_dir(self.path)
 
     def close(self) -> None:
         """Checkpoint (when the database is healthy), then release files and the lock."""
