@@ -62,6 +62,7 @@ class Transaction:
         self.holds_lock = False
         self.active = True
         self.next_rowid: dict[str, int] = {}
+        self._reserved: dict[str, int] = {}  # CONCURRENT: last rowid reserved per table
         self._undo: list = []
         self._marks: list[tuple[str, int]] = []
 
@@ -349,14 +350,28 @@ class Transaction:
                     break
             if w:
                 top = max(top, max((k for k, v in w.items() if v is not None), default=0))
-            if self.mode == CONCURRENT:
-                top = max(top, t.versions.reserved_key)
             nxt = top + 1
-            self.next_rowid[tname] = nxt
+        if self.mode == CONCURRENT:
+            nxt = self._reserve_rowid(t, nxt)
+        self.next_rowid[tname] = nxt
         if nxt > MAX_ROWID:
             raise OperationalError("database or disk is full")
-        if self.mode == CONCURRENT and nxt > t.versions.reserved_key:
-            t.versions.reserved_key = nxt
+        return nxt
+
+    def _reserve_rowid(self, t: Table, nxt: int) -> int:
+        """BEGIN CONCURRENT: a rowid >= ``nxt`` no other live transaction was handed.
+
+        Reservations only grow, so each is unique; the one this transaction holds
+        but has not used yet (its insert failed) is handed out again. O(1).
+        """
+        tname = t.name.lower()
+        versions = t.versions
+        with self.db._state_lock:
+            if nxt <= versions.reserved_key and nxt != self._reserved.get(tname):
+                nxt = versions.reserved_key + 1
+            if nxt > versions.reserved_key:
+                versions.reserved_key = nxt
+        self._reserved[tname] = nxt
         return nxt
 
     # -- DDL -----------------------------------------------------------------------
@@ -442,11 +457,34 @@ class Transaction:
         new_t = Table(old.schema, old.versions, old.indexes + [ix], self.db.compiler)
         if ix.schema.unique:
             self._check_unique_build(new_t, ix)
+        self._build_index(new_t, ix)
         tables = dict(self.tables)
         tables[old.name.lower()] = new_t
         indexes = dict(self.catalog.indexes)
         indexes[schema.name.lower()] = schema
         self._set_catalog(self.catalog.evolve(indexes=indexes), tables)
+
+    def _build_index(self, t: Table, ix: IndexStore) -> None:
+        """Fill a new index: entries for the latest committed rows, plus local
+        entries for this transaction's own writes. O(n log n).
+
+        Latest versions suffice: we hold the write lock, and only snapshots taken
+        after our commit can see the index.
+        """
+        key_of = ix.key_of
+        pairs = []
+        for key, row in t.versions.rows.items():
+            k = key_of(row, key)
+            if k is not None:
+                pairs.append((k, key))
+        ix.bulk_load(pairs)
+        own = self.writes.get(t.name.lower())
+        if own:
+            local = self.local_index[id(ix)] = SortedList()
+            for key, row in own.items():
+                k = key_of(row, key) if row is not None else None
+                if k is not None:
+                    local.add(k + (key,))
 
     def _check_unique_build(self, t: Table, ix: IndexStore) -> None:
         seen = {}
