@@ -312,3 +312,37 @@ def test_sync_normal_survives_process_death():
         db = check_recovery(fs, work, acked, attempted, f"seed {seed}, crash at op {crash_at}",
                             1 << 20)
         db.close()
+
+
+@pytest.mark.parametrize("fail_nth", [1, 2])  # the image, the log reset
+def test_checkpoint_fsync_failure_poisons(fail_nth):
+    """An fsync failing inside a checkpoint (image, or log reset) raises a disk I/O
+    error, refuses further writes, and loses no committed data."""
+    where = f"fsync #{fail_nth} of the checkpoint fails"
+    work = Workload(3, 10, payload=50)
+    fs = SimFileSystem(3)
+    db = Database(PATH, fs=fs, checkpoint_bytes=1 << 20)
+    for ops in work.commits:
+        with db.begin() as txn:
+            _apply(txn, ops)
+    base = fs.fsync_count
+    original = fs._fsync
+
+    def failing_fsync(inode, path):
+        if fs.fsync_count - base == fail_nth - 1:
+            fs.fsync_failure_rate = 1.0
+        try:
+            original(inode, path)
+        finally:
+            fs.fsync_failure_rate = 0.0
+
+    fs._fsync = failing_fsync
+    with pytest.raises(OperationalError, match="disk I/O error"):
+        db.checkpoint()
+    fs._fsync = original
+    with pytest.raises(OperationalError, match="disk I/O error"):
+        db.begin("IMMEDIATE")
+    db.close()
+    db = check_recovery(fs.restart(), work, len(work.commits), len(work.commits), where, 1 << 20)
+    assert read_state(db) == work.states[-1], where
+    db.close()

@@ -521,3 +521,22 @@ def _commit_rows_table(db: Database) -> None:
         txn.create_table("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
     _commit_rows(db, 1, 5)
     assert _ids(db) == [1, 2, 3, 4, 5]
+
+
+def test_without_rowid_insert_then_delete_in_one_transaction(tmp_path):
+    """Regression: a row inserted and deleted by the same commit is not logged
+    (its log key would come from a row that never existed)."""
+    path = str(tmp_path / "w.db")
+    db = Database(path)
+    with db.begin() as txn:
+        txn.create_table("CREATE TABLE kv(k TEXT PRIMARY KEY, v) WITHOUT ROWID")
+        txn.insert("kv", ("keep", 1))
+    with db.begin() as txn:
+        txn.insert("kv", ("gone", 2))
+        txn.delete("kv", txn.table("kv").pk_key(("gone", None)))
+        txn.update("kv", txn.table("kv").pk_key(("keep", None)), ("keep", 3))
+    abandon(db)
+    db = Database(path)
+    db._check()
+    assert engine_rows(db, "kv") == [("keep", 3)]
+    db.close()
