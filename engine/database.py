@@ -410,6 +410,12 @@ class Database:
                 self._delivered_ts = changes.ts
                 self._delivery.notify_all()
 
+    def set_synchronous(self, level: int) -> None:
+        """PRAGMA synchronous: OFF (0), NORMAL (1) or FULL (2) for later commits."""
+        self.synchronous = level
+        if self._log is not None:
+            self._log.synchronous = level
+
     # -- checkpoint / close ---------------------------------------------------------
 
     def _maybe_checkpoint(self) -> None:

@@ -1,0 +1,290 @@
+"""INSERT, UPDATE and DELETE: compiled once, run against the session's transaction.
+
+Each statement first gathers the rows it will touch (so a statement never sees
+its own writes: the "Halloween problem"), then writes them through the
+transaction, which applies affinity and checks every constraint. Statement
+atomicity (ABORT undoes the statement's earlier rows) is the session's
+per-statement savepoint; FAIL keeps them; ROLLBACK ends the transaction.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.errors import IntegrityError, OperationalError
+from engine.sql.compiler.expr import ExprCompiler
+from engine.sql.compiler.query import Planner, QueryPlan, _conjuncts
+from engine.sql.compiler.scope import ColumnMeta, Scope, Source
+
+CONFLICT_IGNORE = "IGNORE"
+
+
+class DmlPlan:
+    """A compiled write statement: ``run()`` performs it and returns RETURNING rows."""
+
+    def __init__(self, run, columns=None, conflict="ABORT"):
+        self.run = run
+        self.columns = columns  # RETURNING columns, or None
+        self.conflict = conflict
+
+
+def _table_scope(planner: Planner, table, alias=None):
+    scope = Scope()
+    source, _ = planner._table_source(table, alias or table.name)
+    scope.add(source)
+    return scope, source
+
+
+def _returning(node, planner, scope):
+    ret = node.args.get("returning")
+    if ret is None:
+        return None, None
+    comp = ExprCompiler(scope, planner.rt, planner=planner)
+    items = planner._expand_stars(ret.expressions, scope)
+    compiled = [comp.compile(i) for i in items]
+    from engine.sql.compiler.query import _output_meta
+    columns = [_output_meta(i, c) for i, c in zip(items, compiled)]
+    fns = [c.fn for c in compiled]
+    return columns, (lambda row: tuple(f(row) for f in fns))
+
+
+def _target_table(planner, node_table):
+    name = node_table.name
+    session = planner.session
+    table = session.table_for_query(name)
+    if table is None:
+        if session.view_for_query(name) is not None:
+            raise OperationalError(f"cannot modify {name} because it is a view")
+        raise OperationalError(f"no such table: {name}")
+    return table
+
+
+def compile_insert(node: exp.Insert, planner: Planner) -> DmlPlan:
+    target = node.this
+    columns_given = None
+    if isinstance(target, exp.Schema):
+        columns_given = [c.name for c in target.expressions]
+        target = target.this
+    table = _target_table(planner, target)
+    schema = table.schema
+    ncols = len(schema.columns)
+    if columns_given is not None:
+        positions = []
+        for name in columns_given:
+            pos = schema.column(name)
+            if pos is None:
+                if name.lower() in ("rowid", "oid", "_rowid_") and not schema.without_rowid:
+                    pos = -1
+                else:
+                    raise OperationalError(f"table {schema.name} has no column named {name}")
+            positions.append(pos)
+    else:
+        positions = [i for i, c in enumerate(schema.columns) if not c.generated_sql]
+    conflict = node.args.get("alternative") or "ABORT"
+    upsert = node.args.get("conflict")
+    if upsert is not None:
+        conflict = _upsert_mode(upsert)
+    source_rows, width = _insert_source(node, planner, positions, schema, columns_given)
+    defaults = planner.session.column_defaults(table)
+    scope, _src = _table_scope(planner, table)
+    ret_cols, ret_fn = _returning(node, planner, scope)
+    rt = planner.rt
+    name = schema.name
+    has_rowid_target = -1 in positions
+    session = planner.session
+
+    def run():
+        txn = rt.txn
+        out = []
+        count = 0
+        last = None
+        for values in source_rows():
+            row = [None] * ncols
+            explicit_rowid = None
+            filled = set()
+            for pos, v in zip(positions, values):
+                if pos == -1:
+                    explicit_rowid = v
+                else:
+                    row[pos] = v
+                    filled.add(pos)
+            for pos, fn in defaults:
+                if pos not in filled:
+                    row[pos] = fn()
+            if has_rowid_target and schema.rowid_alias is not None and explicit_rowid is not None:
+                row[schema.rowid_alias] = explicit_rowid
+                explicit_rowid = None
+            try:
+                key = txn.insert(name, tuple(row), rowid=explicit_rowid, conflict=conflict)
+            except IntegrityError:
+                if conflict == CONFLICT_IGNORE:
+                    continue
+                raise
+            if key is None:
+                continue
+            count += 1
+            if not schema.without_rowid:
+                last = key
+            if ret_fn is not None:
+                stored = txn.get(name, key)
+                out.append(ret_fn(stored + (key,) if not schema.without_rowid else stored))
+        session.note_changes(count, last)
+        return out
+    return DmlPlan(run, ret_cols, conflict)
+
+
+def _upsert_mode(upsert) -> str:
+    action = upsert.args.get("action")
+    if upsert.args.get("nothing") or (action is not None and "NOTHING" in action.sql().upper()):
+        return CONFLICT_IGNORE
+    raise OperationalError("not supported by turso_stream yet: ON CONFLICT DO UPDATE (upsert)")
+
+
+def _insert_source(node, planner, positions, schema, columns_given):
+    """``(rows_fn, width)``: the VALUES / SELECT / DEFAULT VALUES rows to insert."""
+    expr = node.expression
+    n = len(positions)
+    if node.args.get("default") or expr is None:
+        return (lambda: iter([()])), 0
+    if isinstance(expr, exp.Values):
+        comp = ExprCompiler(Scope(), planner.rt, planner=planner)
+        rows = []
+        for tup in expr.expressions:
+            items = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
+            if len(items) != n:
+                _count_error(schema, columns_given, n, len(items))
+            rows.append([comp.fn(e) for e in items])
+
+        def values():
+            for fns in rows:
+                yield [f(()) for f in fns]
+        return values, n
+    plan: QueryPlan = planner.query(expr)
+    if len(plan.columns) != n:
+        _count_error(schema, columns_given, n, len(plan.columns))
+
+    def selected():
+        return iter(list(plan.run()))
+    return selected, n
+
+
+def _count_error(schema, columns_given, expected, got):
+    if columns_given is None:
+        raise OperationalError(
+            f"table {schema.name} has {expected} columns but {got} values were supplied")
+    raise OperationalError(f"{got} values for {expected} columns")
+
+
+def _matching_rows(planner, table, where, scope, source):
+    """A function returning the ``(key, row)`` pairs a WHERE selects (materialized)."""
+    comp = ExprCompiler(scope, planner.rt, planner=planner)
+    conjuncts = _conjuncts(where.this) if where is not None else []
+    rows = planner._table_access(source, conjuncts, comp, scope)
+    with_rowid = source.rowid_slot is not None
+    width = len(table.schema.columns)
+    pk_key = table.pk_key
+
+    def collect():
+        out = []
+        for r in rows():
+            if with_rowid:
+                out.append((r[width], r))
+            else:
+                out.append((pk_key(r), r))
+        return out
+    return collect
+
+
+def compile_update(node: exp.Update, planner: Planner) -> DmlPlan:
+    if node.args.get("from_") is not None:
+        raise OperationalError("not supported by turso_stream yet: UPDATE ... FROM")
+    target = node.this
+    table = _target_table(planner, target)
+    schema = table.schema
+    scope, source = _table_scope(planner, table, target.alias or None)
+    comp = ExprCompiler(scope, planner.rt, planner=planner)
+    sets = []
+    for eq in node.expressions:
+        col = eq.this
+        names = [c.name for c in col.expressions] if isinstance(col, exp.Tuple) else [col.name]
+        for name in names:
+            pos = schema.column(name)
+            if pos is None and name.lower() in ("rowid", "oid", "_rowid_") and not schema.without_rowid:
+                pos = -1
+            if pos is None:
+                raise OperationalError(f"no such column: {name}")
+            if pos >= 0 and schema.columns[pos].generated_sql:
+                raise OperationalError(f'cannot UPDATE generated column "{name}"')
+        if len(names) != 1:
+            raise OperationalError("not supported by turso_stream yet: row-value assignment")
+        sets.append((pos, comp.fn(eq.expression)))
+    conflict = node.args.get("alternative") or "ABORT"
+    matching = _matching_rows(planner, table, node.args.get("where"), scope, source)
+    ret_cols, ret_fn = _returning(node, planner, scope)
+    rt = planner.rt
+    name = schema.name
+    with_rowid = not schema.without_rowid
+    cell = scope.cell
+    session = planner.session
+
+    def run():
+        txn = rt.txn
+        out = []
+        count = 0
+        for key, row in matching():
+            cell[0] = row
+            new = list(row[:len(schema.columns)])
+            new_key = None
+            for pos, fn in sets:
+                v = fn(row)
+                if pos == -1:
+                    new_key = v
+                else:
+                    new[pos] = v
+            if new_key is not None and schema.rowid_alias is not None:
+                new[schema.rowid_alias] = new_key
+            try:
+                if new_key is not None and schema.rowid_alias is None:
+                    txn.delete(name, key)
+                    k = txn.insert(name, tuple(new), rowid=new_key, conflict=conflict)
+                else:
+                    k = txn.update(name, key, tuple(new), conflict=conflict)
+            except IntegrityError:
+                if conflict == CONFLICT_IGNORE:
+                    continue
+                raise
+            if k is None:
+                continue
+            count += 1
+            if ret_fn is not None:
+                stored = txn.get(name, k)
+                out.append(ret_fn(stored + (k,) if with_rowid else stored))
+        session.note_changes(count, None)
+        return out
+    return DmlPlan(run, ret_cols, conflict)
+
+
+def compile_delete(node: exp.Delete, planner: Planner) -> DmlPlan:
+    target = node.this
+    table = _target_table(planner, target)
+    schema = table.schema
+    scope, source = _table_scope(planner, table, target.alias or None)
+    matching = _matching_rows(planner, table, node.args.get("where"), scope, source)
+    ret_cols, ret_fn = _returning(node, planner, scope)
+    rt = planner.rt
+    name = schema.name
+    session = planner.session
+    with_rowid = not schema.without_rowid
+
+    def run():
+        txn = rt.txn
+        out = []
+        count = 0
+        for key, row in matching():
+            if ret_fn is not None:
+                out.append(ret_fn(row))
+            txn.delete(name, key)
+            count += 1
+        session.note_changes(count, None)
+        return out
+    return DmlPlan(run, ret_cols)

@@ -1,0 +1,673 @@
+"""The expression compiler: sqlglot AST -> Python closures with SQLite semantics.
+
+Every SQL expression (in queries, DML, CHECK constraints, defaults, index
+expressions and view maintenance) is compiled here, once per statement, into a
+closure ``fn(row) -> value`` over the flat row of its scope. Nothing walks the
+AST per row. Value semantics come from ``engine.values`` and
+``engine.sql.operators``; functions from the registry in ``engine.sql.functions``.
+
+Comparison rules (lang_expr.html, datatype3.html section 4): operands get the
+comparison affinity of their column affinities, and the collation is the
+explicit COLLATE of the left, else of the right operand, else the left column's,
+else the right column's, else BINARY.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlglot import exp
+
+from engine.errors import OperationalError
+from engine.sql import operators as ops
+from engine.sql.dialect import Variable
+from engine.sql.functions import SqlFunctionError, lookup_aggregate, lookup_scalar
+from engine.sql.operators import OperatorError
+from engine.values import (
+    BLOB, INTEGER, NUMERIC, REAL, TEXT, affinity_of, cast, is_true, to_text)
+
+_INT_RE = re.compile(r"^[0-9]+$")
+INT64_MAX = (1 << 63) - 1
+
+
+@dataclass(slots=True)
+class Compiled:
+    """A compiled expression: its closure plus what comparisons need to know."""
+
+    fn: Callable
+    affinity: str | None = None
+    collation: str | None = None
+    explicit_collation: bool = False
+    constant: bool = False
+
+
+class Runtime:
+    """Per-execution state that compiled closures read (bound parameters, the
+    transaction, the session, memoized uncorrelated subqueries)."""
+
+    __slots__ = ("params", "txn", "session", "memo", "busy")
+
+    def __init__(self, session=None):
+        self.params: list = []
+        self.txn = None
+        self.session = session
+        self.memo: dict = {}
+        self.busy = False
+
+
+def literal_value(node: exp.Literal):
+    """The SQLite value of a literal: integers (decimal or hex), reals, strings."""
+    text = node.this
+    if node.is_string:
+        return text
+    low = text.lower()
+    if low.startswith("0x"):
+        value = int(low, 16)
+        if value >= 1 << 64:
+            raise OperationalError(f'hex literal too big: {text}')
+        return value - (1 << 64) if value > INT64_MAX else value
+    if _INT_RE.match(text):
+        value = int(text)
+        return value if value <= INT64_MAX else float(text)
+    return float(text)
+
+
+def _wrap_errors(fn):
+    """Map value-level errors to sqlite3's OperationalError (done once per call site)."""
+    def call(*args):
+        try:
+            return fn(*args)
+        except (OperatorError, SqlFunctionError) as exc:
+            raise OperationalError(getattr(exc, "message", str(exc))) from None
+    return call
+
+
+class ExprCompiler:
+    """Compiles expressions against one scope.
+
+    ``aggregates`` (optional) maps ``id(node)`` of aggregate calls to the slot in
+    the post-aggregation row where their value sits; ``subquery`` compiles a
+    nested query (provided by the query planner) and returns a plan.
+    """
+
+    def __init__(self, scope, rt: Runtime, *, aggregates=None, planner=None):
+        self.scope = scope
+        self.rt = rt
+        self.aggregates = aggregates
+        self.planner = planner
+
+    # -- entry ---------------------------------------------------------------------------
+
+    def compile(self, node) -> Compiled:
+        handler = _HANDLERS.get(type(node))
+        if handler is None:
+            for klass in type(node).__mro__:
+                handler = _HANDLERS.get(klass)
+                if handler is not None:
+                    break
+        if handler is None:
+            raise OperationalError(
+                f"not supported by turso_stream: expression {node.sql(dialect='sqlite')!r}")
+        return handler(self, node)
+
+    def fn(self, node) -> Callable:
+        return self.compile(node).fn
+
+    def predicate(self, node) -> Callable:
+        """A WHERE/ON/HAVING test: row -> True only when the value is true."""
+        f = self.fn(node)
+        return lambda row: is_true(f(row)) is True
+
+    # -- leaves ------------------------------------------------------------------------------
+
+    def _literal(self, node):
+        v = literal_value(node)
+        return Compiled(lambda row: v, constant=True)
+
+    def _null(self, node):
+        return Compiled(lambda row: None, constant=True)
+
+    def _boolean(self, node):
+        v = 1 if node.this else 0
+        return Compiled(lambda row: v, constant=True)
+
+    def _hexstring(self, node):
+        text = node.this
+        if len(text) % 2:
+            raise OperationalError(f"unrecognized token: \"x'{text}'\"")
+        v = bytes.fromhex(text)
+        return Compiled(lambda row: v, constant=True)
+
+    def _variable(self, node):
+        params = self.rt.params
+        i = node.args["number"] - 1
+        return Compiled(lambda row: params[i])
+
+    def _column(self, node):
+        if isinstance(node.this, exp.Star):
+            raise OperationalError("near \"*\": syntax error")
+        name = node.name
+        table = node.table or None
+        if self.aggregates is not None and self.aggregates.get(("col", table, name.lower())):
+            i = self.aggregates[("col", table, name.lower())]
+            return Compiled(lambda row: row[i])
+        scope, i, meta = self.scope.resolve(name, table)
+        if scope is self.scope:
+            fn = lambda row: row[i]
+        else:
+            self._mark_correlated(scope)
+            cell = scope.cell
+            fn = lambda row: cell[0][i]
+        return Compiled(fn, meta.affinity, meta.collation if meta.collation != "BINARY" else None)
+
+    def _mark_correlated(self, target) -> None:
+        s = self.scope
+        while s is not None and s is not target:
+            s.correlated = True
+            s = s.parent
+        target.correlated = True
+
+    def _paren(self, node):
+        inner = self.compile(node.this)
+        return inner
+
+    def _alias(self, node):
+        return self.compile(node.this)
+
+    # -- operators ---------------------------------------------------------------------------
+
+    def _arith(self, node):
+        op = _ARITH[type(node)]
+        a, b = self.fn(node.this), self.fn(node.expression)
+        op = _wrap_errors(op)
+        return Compiled(lambda row: op(a(row), b(row)))
+
+    def _concat(self, node):
+        a, b = self.fn(node.this), self.fn(node.expression)
+        concat = ops.concat
+        return Compiled(lambda row: concat(a(row), b(row)))
+
+    def _neg(self, node):
+        a = self.fn(node.this)
+        neg = _wrap_errors(ops.neg)
+        return Compiled(lambda row: neg(a(row)))
+
+    def _bitnot(self, node):
+        a = self.fn(node.this)
+        f = ops.bitnot
+        return Compiled(lambda row: f(a(row)))
+
+    def comparison(self, left: Compiled, right: Compiled, op) -> Callable:
+        """Closure for ``left OP right`` with SQLite's affinity and collation rules."""
+        aff = ops.comparison_affinity(left.affinity, right.affinity)
+        coll = _collation(left, right)
+        a, b = left.fn, right.fn
+        if aff is None or (aff == NUMERIC and left.affinity in (INTEGER, REAL, NUMERIC)
+                           and right.affinity in (INTEGER, REAL, NUMERIC)):
+            if coll == "BINARY":
+                return lambda row: op(a(row), b(row))
+            return lambda row: op(a(row), b(row), coll)
+        conv = ops.apply_comparison_affinity
+        # Affinity goes to the operand(s) that need it; applying it to a column of that
+        # affinity is a no-op, so both are converted (simpler, same result).
+        return lambda row: op(conv(a(row), aff), conv(b(row), aff), coll)
+
+    def _compare(self, node):
+        op = _COMPARE[type(node)]
+        left, right = node.this, node.expression
+        if isinstance(left, exp.Tuple) or isinstance(right, exp.Tuple):
+            return self._row_compare(node, op)
+        return Compiled(self.comparison(self.compile(left), self.compile(right), op))
+
+    def _row_compare(self, node, op):
+        left, right = node.this, node.expression
+        lefts = left.expressions if isinstance(left, exp.Tuple) else [left]
+        rights = right.expressions if isinstance(right, exp.Tuple) else [right]
+        if len(lefts) != len(rights):
+            raise OperationalError("row value misused")
+        if op not in (ops.eq, ops.ne, ops.is_, ops.is_not):
+            raise OperationalError("not supported by turso_stream: row value ordering comparison")
+        eqs = [self.comparison(self.compile(l), self.compile(r), ops.eq if op in (ops.eq, ops.ne)
+                               else ops.is_) for l, r in zip(lefts, rights)]
+        negate = op in (ops.ne, ops.is_not)
+
+        def row_eq(row):
+            result = 1
+            for f in eqs:
+                v = f(row)
+                if v == 0:
+                    result = 0
+                    break
+                if v is None:
+                    result = None
+            if negate and result is not None:
+                return 1 - result
+            return result
+        return Compiled(row_eq)
+
+    def _is(self, node):
+        right = node.expression
+        a = self.fn(node.this)
+        if isinstance(right, exp.Null):
+            return Compiled(lambda row: 1 if a(row) is None else 0)
+        if isinstance(right, exp.Boolean):  # IS TRUE / IS FALSE
+            want = bool(right.this)
+            return Compiled(lambda row: 1 if is_true(a(row)) is want else 0)
+        return Compiled(self.comparison(self.compile(node.this), self.compile(right), ops.is_))
+
+    def _and(self, node):
+        a, b = self.fn(node.this), self.fn(node.expression)
+
+        def and_(row):
+            x = is_true(a(row))
+            if x is False:
+                return 0
+            y = is_true(b(row))
+            if y is False:
+                return 0
+            return None if (x is None or y is None) else 1
+        return Compiled(and_)
+
+    def _or(self, node):
+        a, b = self.fn(node.this), self.fn(node.expression)
+
+        def or_(row):
+            x = is_true(a(row))
+            if x:
+                return 1
+            y = is_true(b(row))
+            if y:
+                return 1
+            return None if (x is None or y is None) else 0
+        return Compiled(or_)
+
+    def _not(self, node):
+        a = self.fn(node.this)
+        not_ = ops.not_
+        return Compiled(lambda row: not_(a(row)))
+
+    def _between(self, node):
+        x = self.compile(node.this)
+        ge = self.comparison(x, self.compile(node.args["low"]), ops.ge)
+        le = self.comparison(x, self.compile(node.args["high"]), ops.le)
+
+        def between(row):
+            p, q = ge(row), le(row)
+            if p == 0 or q == 0:
+                return 0
+            return None if (p is None or q is None) else 1
+        return Compiled(between)
+
+    def _like(self, node, escape=None):
+        pattern = self.fn(node.expression)
+        value = self.fn(node.this)
+        like = _wrap_errors(ops.like)
+        if escape is None:
+            return Compiled(lambda row: like(pattern(row), value(row)))
+        esc = self.fn(escape)
+        return Compiled(lambda row: like(pattern(row), value(row), esc(row), has_escape=True))
+
+    def _escape(self, node):
+        inner = node.this
+        if not isinstance(inner, exp.Like):
+            raise OperationalError("not supported by turso_stream: ESCAPE without LIKE")
+        return self._like(inner, node.expression)
+
+    def _glob(self, node):
+        pattern, value = self.fn(node.expression), self.fn(node.this)
+        glob = ops.glob
+        return Compiled(lambda row: glob(pattern(row), value(row)))
+
+    def _collate(self, node):
+        inner = self.compile(node.this)
+        coll = node.expression.name.upper() if hasattr(node.expression, "name") else str(
+            node.expression).upper()
+        session = self.rt.session
+        if session is not None and not session.collation_exists(coll):
+            raise OperationalError(f"no such collation sequence: {coll}")
+        return Compiled(inner.fn, inner.affinity, coll, True, inner.constant)
+
+    def _cast(self, node):
+        inner = self.fn(node.this)
+        to = node.args["to"]
+        type_name = _type_text(to)
+        f = cast
+        return Compiled(lambda row: f(inner(row), type_name), affinity_of(type_name))
+
+    def _case(self, node):
+        base = node.this
+        ifs = node.args.get("ifs") or []
+        default = self.fn(node.args["default"]) if node.args.get("default") else (lambda row: None)
+        if base is not None:
+            b = self.compile(base)
+            whens = [(self.comparison(b, self.compile(i.this), ops.eq), self.fn(i.args["true"]))
+                     for i in ifs]
+
+            def simple_case(row):
+                for test, then in whens:
+                    if test(row) == 1:
+                        return then(row)
+                return default(row)
+            return Compiled(simple_case)
+        whens = [(self.fn(i.this), self.fn(i.args["true"])) for i in ifs]
+
+        def searched_case(row):
+            for test, then in whens:
+                if is_true(test(row)):
+                    return then(row)
+            return default(row)
+        return Compiled(searched_case)
+
+    def _in(self, node):
+        x = self.compile(node.this)
+        if node.args.get("query") is not None:
+            return self._in_subquery(x, node.args["query"])
+        if node.args.get("field") is not None:
+            return self._in_subquery(x, exp.select("*").from_(node.args["field"]))
+        items = [self.compile(e) for e in node.expressions]
+        tests = [self.comparison(x, item, ops.eq) for item in items]
+        xf = x.fn
+
+        def in_list(row):
+            if xf(row) is None:
+                return None if tests else 0
+            saw_null = False
+            for t in tests:
+                v = t(row)
+                if v == 1:
+                    return 1
+                if v is None:
+                    saw_null = True
+            return None if saw_null else 0
+        return Compiled(in_list)
+
+    def _in_subquery(self, x: Compiled, query):
+        if isinstance(query, exp.Subquery):
+            query = query.this
+        plan = self.planner.subquery(query, self.scope, self.rt)
+        if len(plan.columns) != 1:
+            raise OperationalError(f"sub-select returns {len(plan.columns)} columns - expected 1")
+        col = plan.columns[0]
+        probe = Compiled(lambda row: None, col.affinity, col.collation if col.collation != "BINARY" else None)
+        aff = ops.comparison_affinity(x.affinity, probe.affinity)
+        coll = _collation(x, probe)
+        conv = ops.apply_comparison_affinity
+        xf = x.fn
+        key = _hash_key_function(coll)
+        memo = self.rt.memo
+        run = plan.run
+        correlated = plan.correlated
+
+        def values():
+            if correlated:
+                rows = run()
+            else:
+                rows = memo.get(id(plan))
+                if rows is None:
+                    rows = memo[id(plan)] = list(run())
+            keys = set()
+            has_null = False
+            for (v,) in rows:
+                if v is None:
+                    has_null = True
+                else:
+                    keys.add(key(conv(v, aff)))
+            return keys, has_null
+
+        def in_subquery(row):
+            v = xf(row)
+            if correlated:
+                plan.bind_outer(row)
+            keys, has_null = values()
+            if v is None:
+                return None if (keys or has_null) else 0
+            if key(conv(v, aff)) in keys:
+                return 1
+            return None if has_null else 0
+        return Compiled(in_subquery)
+
+    def _exists(self, node):
+        query = node.this
+        if isinstance(query, exp.Subquery):
+            query = query.this
+        plan = self.planner.subquery(query, self.scope, self.rt)
+        run = plan.run
+        if plan.correlated:
+            def exists(row):
+                plan.bind_outer(row)
+                for _ in run():
+                    return 1
+                return 0
+            return Compiled(exists)
+        memo = self.rt.memo
+
+        def exists_once(row):
+            v = memo.get(id(plan))
+            if v is None:
+                v = memo[id(plan)] = 0
+                for _ in run():
+                    v = memo[id(plan)] = 1
+                    break
+            return v
+        return Compiled(exists_once)
+
+    def _subquery(self, node):
+        query = node.this
+        plan = self.planner.subquery(query, self.scope, self.rt)
+        if len(plan.columns) != 1:
+            raise OperationalError(f"sub-select returns {len(plan.columns)} columns - expected 1")
+        col = plan.columns[0]
+        run = plan.run
+        memo = self.rt.memo
+
+        def first():
+            for r in run():
+                return r[0]
+            return None
+
+        if plan.correlated:
+            def scalar(row):
+                plan.bind_outer(row)
+                return first()
+        else:
+            missing = object()
+
+            def scalar(row):
+                v = memo.get(id(plan), missing)
+                if v is missing:
+                    v = memo[id(plan)] = first()
+                return v
+        return Compiled(scalar, col.affinity, col.collation if col.collation != "BINARY" else None)
+
+    # -- functions ------------------------------------------------------------------------
+
+    def _function(self, node):
+        name = node.name.lower()
+        args = list(node.expressions)
+        if self.aggregates is not None and id(node) in self.aggregates:
+            i = self.aggregates[id(node)]
+            return Compiled(lambda row: row[i])
+        if args and isinstance(args[0], exp.Distinct) or (args and isinstance(args[0], exp.Star)):
+            raise OperationalError(f"misuse of aggregate function {name}()")
+        if name in _CONTEXT_FUNCTIONS:
+            return _CONTEXT_FUNCTIONS[name](self, args)
+        if name in ("coalesce", "ifnull"):
+            return self._coalesce(name, args)
+        if name == "iif":
+            if len(args) != 3:
+                raise OperationalError("wrong number of arguments to function iif()")
+            return self._case(exp.Case(ifs=[exp.If(this=args[0], true=args[1])], default=args[2]))
+        if name in ("likely", "unlikely", "likelihood") and args:
+            inner = self.compile(args[0])
+            return Compiled(inner.fn, inner.affinity, inner.collation, inner.explicit_collation)
+        if lookup_aggregate(name, len(args)) is not None and lookup_scalar(name, len(args)) is None:
+            raise OperationalError(f"misuse of aggregate function {name}()")
+        fn = self._resolve_scalar(name, len(args))
+        fns = [self.fn(a) for a in args]
+        if len(fns) == 0:
+            return Compiled(lambda row: fn())
+        if len(fns) == 1:
+            (a,) = fns
+            return Compiled(lambda row: fn(a(row)))
+        if len(fns) == 2:
+            a, b = fns
+            return Compiled(lambda row: fn(a(row), b(row)))
+        return Compiled(lambda row: fn(*[f(row) for f in fns]))
+
+    def _resolve_scalar(self, name: str, nargs: int):
+        session = self.rt.session
+        if session is not None:
+            user = session.user_function(name, nargs)
+            if user is not None:
+                return user
+        found = lookup_scalar(name, nargs)
+        if found is None:
+            if session is not None and session.user_function_exists(name):
+                raise OperationalError(f"wrong number of arguments to function {name}()")
+            if _registered(name):
+                raise OperationalError(f"wrong number of arguments to function {name}()")
+            raise OperationalError(f"no such function: {name}")
+        return _wrap_errors(found.fn)
+
+    def _coalesce(self, name, args):
+        if len(args) < 2 or (name == "ifnull" and len(args) != 2):
+            raise OperationalError(f"wrong number of arguments to function {name}()")
+        fns = [self.fn(a) for a in args]
+
+        def coalesce(row):
+            for f in fns:
+                v = f(row)
+                if v is not None:
+                    return v
+            return None
+        return Compiled(coalesce)
+
+    def _json_arrow(self, node, scalar: bool):
+        fn = lookup_scalar("json_arrow2" if scalar else "json_arrow", 2)
+        if fn is None:
+            op = "->>" if scalar else "->"
+            raise OperationalError(f"not supported by turso_stream: the {op} operator")
+        a, b = self.fn(node.this), self.fn(node.expression)
+        f = _wrap_errors(fn.fn)
+        return Compiled(lambda row: f(a(row), b(row)))
+
+    def _current(self, node):
+        name = {exp.CurrentTimestamp: "datetime", exp.CurrentDate: "date",
+                exp.CurrentTime: "time"}[type(node)]
+        fn = lookup_scalar(name, 1)
+        f = fn.fn
+        return Compiled(lambda row: f("now"))
+
+    def _window(self, node):
+        raise OperationalError("not supported by turso_stream yet: window functions")
+
+    def _star(self, node):
+        raise OperationalError('near "*": syntax error')
+
+
+def _registered(name: str) -> bool:
+    from engine.sql.functions import aggregate_names, scalar_names
+    return name in scalar_names() or name in aggregate_names()
+
+
+def _collation(left: Compiled, right: Compiled) -> str:
+    if left.explicit_collation:
+        return left.collation
+    if right.explicit_collation:
+        return right.collation
+    return left.collation or right.collation or "BINARY"
+
+
+def _hash_key_function(collation: str):
+    """A hashable key such that equal keys <=> equal under the collation."""
+    if collation == "NOCASE":
+        table = {i: i + 32 for i in range(65, 91)}
+        return lambda v: v.translate(table) if type(v) is str else v
+    if collation == "RTRIM":
+        return lambda v: v.rstrip(" ") if type(v) is str else v
+    return lambda v: v
+
+
+def _type_text(datatype) -> str:
+    """The type name of a CAST target as SQLite sees it (affinity by name rules)."""
+    if isinstance(datatype, exp.DataType):
+        text = datatype.sql(dialect="sqlite")
+        return text
+    return str(datatype)
+
+
+def _changes(compiler, args):
+    session = compiler.rt.session
+    if args:
+        raise OperationalError("wrong number of arguments to function changes()")
+    return Compiled(lambda row: session.changes if session else 0)
+
+
+def _total_changes(compiler, args):
+    session = compiler.rt.session
+    if args:
+        raise OperationalError("wrong number of arguments to function total_changes()")
+    return Compiled(lambda row: session.total_changes if session else 0)
+
+
+def _last_insert_rowid(compiler, args):
+    session = compiler.rt.session
+    if args:
+        raise OperationalError("wrong number of arguments to function last_insert_rowid()")
+    return Compiled(lambda row: session.last_insert_rowid if session else 0)
+
+
+_CONTEXT_FUNCTIONS = {
+    "changes": _changes,
+    "total_changes": _total_changes,
+    "last_insert_rowid": _last_insert_rowid,
+}
+
+_ARITH = {exp.Add: ops.add, exp.Sub: ops.sub, exp.Mul: ops.mul, exp.Div: ops.div,
+          exp.Mod: ops.mod, exp.BitwiseAnd: ops.bitand, exp.BitwiseOr: ops.bitor,
+          exp.BitwiseLeftShift: ops.lshift, exp.BitwiseRightShift: ops.rshift}
+_COMPARE = {exp.EQ: ops.eq, exp.NEQ: ops.ne, exp.LT: ops.lt, exp.LTE: ops.le,
+            exp.GT: ops.gt, exp.GTE: ops.ge, exp.NullSafeEQ: ops.is_,
+            exp.NullSafeNEQ: ops.is_not}
+
+_HANDLERS = {
+    exp.Literal: ExprCompiler._literal,
+    exp.Null: ExprCompiler._null,
+    exp.Boolean: ExprCompiler._boolean,
+    exp.HexString: ExprCompiler._hexstring,
+    Variable: ExprCompiler._variable,
+    exp.Column: ExprCompiler._column,
+    exp.Paren: ExprCompiler._paren,
+    exp.Alias: ExprCompiler._alias,
+    exp.DPipe: ExprCompiler._concat,
+    exp.Neg: ExprCompiler._neg,
+    exp.BitwiseNot: ExprCompiler._bitnot,
+    exp.Is: ExprCompiler._is,
+    exp.And: ExprCompiler._and,
+    exp.Or: ExprCompiler._or,
+    exp.Not: ExprCompiler._not,
+    exp.Between: ExprCompiler._between,
+    exp.Like: ExprCompiler._like,
+    exp.Escape: ExprCompiler._escape,
+    exp.Glob: ExprCompiler._glob,
+    exp.Collate: ExprCompiler._collate,
+    exp.Cast: ExprCompiler._cast,
+    exp.Case: ExprCompiler._case,
+    exp.In: ExprCompiler._in,
+    exp.Exists: ExprCompiler._exists,
+    exp.Subquery: ExprCompiler._subquery,
+    exp.Anonymous: ExprCompiler._function,
+    exp.JSONExtract: lambda c, n: c._json_arrow(n, False),
+    exp.JSONExtractScalar: lambda c, n: c._json_arrow(n, True),
+    exp.CurrentTimestamp: ExprCompiler._current,
+    exp.CurrentDate: ExprCompiler._current,
+    exp.CurrentTime: ExprCompiler._current,
+    exp.Window: ExprCompiler._window,
+    exp.Star: ExprCompiler._star,
+}
+for _k in _ARITH:
+    _HANDLERS[_k] = ExprCompiler._arith
+for _k in _COMPARE:
+    _HANDLERS[_k] = ExprCompiler._compare

@@ -1,0 +1,149 @@
+"""PRAGMA statements: schema introspection and the settings SQLite users reach for."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.errors import OperationalError, unsupported
+from engine.storage import SYNC_FULL, SYNC_NORMAL, SYNC_OFF
+
+
+def _value(node):
+    v = node.args.get("value")
+    if v is None:
+        return None
+    if isinstance(v, exp.Literal):
+        return v.this if v.is_string else int(v.this) if v.this.lstrip("-").isdigit() else v.this
+    if isinstance(v, exp.Neg) and isinstance(v.this, exp.Literal):
+        return -int(v.this.this)
+    return v.name if hasattr(v, "name") and v.name else v.sql()
+
+
+def run_pragma(session, node):
+    from engine.sql.session import Result
+    name = node.args["name"]
+    name = (name.name if hasattr(name, "name") else str(name)).lower()
+    handler = _PRAGMAS.get(name)
+    if handler is None:
+        return Result(None, [])  # SQLite ignores unknown pragmas
+    return handler(session, _value(node))
+
+
+def _catalog(session):
+    txn = session.txn
+    return txn.catalog if txn is not None else session.db.catalog
+
+
+def _table_info(session, arg, extended=False):
+    from engine.sql.session import Result
+    cat = _catalog(session)
+    t = cat.table(str(arg)) if arg is not None else None
+    cols = ("cid", "name", "type", "notnull", "dflt_value", "pk") + (("hidden",) if extended else ())
+    if t is None:
+        return Result(cols, [])
+    rows = []
+    pk = list(t.primary_key)
+    for i, c in enumerate(t.columns):
+        if c.hidden and not extended:
+            continue
+        r = (i, c.name, c.decltype, 1 if c.not_null else 0, c.default_sql,
+             pk.index(i) + 1 if i in pk else 0)
+        rows.append(r + ((c.hidden,) if extended else ()))
+    return Result(cols, rows)
+
+
+def _index_list(session, arg):
+    from engine.sql.session import Result
+    cat = _catalog(session)
+    ixs = cat.indexes_of(str(arg)) if arg is not None else []
+    rows = [(i, ix.name, 1 if ix.unique else 0, ix.origin, 1 if ix.where_sql else 0)
+            for i, ix in enumerate(reversed(ixs))]
+    return Result(("seq", "name", "unique", "origin", "partial"), rows)
+
+
+def _index_info(session, arg, extended=False):
+    from engine.sql.session import Result
+    cat = _catalog(session)
+    ix = cat.index(str(arg)) if arg is not None else None
+    if ix is None:
+        return Result(("seqno", "cid", "name"), [])
+    t = cat.table(ix.table)
+    rows = []
+    for i, p in enumerate(ix.columns):
+        cid = p.column if p.column is not None else -2
+        name = t.columns[p.column].name if p.column is not None else None
+        rows.append((i, cid, name))
+    return Result(("seqno", "cid", "name"), rows)
+
+
+def _user_version(session, arg):
+    from engine.sql.session import Result
+    db = session.db
+    if arg is None:
+        return Result(("user_version",), [(getattr(db, "user_version", 0),)])
+    db.user_version = int(arg)
+    return Result(None, [])
+
+
+def _journal_mode(session, arg):
+    from engine.sql.session import Result
+    return Result(("journal_mode",), [("memory" if session.db.in_memory else "wal",)])
+
+
+def _synchronous(session, arg):
+    from engine.sql.session import Result
+    db = session.db
+    if arg is None:
+        return Result(("synchronous",), [(db.synchronous,)])
+    levels = {"0": SYNC_OFF, "OFF": SYNC_OFF, "1": SYNC_NORMAL, "NORMAL": SYNC_NORMAL,
+              "2": SYNC_FULL, "FULL": SYNC_FULL, "3": SYNC_FULL, "EXTRA": SYNC_FULL}
+    level = levels.get(str(arg).upper())
+    if level is None:
+        return Result(None, [])
+    db.set_synchronous(level)
+    return Result(None, [])
+
+
+def _foreign_keys(session, arg):
+    from engine.sql.session import Result
+    if arg is None:
+        return Result(("foreign_keys",), [(0,)])
+    if str(arg).upper() in ("1", "ON", "TRUE", "YES"):
+        raise unsupported("PRAGMA foreign_keys=ON (foreign key enforcement is not built yet)")
+    return Result(None, [])
+
+
+def _data_version(session, arg):
+    from engine.sql.session import Result
+    return Result(("data_version",), [(session.db.last_ts + 1,)])
+
+
+def _wal_checkpoint(session, arg):
+    from engine.sql.session import Result
+    if session.txn is None:
+        session.db.checkpoint()
+    return Result(("busy", "log", "checkpointed"), [(0, 0, 0)])
+
+
+def _table_list(session, arg):
+    from engine.sql.session import Result
+    cat = _catalog(session)
+    rows = [("main", t.name, "table", len(t.columns), 1 if t.without_rowid else 0,
+             1 if t.strict else 0) for t in cat.tables.values()]
+    rows += [("main", o.name, "view", 0, 0, 0) for o in cat.others.values() if o.type == "view"]
+    return Result(("schema", "name", "type", "ncol", "wr", "strict"), rows)
+
+
+_PRAGMAS = {
+    "table_info": _table_info,
+    "table_xinfo": lambda s, a: _table_info(s, a, True),
+    "index_list": _index_list,
+    "index_info": _index_info,
+    "user_version": _user_version,
+    "journal_mode": _journal_mode,
+    "synchronous": _synchronous,
+    "foreign_keys": _foreign_keys,
+    "data_version": _data_version,
+    "wal_checkpoint": _wal_checkpoint,
+    "table_list": _table_list,
+}

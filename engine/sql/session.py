@@ -1,0 +1,644 @@
+"""A SQL session: one connection's statements, transaction state and registries.
+
+``Session.execute(sql, params)`` parses (cached), compiles (cached per schema
+version), binds and runs one statement with SQLite's transaction semantics:
+outside an explicit transaction every statement is its own transaction
+(autocommit); ``BEGIN`` opens one whose snapshot is taken at its first
+statement, as SQLite's deferred transactions do. Every statement inside a
+transaction runs under a savepoint, so a failing statement changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from engine.catalog.ddl import unquote_identifier
+from engine.errors import (
+    DatabaseError, IntegrityError, InterfaceError, NotSupportedError, OperationalError,
+    ProgrammingError, unsupported)
+from engine.sql import dialect as d
+from engine.sql.compiler.dml import compile_delete, compile_insert, compile_update
+from engine.sql.compiler.expr import ExprCompiler, Runtime
+from engine.sql.compiler.query import Planner
+from engine.sql.compiler.scope import Scope, Source
+from engine.sql.compiler.scope import ColumnMeta
+from engine.sql.parse import MultipleStatementsError, SqlSyntaxError, parse_one, parse_single
+from engine.sql.functions.datetime_fns import statement_clock
+from engine.values import Collations, affinity_of
+
+_STMT_SAVEPOINT = "\x00stmt"
+
+
+@dataclass(slots=True)
+class Result:
+    """What one statement produced: rows (with column names) and change counts."""
+
+    columns: tuple | None
+    rows: list
+    rowcount: int = -1
+    lastrowid: int | None = None
+
+
+class SchemaCompiler:
+    """The engine's ExpressionCompiler: CHECK, DEFAULT, index and generated expressions."""
+
+    def row_function(self, sql: str, table_schema):
+        node = parse_one("SELECT " + sql).expressions[0]
+        scope = Scope()
+        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype)
+                for c in table_schema.columns]
+        scope.add(Source(table_schema.name, cols,
+                         rowid_slot=None if table_schema.without_rowid else len(cols)))
+        fn = ExprCompiler(scope, Runtime()).fn(node)
+        return lambda row, rowid: fn(row + (rowid,))
+
+    def constant(self, sql: str):
+        node = parse_one("SELECT " + sql).expressions[0]
+        fn = ExprCompiler(Scope(), Runtime()).fn(node)
+        return lambda: fn(())
+
+
+SCHEMA_COMPILER = SchemaCompiler()
+
+
+class Session:
+    """One connection's view of a database (see module docstring)."""
+
+    def __init__(self, db, cache_size: int = 128):
+        self.db = db
+        if db.compiler is None:
+            db.compiler = SCHEMA_COMPILER
+        self.txn = None            # the open engine transaction, if any
+        self.explicit = False      # inside BEGIN ... COMMIT
+        self.pending_mode = None   # BEGIN seen, snapshot not taken yet
+        self.changes = 0
+        self.total_changes = 0
+        self.last_insert_rowid = 0
+        self.collations = Collations()
+        self._functions: dict = {}
+        self._aggregates: dict = {}
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_size = cache_size
+        self.trace = None
+        self.timeout = 5.0
+        self.closed = False
+
+    # -- registries ------------------------------------------------------------------------
+
+    def create_function(self, name, nargs, fn, deterministic=False):
+        key = (name.lower(), nargs)
+        if fn is None:
+            self._functions.pop(key, None)
+        else:
+            self._functions[key] = _user_function(name, fn)
+        self._cache.clear()
+
+    def create_aggregate(self, name, nargs, factory):
+        key = (name.lower(), nargs)
+        if factory is None:
+            self._aggregates.pop(key, None)
+        else:
+            self._aggregates[key] = _user_aggregate(name, factory)
+        self._cache.clear()
+
+    def create_collation(self, name, fn):
+        self.collations.register(name, fn)
+        self._cache.clear()
+
+    def user_function(self, name, nargs):
+        return self._functions.get((name, nargs)) or self._functions.get((name, -1))
+
+    def user_function_exists(self, name) -> bool:
+        return any(k[0] == name for k in self._functions)
+
+    def user_aggregate(self, name, nargs):
+        return self._aggregates.get((name, nargs)) or self._aggregates.get((name, -1))
+
+    def collation_exists(self, name: str) -> bool:
+        return self.collations.exists(name)
+
+    # -- schema access for the planner ----------------------------------------------------------
+
+    def table_for_query(self, name):
+        return self.txn.tables.get(name.lower()) if self.txn is not None else None
+
+    def view_for_query(self, name):
+        obj = self.txn.catalog.others.get(name.lower()) if self.txn is not None else None
+        if obj is None or obj.type != "view":
+            return None
+        node = parse_one(obj.sql)
+        cols = None
+        target = node.this
+        if isinstance(target, exp.Schema):
+            cols = [c.name for c in target.expressions]
+        return node.expression, cols
+
+    def column_defaults(self, table):
+        """``[(position, fn() -> value)]`` for every column with a DEFAULT."""
+        out = []
+        for i, c in enumerate(table.schema.columns):
+            if c.default_sql is not None:
+                out.append((i, SCHEMA_COMPILER.constant(c.default_sql)))
+        return out
+
+    def note_changes(self, count: int, last_rowid) -> None:
+        self.changes = count
+        self.total_changes += count
+        if last_rowid is not None:
+            self.last_insert_rowid = last_rowid
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.explicit
+
+    def _ensure_txn(self):
+        if self.txn is None:
+            mode = self.pending_mode or "DEFERRED"
+            self.txn = self.db.begin(mode, self.timeout)
+        return self.txn
+
+    def _end_txn(self, commit: bool) -> None:
+        txn, self.txn = self.txn, None
+        self.explicit = False
+        self.pending_mode = None
+        if txn is None:
+            return
+        if commit:
+            txn.commit()
+        else:
+            txn.rollback()
+
+    # -- execution -----------------------------------------------------------------------------
+
+    def execute(self, sql: str, params=()) -> Result:
+        """Run one statement (see module docstring). Raises sqlite3's error classes."""
+        if self.closed:
+            raise ProgrammingError("Cannot operate on a closed database.")
+        try:
+            node = parse_single(sql)
+        except MultipleStatementsError:
+            raise ProgrammingError("You can only execute one statement at a time.") from None
+        except SqlSyntaxError as exc:
+            raise OperationalError(exc.message) from None
+        if node is None:
+            return Result(None, [])
+        if self.trace is not None:
+            self.trace(sql)
+        return self._execute_node(sql, node, params)
+
+    def executescript(self, sql: str) -> None:
+        from engine.sql.split import statement_spans
+        for a, b in statement_spans(sql):
+            text = sql[a:b]
+            try:
+                node = parse_one(text)
+            except SqlSyntaxError as exc:
+                raise OperationalError(exc.message) from None
+            self._execute_node(text, node, ())
+
+    def _execute_node(self, sql, node, params) -> Result:
+        handler = _STATEMENTS.get(type(node))
+        if handler is None:
+            for klass in type(node).__mro__:
+                handler = _STATEMENTS.get(klass)
+                if handler:
+                    break
+        if handler is None:
+            raise OperationalError(f"not supported by turso_stream: {node.key.upper()} statement")
+        if handler in (Session._begin, Session._commit, Session._rollback, Session._savepoint,
+                       Session._release, Session._pragma):
+            return handler(self, node, params)
+        autocommit = self.txn is None and not self.explicit
+        txn = self._ensure_txn()
+        if not autocommit:
+            txn.savepoint(_STMT_SAVEPOINT)
+        try:
+            with statement_clock():
+                result = handler(self, sql, node, params)
+        except BaseException as exc:
+            if autocommit:
+                self._end_txn(False)
+            elif self.txn is txn and txn.active:
+                if getattr(exc, "_rollback_txn", False):
+                    self._end_txn(False)
+                else:
+                    txn.rollback_to(_STMT_SAVEPOINT)
+                    txn.release(_STMT_SAVEPOINT)
+            raise
+        if autocommit:
+            self._end_txn(True)
+        else:
+            txn.release(_STMT_SAVEPOINT)
+        return result
+
+    def _compiled(self, sql, node, kind):
+        """The compiled statement for ``sql`` (cached per catalog version)."""
+        version = self.txn.catalog.version
+        entry = self._cache.get(sql)
+        if entry is not None and entry[0] == version and not entry[2].busy:
+            self._cache.move_to_end(sql)
+            return entry[1], entry[2]
+        rt = Runtime(self)
+        planner = Planner(self, rt)
+        if kind == "query":
+            plan = planner.query(node)
+        elif kind == "insert":
+            plan = compile_insert(node, planner)
+        elif kind == "update":
+            plan = compile_update(node, planner)
+        elif kind == "delete":
+            plan = compile_delete(node, planner)
+        else:
+            raise InterfaceError(kind)
+        rt.busy = False
+        plan.explain = planner.explain
+        self._cache[sql] = (version, plan, rt)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return plan, rt
+
+    def _bind(self, rt, node, params) -> None:
+        count = _parameter_count(node)
+        rt.params[:] = bind_parameters(node, count, params)
+        rt.txn = self.txn
+        rt.memo.clear()
+
+    def _query(self, sql, node, params) -> Result:
+        plan, rt = self._compiled(sql, node, "query")
+        self._bind(rt, node, params)
+        rt.busy = True
+        try:
+            rows = list(plan.run())
+        finally:
+            rt.busy = False
+        return Result(tuple(c.name for c in plan.columns), rows)
+
+    @staticmethod
+    def _dml(kind):
+        """The handler for one kind of write statement ('insert', 'update', 'delete')."""
+        def run(self, sql, node, params):
+            plan, rt = self._compiled(sql, node, kind)
+            self._bind(rt, node, params)
+            rt.busy = True
+            try:
+                out = plan.run()
+            except IntegrityError as exc:
+                if plan.conflict == "ROLLBACK":
+                    exc._rollback_txn = True
+                raise
+            finally:
+                rt.busy = False
+            cols = tuple(c.name for c in plan.columns) if plan.columns else None
+            return Result(cols, out, self.changes, self.last_insert_rowid if kind == "insert"
+                          else None)
+        return run
+
+    # -- statements without plans ---------------------------------------------------------------
+
+    def _begin(self, node, params) -> Result:
+        if self.explicit:
+            raise OperationalError("cannot start a transaction within a transaction")
+        kind = (node.args.get("kind") or "DEFERRED").upper()
+        self.explicit = True
+        self.pending_mode = kind
+        if kind in ("IMMEDIATE", "EXCLUSIVE"):
+            try:
+                self._ensure_txn()
+            except BaseException:
+                self.explicit = False
+                self.pending_mode = None
+                raise
+        return Result(None, [])
+
+    def _commit(self, node, params) -> Result:
+        if not self.explicit:
+            raise OperationalError("cannot commit - no transaction is active")
+        self._end_txn(True)
+        return Result(None, [])
+
+    def _rollback(self, node, params) -> Result:
+        sp = node.args.get("savepoint")
+        if sp is not None:
+            name = sp.name if hasattr(sp, "name") else str(sp)
+            if self.txn is None:
+                if self.explicit:
+                    return Result(None, [])
+                raise OperationalError(f"no such savepoint: {name}")
+            self.txn.rollback_to(name)
+            return Result(None, [])
+        if not self.explicit and self.txn is None:
+            raise OperationalError("cannot rollback - no transaction is active")
+        self._end_txn(False)
+        return Result(None, [])
+
+    def _savepoint(self, node, params) -> Result:
+        name = node.this.name
+        if not self.explicit:
+            self.explicit = True
+            self._savepoint_opened_txn = name.lower()
+        txn = self._ensure_txn()
+        txn.savepoint(name)
+        return Result(None, [])
+
+    def _release(self, node, params) -> Result:
+        name = node.this.name
+        if self.txn is None:
+            raise OperationalError(f"no such savepoint: {name}")
+        self.txn.release(name)
+        if getattr(self, "_savepoint_opened_txn", None) == name.lower() and not self.txn._marks:
+            self._savepoint_opened_txn = None
+            self._end_txn(True)
+        return Result(None, [])
+
+    # -- DDL ------------------------------------------------------------------------------------------
+
+    def _create(self, sql, node, params) -> Result:
+        kind = (node.args.get("kind") or "").upper()
+        txn = self.txn
+        exists = bool(node.args.get("exists"))
+        if node.args.get("temporary"):
+            raise unsupported("TEMP schema objects")
+        if kind == "TABLE":
+            if node.expression is not None and isinstance(node.expression, (exp.Select, exp.SetOperation)):
+                return self._create_table_as(node, exists)
+            txn.create_table(_canonical_create(sql, "TABLE"), exists)
+        elif kind == "INDEX":
+            txn.create_index(_canonical_create(sql, "INDEX"), exists)
+        elif kind == "VIEW":
+            if node.args.get("materialized"):
+                raise unsupported("CREATE MATERIALIZED VIEW (not built yet)")
+            name = node.this.this.name if isinstance(node.this, exp.Schema) else node.this.name
+            if txn.catalog.name_taken(name):
+                if exists:
+                    return Result(None, [])
+                raise OperationalError(f"{txn.catalog.name_taken(name)} {name} already exists")
+            Planner(self, Runtime(self)).query(node.expression)  # validate now, as SQLite does
+            txn.create_object("view", name, name, _canonical_create(sql, "VIEW"), exists)
+        elif kind == "TRIGGER" or isinstance(node, d.CreateTrigger):
+            raise unsupported("CREATE TRIGGER (triggers are not built yet)")
+        else:
+            raise unsupported(f"CREATE {kind}")
+        self.changes = 0
+        return Result(None, [])
+
+    def _create_trigger(self, sql, node, params) -> Result:
+        raise unsupported("CREATE TRIGGER (triggers are not built yet)")
+
+    def _create_table_as(self, node, exists) -> Result:
+        txn = self.txn
+        name = node.this.name
+        if txn.catalog.name_taken(name):
+            if exists:
+                return Result(None, [])
+            raise OperationalError(f"{txn.catalog.name_taken(name)} {name} already exists")
+        planner = Planner(self, Runtime(self))
+        plan = planner.query(node.expression)
+        planner.rt.txn = txn
+        cols = []
+        for c in plan.columns:
+            decl = {"INTEGER": " INT", "REAL": " REAL", "TEXT": " TEXT", "NUMERIC": " NUM"}.get(
+                c.affinity or "", "")
+            cols.append(_quote_ident(c.name) + decl)
+        ddl = f"CREATE TABLE {_quote_ident(name)}({','.join(cols)})"
+        rows = list(plan.run())
+        txn.create_table(ddl)
+        for r in rows:
+            txn.insert(name, tuple(r))
+        return Result(None, [])
+
+    def _drop(self, sql, node, params) -> Result:
+        kind = (node.args.get("kind") or "").upper()
+        name = node.this.name
+        exists = bool(node.args.get("exists"))
+        txn = self.txn
+        if kind == "TABLE":
+            obj = txn.catalog.others.get(name.lower())
+            if obj is not None and obj.type == "view":
+                raise OperationalError("use DROP VIEW to delete view " + name)
+            txn.drop_table(name, exists)
+        elif kind == "INDEX":
+            txn.drop_index(name, exists)
+        elif kind == "VIEW":
+            if txn.catalog.table(name) is not None:
+                raise OperationalError("use DROP TABLE to delete table " + name)
+            txn.drop_object("view", name, exists)
+        elif kind == "TRIGGER":
+            txn.drop_object("trigger", name, exists)
+        else:
+            raise unsupported(f"DROP {kind}")
+        return Result(None, [])
+
+    def _pragma(self, node, params) -> Result:
+        from engine.sql.pragma import run_pragma
+        return run_pragma(self, node)
+
+    def _explain(self, sql, node, params) -> Result:
+        inner = node.this
+        if not node.args.get("query_plan"):
+            raise unsupported("EXPLAIN (bytecode listing); use EXPLAIN QUERY PLAN")
+        planner = Planner(self, Runtime(self))
+        if isinstance(inner, (exp.Select, exp.SetOperation, exp.Values)):
+            planner.query(inner)
+        elif isinstance(inner, exp.Insert):
+            compile_insert(inner, planner)
+        elif isinstance(inner, exp.Update):
+            compile_update(inner, planner)
+        elif isinstance(inner, exp.Delete):
+            compile_delete(inner, planner)
+        rows = [(i + 2, 0, 0, line) for i, line in enumerate(planner.explain)]
+        return Result(("id", "parent", "notused", "detail"), rows)
+
+    def _noop(self, sql, node, params) -> Result:
+        return Result(None, [])
+
+    def _vacuum(self, sql, node, params) -> Result:
+        if self.explicit:
+            raise OperationalError("cannot VACUUM from within a transaction")
+        if node.args.get("into") is not None:
+            raise unsupported("VACUUM INTO")
+        return Result(None, [])
+
+    def close(self) -> None:
+        if self.txn is not None:
+            self._end_txn(False)
+        self.closed = True
+
+
+def _canonical_create(sql: str, kind: str) -> str:
+    """SQLite's stored text: "CREATE <KIND> " + the statement from the name on
+    (IF NOT EXISTS and TEMP dropped, like sqlite_schema.sql)."""
+    from engine.sql.lexer import ID, tokenize
+    toks = list(tokenize(sql))
+    i = 0
+    words = []
+    while i < len(toks) and toks[i].kind == ID and toks[i].text.upper() in (
+            "CREATE", "TEMP", "TEMPORARY", "UNIQUE", "TABLE", "INDEX", "VIEW", "IF", "NOT",
+            "EXISTS", "MATERIALIZED"):
+        words.append(toks[i].text.upper())
+        i += 1
+    if i >= len(toks):
+        return sql
+    prefix = "CREATE UNIQUE INDEX " if (kind == "INDEX" and "UNIQUE" in words) else f"CREATE {kind} "
+    return prefix + sql[toks[i].start:].rstrip().rstrip(";").rstrip()
+
+
+def _quote_ident(name: str) -> str:
+    if name.isidentifier() and name.upper() not in ("SELECT", "FROM", "WHERE", "TABLE", "ORDER",
+                                                    "GROUP", "INDEX", "KEY"):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _parameter_count(node) -> int:
+    count = node.meta.get("_param_count")
+    if count is None:
+        numbers = [v.args.get("number") or 0 for v in node.find_all(d.Variable)]
+        count = max(numbers, default=0)
+        names = {}
+        for v in node.find_all(d.Variable):
+            if v.args.get("name"):
+                names[v.args["number"]] = v.args["name"]
+        node.meta["_param_count"] = count
+        node.meta["_param_names"] = names
+    return count
+
+
+def bind_parameters(node, count: int, params) -> list:
+    """The values for parameters 1..count from a sequence or a mapping, as sqlite3 binds.
+
+    Raises ProgrammingError with sqlite3's messages for a wrong count or a missing name.
+    """
+    names = node.meta.get("_param_names", {})
+    if isinstance(params, dict) or (hasattr(params, "keys") and hasattr(params, "__getitem__")
+                                    and not isinstance(params, (list, tuple))):
+        out = []
+        for i in range(1, count + 1):
+            name = names.get(i)
+            if name is None:
+                raise ProgrammingError(
+                    f"Binding {i} has no name, but you supplied a dictionary (which has only names).")
+            key = name[1:]
+            try:
+                out.append(_adapt(params[key], i))
+            except KeyError:
+                raise ProgrammingError(
+                    f"You did not supply a value for binding parameter {name}.") from None
+        return out
+    if params is None:
+        params = ()
+    try:
+        n = len(params)
+    except TypeError:
+        raise ProgrammingError("parameters are of unsupported type") from None
+    if n != count:
+        raise ProgrammingError(
+            f"Incorrect number of bindings supplied. The current statement uses {count}, and "
+            f"there are {n} supplied.")
+    return [_adapt(v, i + 1) for i, v in enumerate(params)]
+
+
+def _adapt(v, i):
+    t = type(v)
+    if v is None or t is int or t is float or t is str or t is bytes:
+        if t is int and not -(1 << 63) <= v < (1 << 63):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return v
+    if t is bool:
+        return int(v)
+    if isinstance(v, (bytearray, memoryview)):
+        return bytes(v)
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    if isinstance(v, str):
+        return str(v)
+    raise ProgrammingError(
+        f"Error binding parameter {i}: type '{t.__name__}' is not supported")
+
+
+def _user_function(name, fn):
+    def call(*args):
+        try:
+            return _result_value(fn(*args))
+        except Exception:  # noqa: BLE001 - sqlite3 reports every user exception this way
+            raise OperationalError("user-defined function raised exception") from None
+    return call
+
+
+def _result_value(v):
+    if v is None or type(v) in (int, float, str, bytes):
+        return v
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (bytearray, memoryview)):
+        return bytes(v)
+    if isinstance(v, (int, float, str)):
+        return v
+    raise OperationalError("user-defined function raised exception")
+
+
+def _user_aggregate(name, factory):
+    def make():
+        try:
+            inst = factory()
+        except Exception:  # noqa: BLE001
+            raise OperationalError(
+                f"user-defined aggregate's '__init__' method raised error") from None
+        return _UserAggregate(inst)
+    return make
+
+
+class _UserAggregate:
+    __slots__ = ("inst",)
+
+    def __init__(self, inst):
+        self.inst = inst
+
+    def step(self, *args):
+        try:
+            self.inst.step(*args)
+        except Exception:  # noqa: BLE001
+            raise OperationalError("user-defined aggregate's 'step' method raised error") from None
+
+    def finalize(self):
+        try:
+            return _result_value(self.inst.finalize())
+        except OperationalError:
+            raise
+        except Exception:  # noqa: BLE001
+            raise OperationalError(
+                "user-defined aggregate's 'finalize' method raised error") from None
+
+    def value(self):
+        return self.finalize()
+
+
+_STATEMENTS = {
+    exp.Select: Session._query,
+    exp.Union: Session._query,
+    exp.Intersect: Session._query,
+    exp.Except: Session._query,
+    exp.Values: Session._query,
+    exp.Insert: Session._dml("insert"),
+    exp.Update: Session._dml("update"),
+    exp.Delete: Session._dml("delete"),
+    exp.Create: Session._create,
+    d.CreateTrigger: Session._create_trigger,
+    exp.Drop: Session._drop,
+    exp.Transaction: Session._begin,
+    exp.Commit: Session._commit,
+    exp.Rollback: Session._rollback,
+    d.Savepoint: Session._savepoint,
+    d.Release: Session._release,
+    d.Pragma: Session._pragma,
+    d.Explain: Session._explain,
+    d.Vacuum: Session._vacuum,
+    d.Reindex: Session._noop,
+    d.AnalyzeStmt: Session._noop,
+}
