@@ -63,6 +63,73 @@ def affinity_of(decltype: str | None) -> str:
     return aff
 
 
+_ATOF_SIG_LIMIT = (INT64_MAX - 9) // 10
+
+
+def sqlite_atof(literal: str) -> float:
+    """The REAL value of a numeric literal (sign, digits, '.', exponent) exactly
+    as SQLite 3.40's ``sqlite3AtoF`` computes it: at most ~18 significant digits
+    go into an int64 significand ``s``, and ``s`` is scaled by a power of ten
+    held in an 80-bit long double, then rounded to double. That is not always
+    the correctly rounded value Python's float() gives, so we emulate it; when
+    no scaling is needed the result is exact and float() is used."""
+    sign = -1 if literal[:1] == "-" else 1
+    body = literal.lstrip("+-")
+    mantissa, _, exp_text = body.replace("E", "e").partition("e")
+    whole, _, frac = mantissa.partition(".")
+    s, d = 0, 0
+    for i, ch in enumerate(whole):
+        s = s * 10 + (ord(ch) - 48)
+        if s >= _ATOF_SIG_LIMIT:
+            d = len(whole) - i - 1  # remaining digits are dropped
+            frac = ""
+            break
+    for ch in frac:
+        if s >= _ATOF_SIG_LIMIT:
+            break
+        s = s * 10 + (ord(ch) - 48)
+        d -= 1
+    e = int(exp_text) if exp_text else 0
+    e = max(-10000, min(10000, e)) + d
+    if s == 0:
+        return -0.0 if sign < 0 else 0.0
+    esign = 1 if e >= 0 else -1
+    e = abs(e)
+    while e > 0:
+        if esign > 0:
+            if s >= INT64_MAX // 10:
+                break
+            s *= 10
+        else:
+            if s % 10:
+                break
+            s //= 10
+        e -= 1
+    s *= sign
+    if e == 0:
+        return float(s)
+    if _LD is None:  # pragma: no cover - numpy is a project dependency
+        return float(literal)
+    ls = _LD(s)
+    scale = _LD(1.0)
+    if e > 307:
+        if e >= 342:
+            return 0.0 * s if esign < 0 else math.copysign(math.inf, s)
+        while e % 308:
+            scale *= _LD(10.0)
+            e -= 1
+        if esign < 0:
+            return float(float(ls / scale) / 1.0e308)
+        return float(float(ls * scale) * 1.0e308)
+    while e % 22:
+        scale *= _LD(10.0)
+        e -= 1
+    while e > 0:
+        scale *= _LD(1.0e22)
+        e -= 22
+    return float(ls / scale if esign < 0 else ls * scale)
+
+
 def _integer_affinity(r: float):
     """``sqlite3VdbeIntegerAffinity``: an integral REAL strictly inside int64 becomes int."""
     if r.is_integer() and -_TWO63 < r < _TWO63:
@@ -86,7 +153,7 @@ def _text_as_number(s: str):
         value = int(literal)
         if INT64_MIN <= value <= INT64_MAX:
             return value
-    return _integer_affinity(float(literal))
+    return _integer_affinity(sqlite_atof(literal))
 
 
 def apply_affinity(value, affinity: str):
@@ -328,7 +395,7 @@ def _atof(s: str) -> float:
     m = _NUMBER_PREFIX.match(s)
     if not m.group(2) and not m.group(3):
         return -0.0 if m.group(1) == "-" else 0.0  # sign times zero digits
-    return float(s[m.start(1):m.end()])
+    return sqlite_atof(s[m.start(1):m.end()])
 
 
 def real_to_int(r: float) -> int:
@@ -379,7 +446,7 @@ def _text_to_numeric(s: str):
         value = int(literal)
         if INT64_MIN <= value <= INT64_MAX:
             return value
-    r = float(literal)
+    r = sqlite_atof(literal)
     if r == 0.0:
         return 0
     if r.is_integer() and -_TWO51 <= r < _TWO51:
@@ -437,7 +504,7 @@ def _text_for_arith(s: str):
         value = int(literal)
         if INT64_MIN <= value <= INT64_MAX:
             return value
-    return float(literal)
+    return sqlite_atof(literal)
 
 
 def numeric_for_arith(value):
@@ -630,4 +697,4 @@ def numeric_value(value):
         number = int(literal)
         if INT64_MIN <= number <= INT64_MAX:
             return number
-    return float(literal)
+    return sqlite_atof(literal)

@@ -14,7 +14,7 @@ import re
 
 from engine.values import (
     INTEGER, NUMERIC, REAL, TEXT, INT64_MAX, INT64_MIN, apply_affinity, compare,
-    is_true, numeric_for_arith, to_integer, to_text)
+    is_true, numeric_for_arith, to_blob, to_integer, to_text)
 
 
 class OperatorError(Exception):
@@ -184,6 +184,8 @@ def concat(a, b):
     """``a || b``: NULL if either is NULL, else the concatenated TEXT renderings."""
     if a is None or b is None:
         return None
+    if type(a) is bytes or type(b) is bytes:  # join bytes first: halves of a UTF-8 char
+        return (to_blob(a) + to_blob(b)).decode("utf-8", "replace")
     return to_text(a) + to_text(b)
 
 
@@ -390,14 +392,14 @@ def like(pattern, value, escape=None, *, has_escape=False):
     yields NULL). This SQLite build does not match BLOBs (0). The cost is one
     regex match; patterns are compiled once and cached.
     """
+    if type(pattern) is bytes or type(value) is bytes:  # checked before NULLs, as likeFunc
+        return 0
     if pattern is None or value is None or (has_escape and escape is None):
         return None
     if escape is not None:
         escape = to_text(escape)
         if len(escape) != 1:
             raise OperatorError("ESCAPE expression must be a single character")
-    if type(pattern) is bytes or type(value) is bytes:
-        return 0
     regex = _like_regex(to_text(pattern), escape)
     if regex is None:
         return 0
@@ -406,10 +408,10 @@ def like(pattern, value, escape=None, *, has_escape=False):
 
 def glob(pattern, value):
     """``value GLOB pattern`` -> 1, 0 or None (BLOBs never match)."""
-    if pattern is None or value is None:
-        return None
     if type(pattern) is bytes or type(value) is bytes:
         return 0
+    if pattern is None or value is None:
+        return None
     return 1 if _glob_regex(to_text(pattern)).fullmatch(to_text(value)) else 0
 
 

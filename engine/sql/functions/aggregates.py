@@ -63,6 +63,11 @@ class Count:
     finalize = value
 
 
+def _real(r: float):
+    """A REAL result; NaN (inf + -inf) is NULL, as sqlite3_result_double makes it."""
+    return None if r != r else r
+
+
 class _SumState:
     """The SumCtx of func.c: a REAL running sum, an exact INTEGER sum that is
     valid while every input was an INTEGER (``approx`` false), and a sticky
@@ -103,12 +108,9 @@ class _SumState:
         number = numeric_value(x)
         if type(number) is int:
             self.rsum -= number
-            if not (self.approx or self.overflow):
-                s = self.isum - number
-                if INT64_MIN <= s <= INT64_MAX:
-                    self.isum = s
-                else:
-                    self.approx = self.overflow = True
+            # sumInverse subtracts without an overflow check (two's-complement wrap).
+            s = (self.isum - number) & 0xFFFFFFFFFFFFFFFF
+            self.isum = s - (1 << 64) if s > INT64_MAX else s
         else:
             self.rsum -= to_real(x)
 
@@ -125,7 +127,9 @@ class Sum(_SumState):
             return None
         if self.overflow:
             raise SqlFunctionError("integer overflow")
-        return self.rsum if self.approx else self.isum
+        if self.approx:
+            return _real(self.rsum)
+        return self.isum
 
     finalize = value
 
@@ -137,7 +141,7 @@ class Total(_SumState):
     __slots__ = ()
 
     def value(self):
-        return self.rsum
+        return _real(self.rsum)
 
     finalize = value
 
@@ -151,7 +155,7 @@ class Avg(_SumState):
     def value(self):
         if self.cnt <= 0:
             return None
-        return self.rsum / self.cnt
+        return _real(self.rsum / self.cnt)
 
     finalize = value
 

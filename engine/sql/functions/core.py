@@ -23,6 +23,12 @@ _ASCII_UPPER = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
+def _int32(value) -> int:
+    """``sqlite3_value_int``: the int64 value truncated (wrapped) to a C int."""
+    v = to_integer(value) & 0xFFFFFFFF
+    return v - (1 << 32) if v >= (1 << 31) else v
+
+
 def _wrong_args(name: str):
     return SqlFunctionError(f"wrong number of arguments to function {name}()")
 
@@ -92,8 +98,9 @@ def _minmax(args, want_max: bool):
     for a in args[1:]:
         if a is None:
             return None
-        c = compare(a, best)
-        if (c > 0) if want_max else (c < 0):
+        c = compare(best, a)
+        # minmaxFunc: max keeps the first of equals, min takes the last.
+        if (c < 0) if want_max else (c >= 0):
             best = a
     return best
 
@@ -140,7 +147,7 @@ def round2(x, digits):
     returned unchanged (it has no fraction)."""
     if x is None or digits is None:
         return None
-    n = max(0, min(30, to_integer(digits)))
+    n = max(0, min(30, _int32(digits)))
     r = to_real(x)
     if r < -4503599627370496.0 or r > 4503599627370496.0:
         return r
@@ -266,11 +273,13 @@ def rtrim2(x, chars):
 def replace(x, pattern, replacement):
     """Every occurrence of ``pattern`` in ``x`` replaced; an empty pattern returns
     ``x`` itself (unconverted), as SQLite does. O(len(x))."""
-    if x is None or pattern is None or replacement is None:
+    if x is None or pattern is None:
         return None
     p = to_text(pattern)
-    if p == "":
-        return x
+    if p == "":  # the argument itself (a BLOB was turned into text by value_text)
+        return to_text(x) if type(x) is bytes else x
+    if replacement is None:
+        return None
     return to_text(x).replace(p, to_text(replacement))
 
 
@@ -296,13 +305,15 @@ def _substr(x, start, count):
     if x is None or start is None:
         return None
     data = x if type(x) is bytes else to_text(x)
+    if data == b"":  # sqlite3_value_blob gives a NULL pointer for an empty BLOB
+        return None
     size = len(data)
-    p1 = to_integer(start)
+    p1 = _int32(start)
     negative = False
     if count is None:
-        p2 = 1 << 62
+        p2 = 1_000_000_000  # SQLITE_LIMIT_LENGTH, the default length when Z is absent
     else:
-        p2 = to_integer(count)
+        p2 = _int32(count)
         if p2 < 0:
             p2, negative = -p2, True
     if p1 < 0:
@@ -357,7 +368,7 @@ def unicode(x):
     if x is None:
         return None
     s = to_text(x)
-    return ord(s[0]) if s else None
+    return ord(s[0]) if s and s[0] != "\x00" else None  # C string: NUL ends it
 
 
 @scalar("hex", 1)
@@ -428,7 +439,7 @@ for _letters, _code in (("AEIOUHWY", 0), ("BFPV", 1), ("CGJKQSXZ", 2), ("DT", 3)
 def soundex(x):
     """The Soundex code of ``x`` ('?000' when it has no ASCII letter); works on
     UTF-8 bytes, each byte's low 7 bits indexing the code table, as func.c."""
-    data = to_text(x).encode("utf-8") if x is not None else b""
+    data = to_text(x).encode("utf-8").split(b"\x00", 1)[0] if x is not None else b""
     i = 0
     while i < len(data) and not (65 <= data[i] <= 90 or 97 <= data[i] <= 122):
         i += 1

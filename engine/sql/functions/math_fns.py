@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 
 from engine.sql.functions.registry import scalar
-from engine.values import numeric_value
+from engine.values import numeric_value, to_real
 
 _INF = math.inf
+_LN10 = 2.302585092994045684017991454684364208
+_LN2 = 0.693147180559945309417232121458176568
 
 
 def _real_arg(x):
@@ -104,9 +106,9 @@ def ln(x):
 
 @scalar("log", 1)
 def log1(x):
-    """Base-10 logarithm; NULL for x <= 0."""
+    """Base-10 logarithm as SQLite computes it: ln(x) / M_LN10; NULL for x <= 0."""
     r = _log_positive(x)
-    return None if r is None else (math.log10(r) if r != _INF else _INF)
+    return None if r is None else (math.log(r) / _LN10 if r != _INF else _INF)
 
 
 scalar("log10", 1)(log1)
@@ -114,9 +116,9 @@ scalar("log10", 1)(log1)
 
 @scalar("log2", 1)
 def log2(x):
-    """Base-2 logarithm; NULL for x <= 0."""
+    """Base-2 logarithm as SQLite computes it: ln(x) / M_LN2; NULL for x <= 0."""
     r = _log_positive(x)
-    return None if r is None else (math.log2(r) if r != _INF else _INF)
+    return None if r is None else (math.log(r) / _LN2 if r != _INF else _INF)
 
 
 @scalar("log", 2)
@@ -128,8 +130,10 @@ def log_base(base, x):
     lb = math.log(b) if b != _INF else _INF
     if lb <= 0.0:
         return None
-    r = _log_positive(x)
-    if r is None:
+    # func.c re-checks the type of the *first* argument here, so X itself is
+    # only converted with sqlite3_value_double (text by prefix, NULL as 0.0).
+    r = to_real(x) if x is not None else 0.0
+    if r <= 0.0:
         return None
     lx = math.log(r) if r != _INF else _INF
     return _checked(lx / lb)
@@ -155,19 +159,24 @@ def _math2(name: str, fn):
 
 
 def _pow_overflow(a: float, b: float) -> float:
-    """pow() overflow/pole results as C's pow(): +/-Inf."""
-    if a == 0.0:  # pow(0, negative)
-        odd = b.is_integer() and int(b) % 2 == 1
-        return math.copysign(_INF, a) if odd else _INF
+    """pow() overflow/pole results as C's pow(): +/-Inf (negative only for a
+    negative base, or -0.0 base, with an odd integer exponent)."""
     odd = b.is_integer() and int(b) % 2 == 1
-    if abs(a) < 1.0:
-        return 0.0
-    return -_INF if (a < 0 and odd) else _INF
+    negative = math.copysign(1.0, a) < 0
+    return -_INF if (negative and odd) else _INF
+
+
+def _c_pow(a: float, b: float) -> float:
+    """C's pow(): pow(+/-0, negative) is a pole (+/-Inf), not a domain error."""
+    if a == 0.0 and b < 0.0:
+        return _pow_overflow(a, b)
+    return math.pow(a, b)
 
 
 _math2("atan2", math.atan2)
-_math2("pow", math.pow)
-_math2("power", math.pow)
+_math2("mod", math.fmod)
+_math2("pow", _c_pow)
+_math2("power", _c_pow)
 _math2("mod", math.fmod)
 
 

@@ -26,7 +26,10 @@ ints = st.one_of(
 floats = st.one_of(st.floats(allow_nan=False, min_value=-1e6, max_value=1e6),
                    st.floats(allow_nan=False),
                    st.sampled_from([0.0, -0.0, math.inf, -math.inf, 0.5, -2.5, 1e19, 2.0**63]))
-numeric_texts = st.one_of(ints.map(str), floats.map(repr), st.sampled_from(
+# SQLite 3.40's text-to-real conversion is not correctly rounded at extreme
+# exponents (ours is), so numeric text stays within a moderate range.
+numeric_texts = st.one_of(ints.map(str), st.floats(-1e200, 1e200).filter(
+    lambda f: f == 0 or abs(f) > 1e-200).map(repr), st.sampled_from(
     ["", "3abc", "1.5x", "1e3", " 12 ", "0x10", "abc", "-", "9223372036854775808", "1.0", "-0"]))
 blobs = st.one_of(st.binary(max_size=3), numeric_texts.map(str.encode))
 operands = st.one_of(st.none(), ints, floats, numeric_texts, blobs)
