@@ -11,6 +11,9 @@ from engine.values import (
 # The value type each column affinity stores unchanged (the insert fast path).
 _UNCHANGED_TYPE = {INTEGER: int, NUMERIC: int, REAL: float, TEXT: str}
 
+# How SQLite names a value's type in STRICT errors (vdbe.c azTypes: INT, not INTEGER).
+_VALUE_TYPE_NAMES = {"integer": "INT", "real": "REAL", "text": "TEXT", "blob": "BLOB"}
+
 _STRICT_TYPES = {"INT": "integer", "INTEGER": "integer", "REAL": "real", "TEXT": "text",
                  "BLOB": "blob", "ANY": None}
 
@@ -37,7 +40,9 @@ class Table:
         self.affinity_plan = tuple(
             (i, col.affinity, _UNCHANGED_TYPE[col.affinity])
             for i, col in enumerate(schema.columns)
-            if col.affinity != BLOB and i != schema.rowid_alias)
+            if col.affinity != BLOB and i != schema.rowid_alias
+            # A STRICT table's ANY column stores values exactly as given (stricttables.html).
+            and not (schema.strict and col.decltype.upper() == "ANY"))
         self.not_null = tuple(i for i, col in enumerate(schema.columns) if col.not_null)
         self.strict_types = _strict_plan(schema) if schema.strict else ()
         self.checks = _compile_checks(schema, compiler)
@@ -101,8 +106,8 @@ class Table:
             if got != want and not (want == "real" and got == "integer"):
                 col = self.schema.columns[i]
                 raise IntegrityError(
-                    f"cannot store {got.upper()} value in {col.decltype.upper()} column "
-                    f"{self.name}.{col.name}")
+                    f"cannot store {_VALUE_TYPE_NAMES[got]} value in "
+                    f"{col.decltype.upper()} column {self.name}.{col.name}")
             if want == "real" and got == "integer":
                 values[i] = float(v)
         return tuple(values)

@@ -292,7 +292,9 @@ class Transaction:
     def _unique_ok(self, t: Table, row, key, conflict, new_key=None) -> bool:
         """Check every UNIQUE index for ``row``; apply IGNORE/REPLACE; raise otherwise."""
         own = key if new_key is None else new_key
-        for ix in t.unique_indexes:
+        # Newest index first: SQLite prepends each new index to the table's list,
+        # which decides the message when a row violates several constraints.
+        for ix in reversed(t.unique_indexes):
             k = ix.key_of(row, own)
             if k is None or has_null(k):
                 continue

@@ -216,6 +216,7 @@ def _column_def(tk: _Tokens, state: dict) -> Column:
             desc = tk.accept("DESC")
             tk.accept("ASC")
             attrs["primary_key"] = True
+            state["pk_order"] = len(state["unique"])
             state["pk"].append(((name,), _conflict_clause(tk), desc))
             if tk.accept("AUTOINCREMENT"):
                 state["autoincrement"] = True
@@ -256,6 +257,7 @@ def _table_constraint(tk: _Tokens, state: dict) -> None:
     if tk.accept("PRIMARY"):
         tk.expect("KEY")
         cols = tuple(_name_list(tk))
+        state["pk_order"] = len(state["unique"])
         state["pk"].append((cols, _conflict_clause(tk), False))
         if tk.accept("AUTOINCREMENT"):
             state["autoincrement"] = True
@@ -293,7 +295,8 @@ def parse_create_table(sql: str) -> TableSchema:
     if not tk.is_op("("):
         tk.fail()
     body = _Tokens(tk.balanced())
-    state = {"pk": [], "unique": [], "checks": [], "fks": [], "autoincrement": False}
+    state = {"pk": [], "unique": [], "checks": [], "fks": [], "autoincrement": False,
+             "pk_order": 0}
     columns: list[Column] = []
     while not body.done():
         if body.peek_word() in _TABLE_CONSTRAINT_WORDS and columns:
@@ -367,7 +370,8 @@ def _build_table(name, sql, columns, state, options) -> TableSchema:
         name=name, sql=sql, columns=tuple(columns), rowid_alias=rowid_alias,
         primary_key=pk, pk_conflict=pk_conflict, without_rowid=without_rowid,
         strict="STRICT" in options, autoincrement=state["autoincrement"],
-        checks=tuple(state["checks"]), foreign_keys=fks, unique_sets=uniques)
+        checks=tuple(state["checks"]), foreign_keys=fks, unique_sets=uniques,
+        pk_order=state["pk_order"])
 
 
 def _mark_pk(col: Column) -> Column:
@@ -381,27 +385,33 @@ def _mark_not_null(col: Column) -> Column:
 def auto_indexes(table: TableSchema) -> list[IndexSchema]:
     """SQLite's automatic indexes for PRIMARY KEY (unless a rowid alias) and UNIQUE.
 
-    Named ``sqlite_autoindex_<table>_<n>`` in declaration order, as SQLite names them.
-    A WITHOUT ROWID table's primary key is its storage key, not an index.
+    Named ``sqlite_autoindex_<table>_<n>`` with n counting the PRIMARY KEY and
+    UNIQUE constraints in declaration order, as SQLite numbers them; a constraint
+    on the same columns as an earlier one is merged into it and takes no number.
+    A WITHOUT ROWID table's primary key takes its number but is the storage key,
+    not an index. Returned in creation order (SQLite checks them newest first).
     """
     out: list[IndexSchema] = []
     n = 0
-    seen: set[tuple[int, ...]] = set()
+    seen: dict[tuple[int, ...], int] = {}  # columns -> position in out (-1: the WR key)
     parts_of = lambda cols: tuple(
         IndexColumn(c, None, table.columns[c].collation) for c in cols)
-    if table.primary_key and table.rowid_alias is None and not table.without_rowid:
-        n += 1
-        out.append(IndexSchema(f"sqlite_autoindex_{table.name}_{n}", table.name,
-                               parts_of(table.primary_key), True, origin="pk",
-                               conflict=table.pk_conflict))
-        seen.add(table.primary_key)
-    for cols, conflict in table.unique_sets:
-        if cols in seen or (table.without_rowid and cols == table.primary_key):
+    declared = [(cols, conflict, "u") for cols, conflict in table.unique_sets]
+    if table.primary_key and table.rowid_alias is None:
+        declared.insert(table.pk_order, (table.primary_key, table.pk_conflict, "pk"))
+    for cols, conflict, origin in declared:
+        if cols in seen:
+            pos = seen[cols]
+            if origin == "pk" and pos >= 0:  # a PRIMARY KEY merged into an earlier UNIQUE
+                out[pos] = replace(out[pos], origin="pk")
             continue
-        seen.add(cols)
         n += 1
+        if origin == "pk" and table.without_rowid:
+            seen[cols] = -1
+            continue
+        seen[cols] = len(out)
         out.append(IndexSchema(f"sqlite_autoindex_{table.name}_{n}", table.name,
-                               parts_of(cols), True, origin="u", conflict=conflict))
+                               parts_of(cols), True, origin=origin, conflict=conflict))
     return out
 
 

@@ -107,6 +107,7 @@ class TableSchema:
     checks: tuple[CheckConstraint, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     unique_sets: tuple[tuple[tuple[int, ...], str | None], ...] = ()
+    pk_order: int = 0  # how many UNIQUE constraints were declared before the PRIMARY KEY
     column_index: dict[str, int] = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
