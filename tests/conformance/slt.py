@@ -50,7 +50,10 @@ Python.
 
 Command line::
 
-    python tests/conformance/slt.py [--engine sqlite3|turso_stream] FILE|DIR...
+    python tests/conformance/slt.py [--engine sqlite3|turso_stream] [FILE|DIR...]
+
+(no FILE: the whole corpus at ``$TURSO_STREAM_SLT_DIR`` or
+``<repo>/../shared/conformance/sqllogictest``).
 """
 
 from __future__ import annotations
@@ -312,13 +315,17 @@ _THOUSANDTH = decimal.Decimal("0.001")
 
 
 def format_real3(value: float) -> str:
-    """SQLite's ``printf("%.3f", value)`` as the corpus was generated with.
+    """SQLite's ``printf("%.3f", value)`` as the corpus was generated.
 
-    SQLite's printf renders at most 16 significant digits (later ones print
-    as ``0``) and rounds half away from zero on the exact binary value,
-    unlike C's ``%.3f`` (exact digits, ties to even).  The sign is dropped
-    for -0.0 (SQLite tests ``value < 0``); infinities print ``Inf``.
-    O(digits) with ``decimal``.
+    SQLite >= 3.43 (``sqlite3FpDecode``) renders at most 16 significant
+    digits, rounded half away from zero on the (practically exact) decimal
+    expansion of the double, later digits printing as ``0``; C's ``%.3f``
+    instead prints every digit with ties to even.  The corpus follows the
+    SQLite rule (``slt_lang_aggfunc.test`` expects
+    ``-9223372036854776000.000``; the stdlib's SQLite 3.40, whose printf
+    truncates after 16 digits, prints ``-9223372036854775000.000``).  The
+    sign is dropped for -0.0 (SQLite tests ``value < 0``); infinities print
+    ``Inf``.  O(digits) with ``decimal``.
     """
     if value != value:
         return "NaN"  # unreachable from SQLite, which stores NaN as NULL
@@ -767,6 +774,19 @@ def run_text(text: str, connect: Callable[[], object], path: str = "<script>",
 # ---------------------------------------------------------------------------
 
 
+CORPUS_ENV = "TURSO_STREAM_SLT_DIR"
+
+
+def corpus_dir() -> str:
+    """Where the corpus should be (it may be absent): ``$TURSO_STREAM_SLT_DIR``
+    or ``<repo>/../shared/conformance/sqllogictest``."""
+    override = os.environ.get(CORPUS_ENV)
+    if override:
+        return override
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.path.join(os.path.dirname(repo), "shared", "conformance", "sqllogictest")
+
+
 def connect_sqlite3():
     """A stdlib sqlite3 in-memory connection in autocommit mode."""
     return sqlite3.connect(":memory:", isolation_level=None)
@@ -815,9 +835,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("sqlite3", "turso_stream"), default="sqlite3")
     parser.add_argument("--max-failures", type=int, default=10,
                         help="failures printed per file (default 10)")
-    parser.add_argument("paths", nargs="+", metavar="FILE")
+    parser.add_argument("paths", nargs="*", metavar="FILE",
+                        help="scripts or directories (default: the whole corpus)")
     args = parser.parse_args(argv)
     connect = engine_connector(args.engine)
+    if not args.paths:
+        if not os.path.isdir(corpus_dir()):
+            raise SystemExit(f"no FILE given and no corpus at {corpus_dir()} "
+                             f"(set {CORPUS_ENV})")
+        args.paths = [corpus_dir()]
     totals = [0, 0, 0]
     started = time.perf_counter()
     for path in iter_scripts(args.paths):
