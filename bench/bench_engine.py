@@ -1,0 +1,309 @@
+"""Engine benchmark, side by side with the stdlib ``sqlite3`` in the same run.
+
+Measures (figures as ratios engine / sqlite3; "x slower" when > 1):
+
+* single-row INSERT + COMMIT latency: engine ``:memory:``, file SYNC_OFF and
+  SYNC_FULL; sqlite3 in-memory autocommit and file (journal_mode WAL)
+  autocommit with synchronous OFF / FULL;
+* bulk insert of N rows (3 integer columns) in one transaction (target: 1M
+  rows <= 3 s), engine ``:memory:`` and file SYNC_FULL (the commit phase
+  includes the checkpoint the commit triggers); sqlite3 ``executemany``;
+* point read by key inside one read transaction;
+* group commit: SYNC_FULL commits/sec with 8 writer threads vs one (target >= 3x);
+* memory per row of a 3-integer-column table, measured with tracemalloc
+  (target <= 300 bytes/row; sqlite3's figure is its page count x page size).
+
+Usage: python bench/bench_engine.py [--quick] [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from engine.database import Database  # noqa: E402
+from engine.storage import SYNC_FULL, SYNC_OFF  # noqa: E402
+
+TABLE_SQL = "CREATE TABLE t(a INTEGER, b INTEGER, c INTEGER)"
+KEYED_SQL = "CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b INTEGER, c INTEGER)"
+perf = time.perf_counter
+
+
+class Results:
+    """Rows of the printed table: (name, engine, sqlite3, unit, target note)."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, name, engine, sqlite, unit, note=""):
+        self.rows.append((name, engine, sqlite, unit, note))
+        ratio = f"{engine / sqlite:8.2f}" if engine and sqlite else "       -"
+        eng = f"{engine:12.2f}" if engine is not None else "           -"
+        sql = f"{sqlite:12.2f}" if sqlite is not None else "           -"
+        print(f"{name:<44} {eng} {sql} {ratio}  {unit:<12} {note}", flush=True)
+
+    @staticmethod
+    def header():
+        print(f"{'benchmark':<44} {'engine':>12} {'sqlite3':>12} {'ratio':>8}  {'unit':<12} note")
+        print("-" * 108)
+
+
+# ----------------------------------------------------------------------------- engine side
+
+def engine_db(directory, name, synchronous=SYNC_FULL, sql=TABLE_SQL, **kw):
+    path = ":memory:" if directory is None else os.path.join(directory, name)
+    db = Database(path, synchronous=synchronous, **kw)
+    with db.begin() as txn:
+        txn.create_table(sql)
+    return db
+
+
+def engine_commit_latency(db, n: int) -> float:
+    """Microseconds per single-row INSERT + COMMIT."""
+    begin = db.begin
+    row = (1, 2, 3)
+    start = perf()
+    for _ in range(n):
+        txn = begin()
+        txn.insert("t", row)
+        txn.commit()
+    return (perf() - start) / n * 1e6
+
+
+def engine_bulk(db, n: int) -> tuple[float, float]:
+    """Seconds for (insert loop, commit) of ``n`` rows in one transaction."""
+    start = perf()
+    txn = db.begin("IMMEDIATE")
+    insert = txn.insert
+    for i in range(n):
+        insert("t", (i, i * 2, i * 3))
+    mid = perf()
+    changes = txn.commit()
+    end = perf()
+    assert len(changes.tables["t"]) == n
+    return mid - start, end - mid
+
+
+def engine_point_reads(db, keys) -> float:
+    """Microseconds per ``get`` by key in one read transaction."""
+    txn = db.begin()
+    get = txn.get
+    start = perf()
+    for k in keys:
+        get("t", k)
+    elapsed = perf() - start
+    assert get("t", keys[0]) is not None
+    txn.rollback()
+    return elapsed / len(keys) * 1e6
+
+
+def engine_group_commit(directory, threads: int, seconds: float) -> float:
+    """SYNC_FULL commits/sec with ``threads`` writers (IMMEDIATE single-row inserts)."""
+    db = engine_db(directory, f"group{threads}.db")
+    counts = [0] * threads
+    deadline = perf() + seconds
+
+    def writer(slot):
+        begin, n = db.begin, 0
+        while perf() < deadline:
+            txn = begin("IMMEDIATE", timeout=30)
+            txn.insert("t", (slot, n, 0))
+            txn.commit()
+            n += 1
+        counts[slot] = n
+
+    return _run_threads(writer, threads, seconds, counts, db.close)
+
+
+def engine_bytes_per_row(n: int) -> float:
+    """tracemalloc'd bytes per row of a 3-integer-column table (in memory)."""
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    db = engine_db(None, "mem")
+    txn = db.begin("IMMEDIATE")
+    insert = txn.insert
+    for i in range(n):
+        insert("t", (i, i * 2 + 1_000_000, i * 3 + 2_000_000))
+    txn.commit()
+    del txn, insert
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert len(db.tables["t"].versions.rows) == n
+    return used / n
+
+
+# ----------------------------------------------------------------------------- sqlite3 side
+
+def sqlite_conn(directory, name, synchronous="FULL", sql=TABLE_SQL):
+    path = ":memory:" if directory is None else os.path.join(directory, name)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    if directory is not None:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute(sql)
+    return conn
+
+
+def sqlite_commit_latency(conn, n: int) -> float:
+    execute = conn.execute
+    start = perf()
+    for _ in range(n):
+        execute("INSERT INTO t VALUES (1, 2, 3)")
+    return (perf() - start) / n * 1e6
+
+
+def sqlite_bulk(conn, n: int) -> float:
+    start = perf()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)", ((i, i * 2, i * 3) for i in range(n)))
+    conn.execute("COMMIT")
+    return perf() - start
+
+
+def sqlite_point_reads(conn, keys) -> float:
+    execute = conn.execute
+    conn.execute("BEGIN")
+    start = perf()
+    for k in keys:
+        execute("SELECT a, b, c FROM t WHERE rowid = ?", (k,)).fetchone()
+    elapsed = perf() - start
+    conn.execute("COMMIT")
+    return elapsed / len(keys) * 1e6
+
+
+def sqlite_group_commit(directory, threads: int, seconds: float) -> float:
+    path = os.path.join(directory, f"sqlite-group{threads}.db")
+    sqlite_conn(directory, f"sqlite-group{threads}.db").close()
+    counts = [0] * threads
+    deadline = perf() + seconds
+
+    def writer(slot):
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA synchronous=FULL")
+        n = 0
+        while perf() < deadline:
+            conn.execute("INSERT INTO t VALUES (?, ?, 0)", (slot, n))
+            n += 1
+        counts[slot] = n
+        conn.close()
+
+    return _run_threads(writer, threads, seconds, counts, lambda: None)
+
+
+def _run_threads(target, threads, seconds, counts, done) -> float:
+    workers = [threading.Thread(target=target, args=(i,)) for i in range(threads)]
+    start = perf()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = perf() - start
+    done()
+    return sum(counts) / elapsed
+
+
+# ----------------------------------------------------------------------------- main
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, shorter runs")
+    parser.add_argument("--rows", type=int, default=None, help="rows of the bulk insert")
+    args = parser.parse_args()
+    quick = args.quick
+    bulk_rows = args.rows or (100_000 if quick else 1_000_000)
+    commits = 300 if quick else 2000
+    full_commits = 100 if quick else 500
+    reads = 20_000 if quick else 200_000
+    seconds = 1.0 if quick else 3.0
+    mem_rows = 50_000 if quick else 200_000
+    directory = tempfile.mkdtemp(prefix="bench_engine_")
+    res = Results()
+    print(f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, "
+          f"dir {directory}, {os.cpu_count()} cpus{' (quick)' if quick else ''}\n")
+    Results.header()
+    try:
+        db = engine_db(None, "m")
+        conn = sqlite_conn(None, "m")
+        res.add("insert+commit :memory: (autocommit)", engine_commit_latency(db, commits),
+                sqlite_commit_latency(conn, commits), "us/commit")
+        for label, sync, ssync, n in (("OFF", SYNC_OFF, "OFF", commits),
+                                      ("FULL", SYNC_FULL, "FULL", full_commits)):
+            db = engine_db(directory, f"lat{label}.db", sync)
+            conn = sqlite_conn(directory, f"sqlite-lat{label}.db", ssync)
+            res.add(f"insert+commit file sync {label} (WAL)", engine_commit_latency(db, n),
+                    sqlite_commit_latency(conn, n), "us/commit")
+            db.close()
+            conn.close()
+
+        db = engine_db(None, "bulk")
+        conn = sqlite_conn(None, "bulk")
+        ins, com = engine_bulk(db, bulk_rows)
+        sq = sqlite_bulk(conn, bulk_rows)
+        per_million = (ins + com) * 1_000_000 / bulk_rows
+        ok = "ok" if per_million <= 3.0 else "MISSED"
+        res.add(f"bulk insert {bulk_rows:,} rows :memory:", ins + com, sq, "s",
+                f"target <= 3 s/1M: {ok} ({per_million:.2f} s/1M; insert {ins:.2f} "
+                f"+ commit {com:.2f})")
+        keys = [random.randrange(1, bulk_rows + 1) for _ in range(reads)]
+        res.add("point read by key (one txn)", engine_point_reads(db, keys),
+                sqlite_point_reads(conn, keys), "us/read")
+        del db
+        conn.close()
+        gc.collect()
+
+        db = engine_db(directory, "bulk.db", SYNC_FULL)
+        conn = sqlite_conn(directory, "sqlite-bulk.db", "FULL")
+        ins, com = engine_bulk(db, bulk_rows)
+        res.add(f"bulk insert {bulk_rows:,} rows file FULL", ins + com, sqlite_bulk(conn, bulk_rows),
+                "s", f"insert {ins:.2f} + commit {com:.2f} (incl. checkpoint)")
+        start = perf()
+        db.close()
+        closing = perf() - start
+        del db
+        gc.collect()  # the closed database's rows must not burden the reopen's GC passes
+        start = perf()
+        db = Database(os.path.join(directory, "bulk.db"))
+        reopen = perf() - start
+        res.add("close / reopen after bulk (file)", closing, None, "s", f"reopen {reopen:.2f} s")
+        db.close()
+        conn.close()
+        del db
+        gc.collect()
+
+        one = engine_group_commit(directory, 1, seconds)
+        eight = engine_group_commit(directory, 8, seconds)
+        s_one = sqlite_group_commit(directory, 1, seconds)
+        s_eight = sqlite_group_commit(directory, 8, seconds)
+        res.add("FULL commits/s, 1 writer thread", one, s_one, "commits/s")
+        res.add("FULL commits/s, 8 writer threads", eight, s_eight, "commits/s")
+        speedup = eight / one
+        res.add("group commit speed-up 8 vs 1", speedup, s_eight / s_one, "x",
+                f"target >= 3x: {'ok' if speedup >= 3 else 'MISSED'}")
+
+        per_row = engine_bytes_per_row(mem_rows)
+        conn = sqlite_conn(None, "mem")
+        sqlite_bulk(conn, mem_rows)
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        res.add(f"memory per row ({mem_rows:,} rows, 3 ints)", per_row, pages * size / mem_rows,
+                "bytes/row", f"target <= 300: {'ok' if per_row <= 300 else 'MISSED'}")
+        conn.close()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
