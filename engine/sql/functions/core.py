@@ -225,7 +225,8 @@ def _trim(x, chars, left: bool, right: bool):
     s = to_text(x)
     if chars is None:
         return None
-    chars = to_text(chars)
+    # SQLite reads the set as a C string: it ends at the first NUL.
+    chars = to_text(chars).split("\x00", 1)[0]
     if left:
         s = s.lstrip(chars)
     if right:
