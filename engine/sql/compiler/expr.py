@@ -505,6 +505,8 @@ class ExprCompiler:
         if lookup_aggregate(name, len(args)) is not None and lookup_scalar(name, len(args)) is None:
             raise OperationalError(f"misuse of aggregate function {name}()")
         fn = self._resolve_scalar(name, len(args))
+        if name.startswith("json"):
+            return self._json_call(fn, args)
         fns = [self.fn(a) for a in args]
         if len(fns) == 0:
             return Compiled(lambda row: fn())
@@ -515,6 +517,27 @@ class ExprCompiler:
             a, b = fns
             return Compiled(lambda row: fn(a(row), b(row)))
         return Compiled(lambda row: fn(*[f(row) for f in fns]))
+
+    def _json_call(self, fn, args):
+        """A JSON function: its JSON-typed arguments keep SQLite's JSON subtype
+        (``JsonText``); its result leaves as plain text, since the subtype never
+        survives outside JSON function arguments (not in rows, storage or typeof)."""
+        fns = [self._json_arg(a) for a in args]
+        return Compiled(lambda row: _plain(fn(*[f(row) for f in fns])))
+
+    def _json_arg(self, node):
+        if isinstance(node, exp.Anonymous) and node.name.lower().startswith("json"):
+            name = node.name.lower()
+            fn = self._resolve_scalar(name, len(node.expressions))
+            fns = [self._json_arg(a) for a in node.expressions]
+            return lambda row: fn(*[f(row) for f in fns])
+        if isinstance(node, exp.JSONExtract):
+            found = lookup_scalar("json_arrow", 2)
+            if found is not None:
+                f = _wrap_errors(found.fn)
+                a, b = self._json_arg(node.this), self.fn(node.expression)
+                return lambda row: f(a(row), b(row))
+        return self.fn(node)
 
     def _resolve_scalar(self, name: str, nargs: int):
         session = self.rt.session
@@ -549,9 +572,18 @@ class ExprCompiler:
         if fn is None:
             op = "->>" if scalar else "->"
             raise OperationalError(f"not supported by turso_stream: the {op} operator")
-        a, b = self.fn(node.this), self.fn(node.expression)
+        a, b = self._json_arg(node.this), self.fn(node.expression)
         f = _wrap_errors(fn.fn)
-        return Compiled(lambda row: f(a(row), b(row)))
+        return Compiled(lambda row: _plain(f(a(row), b(row))))
+
+    def _lambda(self, node):
+        """``x -> 'path'`` inside a function's arguments parses as a lambda: it is the
+        JSON arrow operator in SQLite."""
+        params = node.expressions
+        if len(params) == 1 and isinstance(params[0], exp.Identifier):
+            col = exp.Column(this=params[0].copy())
+            return self._json_arrow(exp.JSONExtract(this=col, expression=node.this), False)
+        raise OperationalError(f"not supported by turso_stream: expression {node.sql()!r}")
 
     def _current(self, node):
         name = {exp.CurrentTimestamp: "datetime", exp.CurrentDate: "date",
@@ -565,6 +597,11 @@ class ExprCompiler:
 
     def _star(self, node):
         raise OperationalError('near "*": syntax error')
+
+
+def _plain(v):
+    """A str subclass (the JSON subtype) as plain text; other values unchanged."""
+    return str(v) if isinstance(v, str) and type(v) is not str else v
 
 
 def _registered(name: str) -> bool:
@@ -661,6 +698,7 @@ _HANDLERS = {
     exp.Anonymous: ExprCompiler._function,
     exp.JSONExtract: lambda c, n: c._json_arrow(n, False),
     exp.JSONExtractScalar: lambda c, n: c._json_arrow(n, True),
+    exp.Lambda: ExprCompiler._lambda,
     exp.CurrentTimestamp: ExprCompiler._current,
     exp.CurrentDate: ExprCompiler._current,
     exp.CurrentTime: ExprCompiler._current,
