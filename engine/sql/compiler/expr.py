@@ -526,6 +526,10 @@ class ExprCompiler:
         return Compiled(lambda row: _plain(fn(*[f(row) for f in fns])))
 
     def _json_arg(self, node):
+        if isinstance(node, exp.Lambda) and len(node.expressions) == 1 and \
+                isinstance(node.expressions[0], exp.Identifier):
+            node = exp.JSONExtract(this=exp.Column(this=node.expressions[0].copy()),
+                                   expression=node.this)
         if isinstance(node, exp.Anonymous) and node.name.lower().startswith("json"):
             name = node.name.lower()
             fn = self._resolve_scalar(name, len(node.expressions))
