@@ -240,7 +240,7 @@ def _parse_record(lines: _Lines, tokens: list[str], start: int) -> tuple[Record,
         return Statement(start, mode == "ok", "\n".join(sql_lines)), line
     if kind == "query":
         return _parse_query(lines, tokens, start)
-    rest, line = _read_block(lines)
+    _body, line = _read_block(lines)  # control records take no body
     if kind == "hash-threshold":
         try:
             return Control(start, kind, int(tokens[1])), line
@@ -661,8 +661,12 @@ class _Run:
             self.fail(record, f"wrong number of result columns: expected "
                               f"{len(record.types)} but got {width}")
             return
-        values = sort_values(self.renderer.render(rows, record.types),
-                             width, record.sort)
+        try:
+            rendered = self.renderer.render(rows, record.types)
+        except Exception as exc:  # e.g. a value of a type SQLite has not
+            self.fail(record, f"cannot render result value: {type(exc).__name__}: {exc}")
+            return
+        values = sort_values(rendered, width, record.sort)
         problem = self.compare(record, values)
         if record.label:
             # registered even when the values are wrong, like the reference

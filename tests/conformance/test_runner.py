@@ -462,6 +462,21 @@ def test_runtime_error_after_some_rows_keeps_them():
     assert report.failed == 1 and report.failures[0].got == "1\n2"
 
 
+class _OddValueCursor(_FailingAfterTwoRows):
+    def __iter__(self):
+        yield (object(),)
+
+
+class _OddValueConnection(_FailingConnection):
+    def cursor(self):
+        return _OddValueCursor()
+
+
+def test_value_of_a_type_sqlite_lacks_is_a_failure():
+    report = slt.run_text("query I nosort\nSELECT x FROM t\n----\n1\n", _OddValueConnection)
+    assert report.failed == 1 and "cannot render result value" in report.failures[0].message
+
+
 # ---------------------------------------------------------------------------
 # Value rendering
 # ---------------------------------------------------------------------------
@@ -552,18 +567,36 @@ class _CApi:
         self.db = ctypes.c_void_p()
         assert lib.sqlite3_open(b":memory:", ctypes.byref(self.db)) == 0
 
-    def columns(self, literal: str):
-        """(text, int, double) of the single value of ``SELECT literal``."""
+    def columns(self, literal: str = "?", value=None):
+        """(text, int, double) of ``SELECT literal``, ``?`` bound to
+        ``value`` with the sqlite3_bind_* routine of its type."""
+        lib = self.lib
         stmt = ctypes.c_void_p()
         sql = f"SELECT {literal}".encode()
-        assert self.lib.sqlite3_prepare_v2(self.db, sql, -1, ctypes.byref(stmt), None) == 0
+        assert lib.sqlite3_prepare_v2(self.db, sql, -1, ctypes.byref(stmt), None) == 0
         try:
-            assert self.lib.sqlite3_step(stmt) == 100  # SQLITE_ROW
-            text = self.lib.sqlite3_column_text(stmt, 0)
-            return (text, self.lib.sqlite3_column_int(stmt, 0),
-                    self.lib.sqlite3_column_double(stmt, 0))
+            if literal == "?":
+                self._bind(stmt, value)
+            assert lib.sqlite3_step(stmt) == 100  # SQLITE_ROW
+            return (lib.sqlite3_column_text(stmt, 0), lib.sqlite3_column_int(stmt, 0),
+                    lib.sqlite3_column_double(stmt, 0))
         finally:
-            self.lib.sqlite3_finalize(stmt)
+            lib.sqlite3_finalize(stmt)
+
+    def _bind(self, stmt, value):
+        lib, transient = self.lib, ctypes.c_void_p(-1)  # SQLITE_TRANSIENT
+        if isinstance(value, int):
+            lib.sqlite3_bind_int64.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64]
+            rc = lib.sqlite3_bind_int64(stmt, 1, value)
+        elif isinstance(value, float):
+            lib.sqlite3_bind_double.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_double]
+            rc = lib.sqlite3_bind_double(stmt, 1, value)
+        else:
+            data = value.encode()
+            lib.sqlite3_bind_text.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p,
+                                              ctypes.c_int, ctypes.c_void_p]
+            rc = lib.sqlite3_bind_text(stmt, 1, data, len(data), transient)
+        assert rc == 0
 
 
 @pytest.fixture(scope="module")
@@ -600,13 +633,7 @@ def test_rendering_matches_the_c_driver(capi, renderer, literal):
                  st.floats(allow_nan=False, allow_infinity=False),
                  st.text(alphabet="0123456789+-.eE x", max_size=12)))
 def test_rendering_matches_the_c_driver_on_random_values(capi, renderer, value):
-    if isinstance(value, str):
-        literal = "'" + value + "'"
-    elif isinstance(value, float):
-        literal = f"CAST('{value!r}' AS REAL)"
-    else:
-        literal = str(value) if value != -2**63 else "(-9223372036854775807 - 1)"
-    text, integer, double = capi.columns(literal)
+    text, integer, double = capi.columns(value=value)
     assert renderer.integer(value) == str(integer)
     assert renderer.real(value) == slt.format_real3(double)
     expected_text = "(empty)" if not text else text.decode("ascii")
