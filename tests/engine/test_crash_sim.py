@@ -51,12 +51,20 @@ class Workload:
     def __init__(self, seed: int, n_commits: int, payload: int):
         rng = random.Random(seed)
         self.checkpoint_after = n_commits // 2
-        model = {"acct": {}, "kv": {}}
+        model = {"acct": {}, "kv": {}, "extra": None, "indexes": set(BASE_INDEXES)}
         self.commits = [[("ddl", None, None, None)]]
         self.states = [None, _freeze(model)]
         next_id = 1
         for i in range(n_commits):
             ops = []
+            if i == n_commits // 3:  # schema changes go through the log too
+                ops.append(("create_extra", "extra", 1, (1, f"extra{seed}")))
+                model["extra"] = {1: (1, f"extra{seed}")}
+                model["indexes"] = model["indexes"] | {"kv_v"}
+            elif i == 2 * n_commits // 3 and n_commits > 3:
+                ops.append(("drop_extra", "extra", None, None))
+                model["extra"] = None
+                model["indexes"] = model["indexes"] - {"kv_v"}
             for _ in range(rng.choice((1, 1, 2, 3, 5))):
                 table = rng.choice(TABLES)
                 rows = model[table]
@@ -89,8 +97,13 @@ class Workload:
             self.states.append(_freeze(model))
 
 
+BASE_INDEXES = frozenset({"acct_owner", "acct_note"})
+
+
 def _freeze(model: dict):
-    return tuple(tuple(sorted(model[t].items())) for t in TABLES)
+    extra = None if model["extra"] is None else tuple(sorted(model["extra"].items()))
+    return (tuple(tuple(sorted(model[t].items())) for t in TABLES)
+            + (extra, frozenset(model["indexes"])))
 
 
 def _apply(txn, ops) -> None:
@@ -98,6 +111,13 @@ def _apply(txn, ops) -> None:
         if op == "ddl":
             for sql in DDL:
                 (txn.create_table if sql.startswith("CREATE TABLE") else txn.create_index)(sql)
+        elif op == "create_extra":
+            txn.create_table("CREATE TABLE extra(x INTEGER PRIMARY KEY, y TEXT)")
+            txn.create_index("CREATE INDEX kv_v ON kv(v)")
+            txn.insert("extra", row)
+        elif op == "drop_extra":
+            txn.drop_index("kv_v")
+            txn.drop_table("extra")
         elif table == "kv":
             kv = txn.table("kv")
             if op == "insert":
@@ -152,6 +172,8 @@ def read_state(db: Database):
                 out.append(tuple((row[0], row) for _k, row in items))
             else:
                 out.append(tuple(items))
+        out.append(tuple(txn.scan("extra")) if "extra" in db.tables else None)
+        out.append(frozenset(n for n in db.catalog.indexes if not n.startswith("sqlite_")))
         return tuple(out)
     finally:
         txn.rollback()
