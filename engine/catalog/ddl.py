@@ -141,9 +141,10 @@ def _conflict_clause(tk: _Tokens) -> str | None:
 
 
 def _default_sql(tk: _Tokens) -> str:
-    """DEFAULT's operand: a parenthesized expression, a literal or a signed number."""
+    """DEFAULT's operand: a parenthesized expression (its text without the outer
+    parentheses, as SQLite records it), a literal or a signed number."""
     if tk.is_op("("):
-        return "(" + tk.balanced() + ")"
+        return tk.balanced()
     first = tk.i
     if tk.is_op("-") or tk.is_op("+"):
         tk.i += 1
@@ -208,6 +209,8 @@ def _column_def(tk: _Tokens, state: dict) -> Column:
         if tk.is_op("("):
             tk.balanced()
     decltype = tk.slice_from(type_start)
+    if tk.i == type_start + 1 and tk.toks[type_start].kind in (QUOTED_ID, STRING):
+        decltype = unquote_identifier(decltype)  # SQLite dequotes a quoted type name
     attrs: dict = {"name": name, "decltype": decltype}
     while not tk.done() and not tk.is_op(",") and not tk.is_op(")"):
         cname = tk.name() if tk.accept("CONSTRAINT") else None
@@ -311,7 +314,9 @@ def parse_create_table(sql: str) -> TableSchema:
     while not tk.done():
         if tk.accept("WITHOUT"):
             if tk.peek_word() != "ROWID":
-                tk.fail()
+                if tk.done():
+                    tk.fail()
+                raise OperationalError(f"unknown table option: {tk.toks[tk.i].text}")
             tk.i += 1
             options.add("WITHOUT ROWID")
         elif tk.accept("STRICT"):
@@ -481,6 +486,10 @@ def _index_parts(tk: _Tokens, table: TableSchema) -> list[IndexColumn]:
             parts.append(IndexColumn(None, expr_text, collation or "BINARY", desc))
         if tk.is_op(","):
             tk.i += 1
+            if tk.done():  # a trailing comma: SQLite sees the closing parenthesis
+                raise OperationalError('near ")": syntax error')
+    if not parts:
+        raise OperationalError('near ")": syntax error')
     return parts
 
 
