@@ -398,6 +398,8 @@ class Transaction:
         if taken:
             if if_not_exists:
                 return None
+            if taken == "index":
+                raise OperationalError(f"there is already an index named {schema.name}")
             raise OperationalError(f"{taken} {schema.name} already exists")
         if schema.name.lower().startswith("sqlite_"):
             raise OperationalError(f"object name reserved for internal use: {schema.name}")
@@ -443,6 +445,8 @@ class Transaction:
         if taken:
             if if_not_exists:
                 return
+            if taken != "index":  # SQLite's wording for a table or view of that name
+                raise OperationalError(f"there is already a table named {schema.name}")
             raise OperationalError(f"{taken} {schema.name} already exists")
         if (any(p.column is None for p in schema.columns) or schema.where_sql) \
                 and self.db.compiler is None and part_fns is None:

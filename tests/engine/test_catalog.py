@@ -261,3 +261,20 @@ def test_reserved_and_duplicate_names_through_a_transaction():
     txn.commit()
     db._check()
     assert db.catalog.table("T").column_names == ("a",)
+
+
+def test_name_clashes_between_tables_and_indexes_match_sqlite():
+    db = Database(":memory:")
+    txn = db.begin("IMMEDIATE")
+    con = sqlite3.connect(":memory:")
+    for sql in ["CREATE TABLE kv(x)", "CREATE INDEX ix ON kv(x)"]:
+        con.execute(sql)
+        (txn.create_table if "TABLE" in sql else txn.create_index)(sql)
+    for sql in ["CREATE TABLE ix(a)", "CREATE INDEX kv ON kv(x)", "CREATE INDEX IX ON kv(x)",
+                "CREATE TABLE KV(a)"]:
+        with pytest.raises(sqlite3.OperationalError) as theirs:
+            con.execute(sql)
+        with pytest.raises(OperationalError) as ours:
+            (txn.create_table if "TABLE" in sql else txn.create_index)(sql)
+        assert str(ours.value) == str(theirs.value)
+    txn.rollback()
