@@ -27,6 +27,18 @@ def test_transitive_closure_matches_recomputation(ticks):
     check_incremental(build_closure, transitive_closure, ticks)
 
 
+def doubling_body(paths, edges):
+    """X = distinct(E ∪ π(X ⋈ X)): both join inputs change in every iteration."""
+    step = paths.join(paths, lambda p: p[1], lambda q: q[0], lambda p, q: (p[0], q[1]))
+    return edges.plus(step)
+
+
+@FAST
+@given(table_streams(rows=EDGES, max_ticks=8, max_changes=4))
+def test_path_doubling_closure_matches_recomputation(ticks):
+    check_incremental(lambda e: e.recursive(doubling_body), transitive_closure, ticks)
+
+
 def test_cycle_then_edge_deleted():
     c = Circuit()
     e = c.input("e")
