@@ -82,6 +82,7 @@ class Session:
         self._aggregates: dict = {}
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
+        self.temp_views: dict[str, str] = {}
         self.trace = None
         self.timeout = 5.0
         self.closed = False
@@ -126,10 +127,13 @@ class Session:
         return self.txn.tables.get(name.lower()) if self.txn is not None else None
 
     def view_for_query(self, name):
-        obj = self.txn.catalog.others.get(name.lower()) if self.txn is not None else None
-        if obj is None or obj.type != "view":
-            return None
-        node = parse_one(obj.sql)
+        text = self.temp_views.get(name.lower())
+        if text is None:
+            obj = self.txn.catalog.others.get(name.lower()) if self.txn is not None else None
+            if obj is None or obj.type != "view":
+                return None
+            text = obj.sql
+        node = parse_one(text)
         cols = None
         target = node.this
         if isinstance(target, exp.Schema):
@@ -362,7 +366,9 @@ class Session:
         txn = self.txn
         exists = bool(node.args.get("exists"))
         if node.args.get("temporary"):
-            raise unsupported("TEMP schema objects")
+            if kind != "VIEW" or node.args.get("materialized"):
+                raise unsupported(f"TEMP {kind} (only TEMP VIEW is supported)")
+            return self._create_temp_view(sql, node, exists)
         if kind == "TABLE":
             if node.expression is not None and isinstance(node.expression, (exp.Select, exp.SetOperation)):
                 return self._create_table_as(node, exists)
@@ -384,6 +390,18 @@ class Session:
         else:
             raise unsupported(f"CREATE {kind}")
         self.changes = 0
+        return Result(None, [])
+
+    def _create_temp_view(self, sql, node, exists) -> Result:
+        """CREATE TEMP VIEW: private to this session and gone when it closes, as the
+        views of SQLite's per-connection temp schema are."""
+        name = node.this.this.name if isinstance(node.this, exp.Schema) else node.this.name
+        if name.lower() in self.temp_views or self.txn.catalog.name_taken(name):
+            if exists:
+                return Result(None, [])
+            raise OperationalError(f"view {name} already exists")
+        Planner(self, Runtime(self)).query(node.expression)
+        self.temp_views[name.lower()] = _canonical_create(sql, "VIEW")
         return Result(None, [])
 
     def _create_trigger(self, sql, node, params) -> Result:
@@ -413,7 +431,8 @@ class Session:
 
     def _drop(self, sql, node, params) -> Result:
         kind = (node.args.get("kind") or "").upper()
-        name = node.this.name
+        target = node.this if node.this is not None else (node.args.get("tables") or [None])[0]
+        name = target.name
         exists = bool(node.args.get("exists"))
         txn = self.txn
         if kind == "TABLE":
@@ -426,7 +445,8 @@ class Session:
         elif kind == "VIEW":
             if txn.catalog.table(name) is not None:
                 raise OperationalError("use DROP TABLE to delete table " + name)
-            txn.drop_object("view", name, exists)
+            if self.temp_views.pop(name.lower(), None) is None:
+                txn.drop_object("view", name, exists)
         elif kind == "TRIGGER":
             txn.drop_object("trigger", name, exists)
         else:
@@ -439,8 +459,6 @@ class Session:
 
     def _explain(self, sql, node, params) -> Result:
         inner = node.this
-        if not node.args.get("query_plan"):
-            raise unsupported("EXPLAIN (bytecode listing); use EXPLAIN QUERY PLAN")
         planner = Planner(self, Runtime(self))
         if isinstance(inner, (exp.Select, exp.SetOperation, exp.Values)):
             planner.query(inner)
@@ -450,8 +468,24 @@ class Session:
             compile_update(inner, planner)
         elif isinstance(inner, exp.Delete):
             compile_delete(inner, planner)
-        rows = [(i + 2, 0, 0, line) for i, line in enumerate(planner.explain)]
-        return Result(("id", "parent", "notused", "detail"), rows)
+        if node.args.get("query_plan"):
+            rows = [(i + 2, 0, 0, line) for i, line in enumerate(planner.explain)]
+            return Result(("id", "parent", "notused", "detail"), rows)
+        # Plain EXPLAIN: there is no bytecode here; list the compiled plan's steps in
+        # SQLite's EXPLAIN column shape (the statement was compiled, as SQLite prepares it).
+        rows = [(i, "Plan", 0, 0, 0, line, 0, None) for i, line in enumerate(planner.explain)]
+        return Result(("addr", "opcode", "p1", "p2", "p3", "p4", "p5", "comment"), rows)
+
+    def _reindex(self, sql, node, params) -> Result:
+        """REINDEX [name]: indexes here are always consistent; only the name is checked."""
+        target = node.this
+        if target is not None:
+            name = target.name
+            cat = self.txn.catalog
+            if cat.table(name) is None and cat.index(name) is None and \
+                    not self.collations.exists(name):
+                raise OperationalError("unable to identify the object to be reindexed")
+        return Result(None, [])
 
     def _noop(self, sql, node, params) -> Result:
         return Result(None, [])
@@ -639,6 +673,6 @@ _STATEMENTS = {
     d.Pragma: Session._pragma,
     d.Explain: Session._explain,
     d.Vacuum: Session._vacuum,
-    d.Reindex: Session._noop,
+    d.Reindex: Session._reindex,
     d.AnalyzeStmt: Session._noop,
 }

@@ -365,7 +365,9 @@ class ExprCompiler:
         if node.args.get("query") is not None:
             return self._in_subquery(x, node.args["query"])
         if node.args.get("field") is not None:
-            return self._in_subquery(x, exp.select("*").from_(node.args["field"]))
+            field = node.args["field"]
+            table = exp.Table(this=exp.to_identifier(field.name))
+            return self._in_subquery(x, exp.select("*").from_(table))
         items = [self.compile(e) for e in node.expressions]
         tests = [self.comparison(x, item, ops.eq) for item in items]
         xf = x.fn

@@ -450,6 +450,8 @@ class Planner:
         if args and isinstance(args[0], exp.Distinct):
             distinct = True
             args = list(args[0].expressions) + args[1:]
+            if any(isinstance(a, exp.Star) for a in args):
+                raise OperationalError('near "*": syntax error')
             if len(args) != 1:
                 raise OperationalError(
                     f"DISTINCT aggregates must have exactly one argument")
