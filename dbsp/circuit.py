@@ -157,6 +157,7 @@ class Circuit:
         self._inputs = {}       # name -> node index
         self._outputs = {}      # name -> node index
         self._delays = []
+        self._input_names_cache = None
         self.ticks = 0
 
     def input(self, name):
@@ -211,10 +212,18 @@ class Circuit:
         empty = ZSet()
         values = []
         append = values.append
-        inputs_by_index = {index: name for name, index in self._inputs.items()}
-        for index, (op, args) in enumerate(zip(self._ops, self._args)):
+        input_names = self._input_names()
+        for index, op in enumerate(self._ops):
             if op is None:
-                append(deltas.get(inputs_by_index[index], empty))
+                append(deltas.get(input_names[index], empty))
+                continue
+            args = self._args[index]
+            if len(args) == 1:
+                value = values[args[0]]
+                if op.always_step or value._data:
+                    append(op.step(value))
+                else:
+                    append(empty)
                 continue
             arg_values = [values[i] for i in args]
             if op.always_step or any(v._data for v in arg_values):
@@ -225,6 +234,14 @@ class Circuit:
             delay.latch(values[delay.source])
         self.ticks += 1
         return {name: values[index] for name, index in self._outputs.items()}
+
+    def _input_names(self):
+        """Node index -> input name, cached until the circuit grows."""
+        cached = self._input_names_cache
+        if cached is None or cached[0] != len(self._ops):
+            names = {index: name for name, index in self._inputs.items()}
+            cached = self._input_names_cache = (len(self._ops), names)
+        return cached[1]
 
     def _check(self):
         for op in self.operators:

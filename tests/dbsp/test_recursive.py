@@ -85,3 +85,22 @@ def test_non_terminating_body_is_reported():
 def test_body_must_return_a_body_stream():
     with pytest.raises(TypeError):
         Circuit().input("x").recursive(lambda x, y: None)
+
+
+def test_recursive_step_work_is_independent_of_untouched_components():
+    def lookups_for_one_edge(components):
+        c = Circuit()
+        e = c.input("e")
+        c.output("tc", build_closure(e))
+        chains = [(100 * k + i, 100 * k + i + 1) for k in range(components) for i in range(4)]
+        c.step({"e": ZSet.from_rows(chains)})
+        c.work.reset()
+        out = c.step({"e": ZSet.from_rows([(4, 5)])})["tc"]  # extends component 0
+        assert out == ZSet({(a, 5): 1 for a in range(5)})
+        out = c.step({"e": ZSet({(1, 2): -1})})["tc"]      # cuts component 0
+        assert out == ZSet({(a, b): -1 for a in (0, 1) for b in (2, 3, 4, 5)})
+        assert c.work.scans == 0
+        return c.work.lookups + c.work.rows
+
+    small, large = lookups_for_one_edge(5), lookups_for_one_edge(500)
+    assert large == small
