@@ -104,8 +104,8 @@ class _AdaptingMapping:
 def adapt_parameters(params):
     """The parameters of one statement, adapted, in the shape the engine binds.
 
-    Follows Python 3.11's rules: tuples, lists and other non-dict sequences bind by
-    position, dicts (and subclasses, honouring ``__missing__``) by name; anything
+    Follows Python 3.11's rules: tuples, lists and other non-dict sequences (even a
+    str, one character per parameter) bind by position, dicts (and subclasses, honouring ``__missing__``) by name; anything
     else raises ProgrammingError("parameters are of unsupported type"). O(len(params)).
     """
     t = type(params)
@@ -115,8 +115,7 @@ def adapt_parameters(params):
         return [adapt_parameter(v) for v in params]
     if isinstance(params, dict):
         return _AdaptingMapping(params)
-    if isinstance(params, (str, bytes)) or not hasattr(params, "__getitem__") \
-            or not hasattr(params, "__len__"):
+    if not hasattr(params, "__getitem__") or not hasattr(params, "__len__"):
         raise ProgrammingError("parameters are of unsupported type")
     return [adapt_parameter(params[i]) for i in range(len(params))]
 

@@ -46,6 +46,11 @@ __all__ = ["connect", "Connection", "Cursor", "LEGACY_TRANSACTION_CONTROL",
 
 LEGACY_TRANSACTION_CONTROL = -1
 _ISOLATION_LEVELS = ("", "DEFERRED", "IMMEDIATE", "EXCLUSIVE")
+# Messages of errors SQLite reports while preparing a statement (compile time).
+_PREPARE_ERRORS = ("near ", "no such table", "no such column", "no such function",
+                   "wrong number of arguments", "unrecognized token", "incomplete input",
+                   "ambiguous column name", "misuse of ", "table ", "no such collation",
+                   "sub-select returns", "cannot ", "DISTINCT aggregates")
 _callback_tracebacks = {"enabled": False}
 
 
@@ -153,10 +158,28 @@ class Connection:
             finally:
                 self._trace_params = None
 
-    def _implicit_begin(self, sql: str) -> None:
+    def _implicit_begin(self, sql: str) -> bool:
+        """Issue sqlite3's implicit ``BEGIN`` before a DML statement; True if it did.
+
+        sqlite3 prepares the statement before beginning, so text that does not parse
+        (or holds two statements) begins nothing: we parse first (the AST is cached).
+        """
         if (self._autocommit == LEGACY_TRANSACTION_CONTROL and self._isolation_level is not None
                 and not self._session.in_transaction and is_dml(sql)):
+            try:
+                parse_single(sql)
+            except Exception:  # noqa: BLE001 - executing it reports the error
+                return False
             self._run("BEGIN " + self._isolation_level)
+            return True
+        return False
+
+    def _undo_implicit_begin(self, exc: BaseException) -> None:
+        """After a statement failed right behind our implicit BEGIN: if SQLite would have
+        failed while *preparing* it (before its BEGIN), end the transaction again."""
+        if (isinstance(exc, OperationalError) and str(exc).startswith(_PREPARE_ERRORS)
+                or " values for " in str(exc)) and self._session.in_transaction:
+            self._run("ROLLBACK")
 
     # -- attributes ----------------------------------------------------------------------------
 
@@ -585,8 +608,13 @@ class Cursor:
         params = adapt_parameters(parameters)
         dml = is_dml(sql)
         self.rowcount = 0 if dml else -1
-        conn._implicit_begin(sql)
-        result = conn._run(sql, params)
+        begun = conn._implicit_begin(sql)
+        try:
+            result = conn._run(sql, params)
+        except Exception as exc:
+            if begun:
+                conn._undo_implicit_begin(exc)
+            raise
         self.lastrowid = conn._session.last_insert_rowid
         if result.columns is not None:
             self._set_results(sql, result.columns, result.rows)
