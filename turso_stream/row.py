@@ -37,9 +37,8 @@ class Row:
         if isinstance(key, int):
             return self._data[key]
         if isinstance(key, str):
-            wanted = _ascii_lower(key)
             for i, column in enumerate(self._description or ()):
-                if _ascii_lower(column[0]) == wanted:
+                if _same_name(column[0], key):
                     return self._data[i]
             raise IndexError("No item with that key")
         if isinstance(key, slice):
@@ -76,10 +75,11 @@ class Row:
 _NO_CURSOR = object()
 
 
-def _ascii_lower(text: str) -> str:
-    """Lower-case ASCII letters only (sqlite3 compares names with sqlite3_stricmp)."""
-    return text.lower() if text.isascii() else "".join(
-        ch.lower() if "A" <= ch <= "Z" else ch for ch in text)
+def _same_name(name: str, key: str) -> bool:
+    """sqlite3.Row's name match: equal, or both ASCII and equal ignoring case."""
+    if name == key:
+        return True
+    return name.isascii() and key.isascii() and name.lower() == key.lower()
 
 
 collections.abc.Sequence.register(Row)
