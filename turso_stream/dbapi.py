@@ -30,8 +30,7 @@ from urllib.parse import parse_qs, unquote
 from sqlglot import exp
 
 from engine import errors as _errors
-from engine.errors import (
-    DatabaseError, InterfaceError, NotSupportedError, OperationalError, ProgrammingError)
+from engine.errors import OperationalError, ProgrammingError
 from engine.sql import lexer
 from engine.sql.parse import parse_single
 from engine.sql.session import Session
