@@ -23,8 +23,6 @@ import threading
 import time
 from collections import deque
 
-from sortedcontainers import SortedList
-
 from engine.catalog import parse_create_index, parse_create_table
 from engine.catalog.schema import Catalog, SchemaObject
 from engine.changes import ChangeSet
@@ -69,7 +67,10 @@ class Database:
         self.durable_hooks: list = []  # run after durability, lock released, in commit order
         self._write_lock = WriteLock()
         self._state_lock = threading.Lock()
-        self._active = SortedList()
+        # Live snapshots: ts -> number of transactions reading at it. The oldest is
+        # only needed by garbage collection (rare), so a dict beats a sorted list.
+        self._active: dict[int, int] = {}
+        self._active_count = 0
         self._gc_queue: deque = deque()
         self._delivered_ts = 0
         self._delivery = threading.Condition(threading.Lock())
@@ -200,7 +201,9 @@ class Database:
                 txn = Transaction(self, mode, self.last_ts, self.catalog, self.tables, timeout)
             else:
                 txn.snapshot_ts, txn.catalog, txn.tables = self.last_ts, self.catalog, self.tables
-            self._active.add(txn.snapshot_ts)
+            ts = txn.snapshot_ts
+            self._active[ts] = self._active.get(ts, 0) + 1
+            self._active_count += 1
         return txn
 
     def _acquire_write_lock(self, txn: Transaction) -> None:
@@ -220,15 +223,23 @@ class Database:
         txn.local_index = {}
         self._release_write_lock(txn)
         with self._state_lock:
-            self._active.remove(txn.snapshot_ts)
-            self._collect_garbage()
+            active = self._active
+            ts = txn.snapshot_ts
+            n = active[ts] - 1
+            if n:
+                active[ts] = n
+            else:
+                del active[ts]
+            self._active_count -= 1
+            if self._gc_queue:
+                self._collect_garbage()
 
     def _collect_garbage(self) -> None:
         """Drop versions no live snapshot can see. O(1) amortized per superseded version."""
         q = self._gc_queue
         if not q:
             return
-        horizon = self._active[0] if self._active else self.last_ts
+        horizon = min(self._active) if self._active else self.last_ts
         while q and q[0][0] <= horizon:
             _ts, t, key = q.popleft()
             dropped = t.versions.collect(key, horizon)
@@ -311,7 +322,7 @@ class Database:
         now = time.time()
         with self._state_lock:
             # Other live snapshots are older than ts: they need the old versions.
-            keep = len(self._active) > 1
+            keep = self._active_count > 1
             if not keep:
                 self._collect_garbage()
         schema = self._schema_record(txn) if txn.catalog_changed else None
@@ -397,6 +408,9 @@ class Database:
 
     def _deliver(self, changes: ChangeSet) -> None:
         """Run after-commit hooks in commit order; a failing hook is logged, isolated."""
+        if not self.durable_hooks and self._delivered_ts == changes.ts - 1:
+            self._delivered_ts = changes.ts  # nobody to notify: skip the condition variable
+            return
         with self._delivery:
             while self._delivered_ts != changes.ts - 1 and self._poison is None:
                 self._delivery.wait(1.0)
@@ -506,8 +520,9 @@ class Database:
             t.versions._check()
             for ix in t.indexes:
                 ix._check(t.versions)
-        assert list(self._active) == sorted(self._active)
-        assert self.last_ts >= (self._active[-1] if self._active else 0)
+        assert sum(self._active.values()) == self._active_count
+        assert all(n > 0 for n in self._active.values())
+        assert self.last_ts >= max(self._active, default=0)
 
 
 def _pk_key_from_values(t: Table, values: tuple):

@@ -3,38 +3,33 @@
 from __future__ import annotations
 
 import threading
-import time
 
 
 class WriteLock:
-    """An owner-tracking lock with a timeout, fair enough for a busy handler.
+    """An owner-tracking lock with a timeout (SQLite's busy timeout).
 
     Acquired by a plain transaction at its first write (held until it ends) and
     by a BEGIN CONCURRENT transaction only for the duration of its COMMIT.
+    Re-acquiring by the owner is a no-op. Backed by one ``threading.Lock``,
+    whose timed acquire is a single C call on the uncontended path.
     """
 
-    __slots__ = ("_cond", "owner")
+    __slots__ = ("_lock", "owner")
 
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self.owner = None
 
     def acquire(self, owner, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the lock; True if ``owner`` holds it."""
-        with self._cond:
-            if self.owner is owner:
-                return True
-            deadline = time.monotonic() + max(timeout, 0.0)
-            while self.owner is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-            self.owner = owner
+        if self.owner is owner:
             return True
+        if not self._lock.acquire(True, max(timeout, 0.0)):
+            return False
+        self.owner = owner
+        return True
 
     def release(self, owner) -> None:
-        with self._cond:
-            if self.owner is owner:
-                self.owner = None
-                self._cond.notify()
+        if self.owner is owner:
+            self.owner = None
+            self._lock.release()

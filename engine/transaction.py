@@ -345,11 +345,13 @@ class Transaction:
         nxt = self.next_rowid.get(tname)
         if nxt is None:
             w = self.writes.get(tname) or {}
-            top = 0
-            for k in reversed(t.versions.rows.keys()):
-                if w.get(k, _MISSING) is not None:  # skip rows this txn deleted
-                    top = k
-                    break
+            top = t.versions.max_key() or 0
+            if top and w.get(top, _MISSING) is None:
+                top = 0
+                for k in reversed(t.versions.rows.keys()):
+                    if w.get(k, _MISSING) is not None:  # skip rows this txn deleted
+                        top = k
+                        break
             if w:
                 top = max(top, max((k for k, v in w.items() if v is not None), default=0))
             nxt = top + 1

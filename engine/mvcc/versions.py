@@ -31,7 +31,7 @@ from sortedcontainers import SortedDict
 class TableVersions:
     """All committed versions of one table's rows (see module docstring)."""
 
-    __slots__ = ("rows", "begins", "history", "max_begin", "reserved_key")
+    __slots__ = ("rows", "begins", "history", "max_begin", "reserved_key", "_top")
 
     def __init__(self):
         self.rows: SortedDict = SortedDict()
@@ -41,6 +41,7 @@ class TableVersions:
         # Highest rowid handed to an uncommitted BEGIN CONCURRENT insert, so two
         # concurrent inserters never pick the same new rowid.
         self.reserved_key = 0
+        self._top = None  # cached largest key of ``rows``; None = recompute
 
     # -- reads ---------------------------------------------------------------
 
@@ -103,9 +104,14 @@ class TableVersions:
                 yield key, row
 
     def max_key(self):
-        """The largest key among latest versions, or None. O(log n)."""
-        rows = self.rows
-        return rows.keys()[-1] if rows else None
+        """The largest key among latest versions, or None. O(1) amortized (cached)."""
+        top = self._top
+        if top is None:
+            rows = self.rows
+            if not rows:
+                return None
+            top = self._top = rows.keys()[-1]
+        return top
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -136,8 +142,13 @@ class TableVersions:
         if row is None:
             if old is not None:
                 del rows[key]
+                if key == self._top:
+                    self._top = None
         else:
             rows[key] = row
+            top = self._top
+            if top is not None and key > top:
+                self._top = key
         return old
 
     def bulk_load(self, items) -> None:
@@ -146,6 +157,7 @@ class TableVersions:
         Uses SortedDict.update, which re-sorts once instead of inserting one by one.
         """
         self.rows.update(items)
+        self._top = None
 
     def collect(self, key, horizon: int) -> list:
         """Drop what no snapshot at or after ``horizon`` can see; return dropped rows."""
@@ -176,6 +188,8 @@ class TableVersions:
     def _check(self) -> None:
         rows = self.rows
         rows._check()
+        if self._top is not None:
+            assert rows and self._top == rows.keys()[-1], "stale cached top key"
         for key, begin in self.begins.items():
             assert key in rows, f"begin recorded for absent key {key!r}"
             assert begin <= self.max_begin
