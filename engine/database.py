@@ -408,11 +408,14 @@ class Database:
 
     def _deliver(self, changes: ChangeSet) -> None:
         """Run after-commit hooks in commit order; a failing hook is logged, isolated."""
-        if not self.durable_hooks and self._delivered_ts == changes.ts - 1:
-            self._delivered_ts = changes.ts  # nobody to notify: skip the condition variable
+        if not self.durable_hooks:
+            with self._delivery:  # no observer: nothing to order, just advance
+                if changes.ts > self._delivered_ts:
+                    self._delivered_ts = changes.ts
+                self._delivery.notify_all()
             return
         with self._delivery:
-            while self._delivered_ts != changes.ts - 1 and self._poison is None:
+            while self._delivered_ts < changes.ts - 1 and self._poison is None:
                 self._delivery.wait(1.0)
             try:
                 for hook in self.durable_hooks:
