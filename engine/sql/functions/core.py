@@ -395,7 +395,8 @@ def quote_value(x) -> str:
         return text
     if t is bytes:
         return "X'" + x.hex().upper() + "'"
-    return "'" + to_text(x).replace("'", "''") + "'"
+    # SQLite renders the text as a C string: it ends at the first NUL.
+    return "'" + to_text(x).split("\x00", 1)[0].replace("'", "''") + "'"
 
 
 @scalar("quote", 1)
