@@ -171,7 +171,12 @@ class Database:
             else:
                 others[name.lower()] = SchemaObject(type_, name, tbl, sql)
         self.tables = tables
-        self.catalog = Catalog(cat_tables, indexes, others, self.catalog.version + 1)
+        order = {e[1].lower(): i + 1 for i, e in enumerate(entries)}
+        for t in cat_tables.values():  # auto-indexes right after their table
+            for ix in indexes.values():
+                if ix.sql is None and ix.table.lower() == t.name.lower():
+                    order[ix.name.lower()] = order[t.name.lower()] + 0.5
+        self.catalog = Catalog(cat_tables, indexes, others, self.catalog.version + 1, order)
 
     def _compile_index(self, schema, table_schema):
         if all(p.column is not None for p in schema.columns) and not schema.where_sql:
@@ -400,11 +405,7 @@ class Database:
     @staticmethod
     def schema_entries(catalog: Catalog) -> list:
         """``(type, name, tbl_name, sql)`` for every schema object, creation order."""
-        out = [("table", t.name, t.name, t.sql) for t in catalog.tables.values()]
-        out += [("index", ix.name, ix.table, ix.sql) for ix in catalog.indexes.values()
-                if ix.sql is not None]
-        out += [(o.type, o.name, o.table, o.sql) for o in catalog.others.values()]
-        return out
+        return [e for e in catalog.entries() if e[3] is not None]
 
     def _deliver(self, changes: ChangeSet) -> None:
         """Run after-commit hooks in commit order; a failing hook is logged, isolated."""

@@ -137,6 +137,21 @@ class SchemaObject:
     sql: str
 
 
+def _number_new_objects(catalog) -> None:
+    """Give every object without a creation sequence number the next ones, and forget
+    dropped names: ``created`` orders ``entries()`` (sqlite_schema order)."""
+    created = catalog.created
+    live = set(catalog.tables) | set(catalog.indexes) | set(catalog.others)
+    for name in [n for n in created if n not in live]:
+        del created[name]
+    n = max(created.values(), default=0)
+    for mapping in (catalog.tables, catalog.indexes, catalog.others):
+        for name in mapping:
+            if name not in created:
+                n += 1
+                created[name] = n
+
+
 class ExpressionCompiler(Protocol):
     """What the SQL layer provides so the engine can evaluate schema expressions.
 
@@ -163,6 +178,10 @@ class Catalog:
     indexes: dict[str, IndexSchema] = field(default_factory=dict)
     others: dict[str, SchemaObject] = field(default_factory=dict)
     version: int = 0
+    created: dict[str, int] = field(default_factory=dict)  # name -> creation sequence
+
+    def __post_init__(self):
+        _number_new_objects(self)
 
     def table(self, name: str) -> TableSchema | None:
         return self.tables.get(name.lower())
@@ -192,7 +211,17 @@ class Catalog:
             indexes=self.indexes if indexes is None else indexes,
             others=self.others if others is None else others,
             version=self.version + 1,
+            created=dict(self.created),
         )
+
+    def entries(self) -> list[tuple]:
+        """``(type, name, tbl_name, sql)`` of every object in creation order, as
+        ``sqlite_schema`` lists them (auto-indexes have sql None)."""
+        rows = [("table", t.name, t.name, t.sql) for t in self.tables.values()]
+        rows += [("index", ix.name, ix.table, ix.sql) for ix in self.indexes.values()]
+        rows += [(o.type, o.name, o.table, o.sql) for o in self.others.values()]
+        order = self.created
+        return sorted(rows, key=lambda r: order.get(r[1].lower(), 0))
 
     def _check(self) -> None:
         for key, t in self.tables.items():

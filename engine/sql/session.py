@@ -83,6 +83,8 @@ class Session:
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self.temp_views: dict[str, str] = {}
+        self.active_triggers: set[str] = set()
+        self._triggers: dict = {}
         self.trace = None
         self.timeout = 5.0
         self.closed = False
@@ -139,6 +141,20 @@ class Session:
         if isinstance(target, exp.Schema):
             cols = [c.name for c in target.expressions]
         return node.expression, cols
+
+    def triggers(self, table_schema, event: str):
+        """The TableTriggers of ``table_schema`` for ``event`` (cached per schema version)."""
+        from engine.sql.compiler.trigger import TableTriggers
+        key = (table_schema.name.lower(), event, self.txn.catalog.version)
+        found = self._triggers.get(key)
+        if found is None:
+            if len(self._triggers) > 256:
+                self._triggers.clear()
+            found = self._triggers[key] = TableTriggers(self, table_schema, event)
+        return found
+
+    def parse_trigger(self, sql: str):
+        return parse_one(sql)
 
     def column_defaults(self, table):
         """``[(position, fn() -> value)]`` for every column with a DEFAULT."""
@@ -386,7 +402,7 @@ class Session:
             Planner(self, Runtime(self)).query(node.expression)  # validate now, as SQLite does
             txn.create_object("view", name, name, _canonical_create(sql, "VIEW"), exists)
         elif kind == "TRIGGER" or isinstance(node, d.CreateTrigger):
-            raise unsupported("CREATE TRIGGER (triggers are not built yet)")
+            return self._create_trigger(sql, node, params)
         else:
             raise unsupported(f"CREATE {kind}")
         self.changes = 0
@@ -405,7 +421,30 @@ class Session:
         return Result(None, [])
 
     def _create_trigger(self, sql, node, params) -> Result:
-        raise unsupported("CREATE TRIGGER (triggers are not built yet)")
+        """CREATE TRIGGER: validated against its table, stored as schema text."""
+        if node.args.get("temporary"):
+            raise unsupported("TEMP triggers")
+        txn = self.txn
+        name = node.this.name
+        table_name = node.args["table"].name
+        timing = (node.args.get("timing") or "BEFORE").upper()
+        if txn.catalog.name_taken(name) == "trigger":
+            if node.args.get("exists"):
+                return Result(None, [])
+            raise OperationalError(f"trigger {name} already exists")
+        table = txn.catalog.table(table_name)
+        if table is None:
+            if self.view_for_query(table_name) is not None:
+                if timing != "INSTEAD OF":
+                    raise OperationalError(f"cannot create {timing} trigger on view: main.{table_name}")
+                raise unsupported("INSTEAD OF triggers on views")
+            raise OperationalError(f"no such table: main.{table_name}")
+        if timing == "INSTEAD OF":
+            raise OperationalError(f"cannot create INSTEAD OF trigger on table: {table_name}")
+        if table.name.lower().startswith("sqlite_"):
+            raise OperationalError("cannot create trigger on system table")
+        txn.create_object("trigger", name, table.name, _canonical_create(sql, "TRIGGER"))
+        return Result(None, [])
 
     def _create_table_as(self, node, exists) -> Result:
         txn = self.txn
@@ -512,7 +551,7 @@ def _canonical_create(sql: str, kind: str) -> str:
     words = []
     while i < len(toks) and toks[i].kind == ID and toks[i].text.upper() in (
             "CREATE", "TEMP", "TEMPORARY", "UNIQUE", "TABLE", "INDEX", "VIEW", "IF", "NOT",
-            "EXISTS", "MATERIALIZED"):
+            "EXISTS", "MATERIALIZED", "TRIGGER"):
         words.append(toks[i].text.upper())
         i += 1
     if i >= len(toks):

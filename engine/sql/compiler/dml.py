@@ -28,8 +28,8 @@ class DmlPlan:
         self.conflict = conflict
 
 
-def _table_scope(planner: Planner, table, alias=None):
-    scope = Scope()
+def _table_scope(planner: Planner, table, alias=None, parent=None):
+    scope = Scope(parent=parent)
     source, _ = planner._table_source(table, alias or table.name)
     scope.add(source)
     return scope, source
@@ -59,7 +59,7 @@ def _target_table(planner, node_table):
     return table
 
 
-def compile_insert(node: exp.Insert, planner: Planner) -> DmlPlan:
+def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = None) -> DmlPlan:
     target = node.this
     columns_given = None
     if isinstance(target, exp.Schema):
@@ -84,9 +84,10 @@ def compile_insert(node: exp.Insert, planner: Planner) -> DmlPlan:
     upsert = node.args.get("conflict")
     if upsert is not None:
         conflict = _upsert_mode(upsert)
-    source_rows, width = _insert_source(node, planner, positions, schema, columns_given)
+    source_rows, width = _insert_source(node, planner, positions, schema, columns_given, parent)
     defaults = planner.session.column_defaults(table)
-    scope, _src = _table_scope(planner, table)
+    scope, _src = _table_scope(planner, table, parent=parent)
+    triggers = planner.session.triggers(schema, "INSERT")
     ret_cols, ret_fn = _returning(node, planner, scope)
     rt = planner.rt
     name = schema.name
@@ -114,6 +115,10 @@ def compile_insert(node: exp.Insert, planner: Planner) -> DmlPlan:
             if has_rowid_target and schema.rowid_alias is not None and explicit_rowid is not None:
                 row[schema.rowid_alias] = explicit_rowid
                 explicit_rowid = None
+            if triggers and triggers.before:
+                rid = explicit_rowid if schema.rowid_alias is None else row[schema.rowid_alias]
+                if not triggers.fire_before(txn, tuple(row) + (rid,), None):
+                    continue
             try:
                 key = txn.insert(name, tuple(row), rowid=explicit_rowid, conflict=conflict)
             except IntegrityError:
@@ -123,6 +128,9 @@ def compile_insert(node: exp.Insert, planner: Planner) -> DmlPlan:
             if key is None:
                 continue
             count += 1
+            if triggers and triggers.after:
+                stored = txn.get(name, key)
+                triggers.fire_after(txn, stored + (key,), None)
             if not schema.without_rowid:
                 last = key
             if ret_fn is not None:
@@ -140,14 +148,15 @@ def _upsert_mode(upsert) -> str:
     raise OperationalError("not supported by turso_stream yet: ON CONFLICT DO UPDATE (upsert)")
 
 
-def _insert_source(node, planner, positions, schema, columns_given):
+def _insert_source(node, planner, positions, schema, columns_given, parent=None):
     """``(rows_fn, width)``: the VALUES / SELECT / DEFAULT VALUES rows to insert."""
     expr = node.expression
     n = len(positions)
     if node.args.get("default") or expr is None:
         return (lambda: iter([()])), 0
     if isinstance(expr, exp.Values):
-        comp = ExprCompiler(Scope(), planner.rt, planner=planner)
+        values_scope = Scope(parent=parent)
+        comp = ExprCompiler(values_scope, planner.rt, planner=planner)
         rows = []
         for tup in expr.expressions:
             items = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
@@ -159,7 +168,7 @@ def _insert_source(node, planner, positions, schema, columns_given):
             for fns in rows:
                 yield [f(()) for f in fns]
         return values, n
-    plan: QueryPlan = planner.query(expr)
+    plan: QueryPlan = planner.query(expr, parent)
     if len(plan.columns) != n:
         _count_error(schema, columns_given, n, len(plan.columns))
 
@@ -195,15 +204,16 @@ def _matching_rows(planner, table, where, scope, source):
     return collect
 
 
-def compile_update(node: exp.Update, planner: Planner) -> DmlPlan:
+def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = None) -> DmlPlan:
     if node.args.get("from_") is not None:
         raise OperationalError("not supported by turso_stream yet: UPDATE ... FROM")
     target = node.this
     table = _target_table(planner, target)
     schema = table.schema
-    scope, source = _table_scope(planner, table, target.alias or None)
+    scope, source = _table_scope(planner, table, target.alias or None, parent)
     comp = ExprCompiler(scope, planner.rt, planner=planner)
     sets = []
+    assigned = set()
     for eq in node.expressions:
         col = eq.this
         names = [c.name for c in col.expressions] if isinstance(col, exp.Tuple) else [col.name]
@@ -217,7 +227,9 @@ def compile_update(node: exp.Update, planner: Planner) -> DmlPlan:
                 raise OperationalError(f'cannot UPDATE generated column "{name}"')
         if len(names) != 1:
             raise OperationalError("not supported by turso_stream yet: row-value assignment")
+        assigned.add(names[0].lower())
         sets.append((pos, comp.fn(eq.expression)))
+    triggers = planner.session.triggers(schema, "UPDATE")
     conflict = node.args.get("alternative") or "ABORT"
     matching = _matching_rows(planner, table, node.args.get("where"), scope, source)
     ret_cols, ret_fn = _returning(node, planner, scope)
@@ -243,6 +255,14 @@ def compile_update(node: exp.Update, planner: Planner) -> DmlPlan:
                     new[pos] = v
             if new_key is not None and schema.rowid_alias is not None:
                 new[schema.rowid_alias] = new_key
+            old_full = row if with_rowid else row + (None,)
+            if triggers and triggers.before:
+                nk = new_key if new_key is not None else key
+                if not triggers.fire_before(txn, tuple(new) + (nk if with_rowid else None,),
+                                            old_full, assigned):
+                    continue
+                if txn.get(name, key) is None:
+                    continue  # a BEFORE trigger deleted the row
             try:
                 if new_key is not None and schema.rowid_alias is None:
                     txn.delete(name, key)
@@ -256,6 +276,11 @@ def compile_update(node: exp.Update, planner: Planner) -> DmlPlan:
             if k is None:
                 continue
             count += 1
+            stored = None
+            if triggers and triggers.after:
+                stored = txn.get(name, k)
+                triggers.fire_after(txn, stored + (k if with_rowid else None,), old_full,
+                                    assigned)
             if ret_fn is not None:
                 stored = txn.get(name, k)
                 out.append(ret_fn(stored + (k,) if with_rowid else stored))
@@ -264,11 +289,12 @@ def compile_update(node: exp.Update, planner: Planner) -> DmlPlan:
     return DmlPlan(run, ret_cols, conflict)
 
 
-def compile_delete(node: exp.Delete, planner: Planner) -> DmlPlan:
+def compile_delete(node: exp.Delete, planner: Planner, parent: Scope | None = None) -> DmlPlan:
     target = node.this
     table = _target_table(planner, target)
     schema = table.schema
-    scope, source = _table_scope(planner, table, target.alias or None)
+    scope, source = _table_scope(planner, table, target.alias or None, parent)
+    triggers = planner.session.triggers(schema, "DELETE")
     matching = _matching_rows(planner, table, node.args.get("where"), scope, source)
     ret_cols, ret_fn = _returning(node, planner, scope)
     rt = planner.rt
@@ -281,10 +307,19 @@ def compile_delete(node: exp.Delete, planner: Planner) -> DmlPlan:
         out = []
         count = 0
         for key, row in matching():
+            old_full = row if with_rowid else row + (None,)
+            if triggers and triggers.before:
+                if not triggers.fire_before(txn, None, old_full):
+                    continue
+                if txn.get(name, key) is None:
+                    continue
             if ret_fn is not None:
                 out.append(ret_fn(row))
-            txn.delete(name, key)
+            if txn.delete(name, key) is None:
+                continue
             count += 1
+            if triggers and triggers.after:
+                triggers.fire_after(txn, None, old_full)
         session.note_changes(count, None)
         return out
     return DmlPlan(run, ret_cols)

@@ -493,6 +493,8 @@ class ExprCompiler:
             return Compiled(lambda row: row[i])
         if args and isinstance(args[0], exp.Distinct) or (args and isinstance(args[0], exp.Star)):
             raise OperationalError(f"misuse of aggregate function {name}()")
+        if name == "raise":
+            return self._raise(args)
         if name in _CONTEXT_FUNCTIONS:
             return _CONTEXT_FUNCTIONS[name](self, args)
         if name in ("coalesce", "ifnull"):
@@ -560,6 +562,23 @@ class ExprCompiler:
             raise OperationalError(f"no such function: {name}")
         return _wrap_errors(found.fn)
 
+    def _raise(self, args):
+        """RAISE(IGNORE) / RAISE(ROLLBACK|ABORT|FAIL, message): only inside triggers."""
+        from engine.sql.compiler.trigger import TriggerRaise
+        if not args or not isinstance(args[0], exp.Column) or \
+                args[0].name.upper() not in ("IGNORE", "ROLLBACK", "ABORT", "FAIL"):
+            raise OperationalError('near "RAISE": syntax error')
+        kind = args[0].name.upper()
+        if (kind == "IGNORE") != (len(args) == 1):
+            raise OperationalError('near ")": syntax error')
+        msg = self.fn(args[1]) if len(args) > 1 else (lambda row: None)
+        if not _inside_trigger(self.scope):
+            raise OperationalError("RAISE() may only be used within a trigger-program")
+
+        def raise_(row):
+            raise TriggerRaise(kind, msg(row))
+        return Compiled(raise_)
+
     def _coalesce(self, name, args):
         if len(args) < 2 or (name == "ifnull" and len(args) != 2):
             raise OperationalError(f"wrong number of arguments to function {name}()")
@@ -603,6 +622,14 @@ class ExprCompiler:
 
     def _star(self, node):
         raise OperationalError('near "*": syntax error')
+
+
+def _inside_trigger(scope) -> bool:
+    while scope is not None:
+        if scope.has_source("new") and scope.has_source("old"):
+            return True
+        scope = scope.parent
+    return False
 
 
 def _plain(v):

@@ -523,6 +523,8 @@ class Planner:
             cte = self._find_cte(name) if not item.args.get("db") else None
             if cte is not None:
                 return self._cte_source(cte, alias, scope)
+            if name.lower() in _SCHEMA_TABLES:
+                return self._schema_source(name, alias)
             table = self.session.table_for_query(name)
             if table is None:
                 view = self.session.view_for_query(name)
@@ -546,6 +548,32 @@ class Planner:
                 cols = [ColumnMeta(i.name) for i in item.args["alias"].columns]
             return Source(alias, cols), (lambda: plan.run)
         raise OperationalError(f"not supported by turso_stream: FROM item {item.sql()}")
+
+    def _schema_source(self, name, alias):
+        """``sqlite_schema`` (alias ``sqlite_master``) and the temp schema's table:
+        one row per schema object in creation order. ``rootpage`` numbers objects
+        that store rows (there are no pages here); views and triggers have 0."""
+        session = self.session
+        temp = "temp" in name.lower()
+        cols = [ColumnMeta("type", "TEXT"), ColumnMeta("name", "TEXT"),
+                ColumnMeta("tbl_name", "TEXT"), ColumnMeta("rootpage", "INTEGER"),
+                ColumnMeta("sql", "TEXT")]
+
+        def rows():
+            if temp:
+                entries = [("view", n, n, sql) for n, sql in session.temp_views.items()]
+            else:
+                entries = session.txn.catalog.entries()
+            page = 1
+            out = []
+            for type_, obj_name, tbl, sql in entries:
+                root = 0
+                if type_ in ("table", "index"):
+                    page += 1
+                    root = page
+                out.append((type_, obj_name, tbl, root, sql))
+            return iter(out)
+        return Source(alias, cols), (lambda: rows)
 
     def _table_source(self, table, alias):
         schema = table.schema
@@ -1177,6 +1205,7 @@ class Planner:
 # -- helpers ------------------------------------------------------------------------------------
 
 _EMPTY = object()
+_SCHEMA_TABLES = ("sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema")
 
 
 def _norm(v):
