@@ -120,6 +120,9 @@ class Session:
     def user_aggregate(self, name, nargs):
         return self._aggregates.get((name, nargs)) or self._aggregates.get((name, -1))
 
+    def user_aggregate_names(self) -> set:
+        return {name for name, _n in self._aggregates}
+
     def collation_exists(self, name: str) -> bool:
         return self.collations.exists(name)
 
@@ -290,13 +293,16 @@ class Session:
 
     def _query(self, sql, node, params) -> Result:
         plan, rt = self._compiled(sql, node, "query")
+        names = getattr(plan, "result_names", None)
+        if names is None:
+            names = plan.result_names = _result_names(sql, node, plan.columns)
         self._bind(rt, node, params)
         rt.busy = True
         try:
             rows = list(plan.run())
         finally:
             rt.busy = False
-        return Result(tuple(c.name for c in plan.columns), rows)
+        return Result(names, rows)
 
     @staticmethod
     def _dml(kind):
@@ -558,6 +564,71 @@ def _canonical_create(sql: str, kind: str) -> str:
         return sql
     prefix = "CREATE UNIQUE INDEX " if (kind == "INDEX" and "UNIQUE" in words) else f"CREATE {kind} "
     return prefix + sql[toks[i].start:].rstrip().rstrip(";").rstrip()
+
+
+_CLAUSE_WORDS = {"FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "WINDOW", "UNION",
+                 "INTERSECT", "EXCEPT"}
+
+
+def _result_names(sql: str, node, columns) -> tuple:
+    """Result column names as SQLite gives them: the alias, the column name, or the
+    expression's source text exactly as written (sqlite3 ``cursor.description``)."""
+    names = [c.name for c in columns]
+    select = node
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return tuple(names)
+    items = select.expressions
+    if any(isinstance(i, exp.Star) or (isinstance(i, exp.Column) and isinstance(i.this, exp.Star))
+           for i in items):
+        return tuple(names)
+    spans = _select_list_spans(sql)
+    if spans is None or len(spans) != len(items) or len(items) != len(names):
+        return tuple(names)
+    for i, item in enumerate(items):
+        while isinstance(item, exp.Paren):
+            item = item.this
+        if not isinstance(item, (exp.Alias, exp.Column)):
+            names[i] = spans[i]
+    return tuple(names)
+
+
+def _select_list_spans(sql: str):
+    """Source text of each item of the first top-level SELECT's result list."""
+    from engine.sql.lexer import ID, OPERATOR, tokenize
+    toks = list(tokenize(sql))
+    depth, start = 0, None
+    for i, t in enumerate(toks):
+        if t.kind == OPERATOR and t.text == "(":
+            depth += 1
+        elif t.kind == OPERATOR and t.text == ")":
+            depth -= 1
+        elif depth == 0 and t.kind == ID and t.text.upper() == "SELECT":
+            start = i + 1
+            break
+    if start is None:
+        return None
+    if start < len(toks) and toks[start].kind == ID and toks[start].text.upper() in ("DISTINCT", "ALL"):
+        start += 1
+    spans, first, depth = [], start, 0
+    for i in range(start, len(toks) + 1):
+        t = toks[i] if i < len(toks) else None
+        if t is not None and t.kind == OPERATOR and t.text in "([":
+            depth += 1
+        elif t is not None and t.kind == OPERATOR and t.text == ")":
+            depth -= 1
+        end = (t is None or (depth == 0 and ((t.kind == OPERATOR and t.text in (",", ";")) or
+               (t.kind == ID and t.text.upper() in _CLAUSE_WORDS))))
+        if end:
+            if i == first:
+                return None
+            last = toks[i - 1]
+            spans.append(sql[toks[first].start:last.start + len(last.text)])
+            first = i + 1
+            if t is None or not (t.kind == OPERATOR and t.text == ","):
+                break
+    return spans
 
 
 def _quote_ident(name: str) -> str:

@@ -97,9 +97,6 @@ def test_query_results_types_and_description(sql, params):
     same(scenario)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: result column names of expressions are "
-                   "sqlglot's re-rendering ('1 + 1', '(a)'), not SQLite's source text; a bare "
-                   "parameter in the select list raises ValueError")
 @pytest.mark.parametrize("sql", ["select 1+1, (a), a+0 from t", "select ? from t"])
 def test_expression_column_names(sql):
     def scenario(m):
@@ -352,8 +349,6 @@ def test_user_functions():
     same(scenario)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: query.py _collect_aggregates only knows "
-                   "built-in aggregate names, so a create_aggregate function is 'no such function'")
 def test_user_aggregate():
     def scenario(m):
         conn = m.connect(":memory:")
@@ -364,8 +359,6 @@ def test_user_aggregate():
     assert same(scenario) == [(30,)]
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the compiler looks collations up outside "
-                   "the session's registry; create_collation names raise CollationError")
 def test_user_collation():
     def scenario(m):
         conn = m.connect(":memory:")

@@ -78,9 +78,6 @@ def test_iterdump_ignores_row_factory():
     assert list(conn.iterdump())[2] == "INSERT INTO \"t\" VALUES('x');"
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the literal -9223372036854775808 evaluates "
-                   "to a REAL (SQLite folds the minus into the integer), so dumps holding the "
-                   "smallest integer do not load back exactly")
 def test_smallest_integer_round_trips_through_dump():
     conn = turso_stream.connect(":memory:")
     conn.execute("create table t(a)")
@@ -98,8 +95,6 @@ def test_iterdump_row_order_with_covering_index():
     assert dump(turso_stream, script) == dump(sqlite3, script)
 
 
-@pytest.mark.xfail(strict=True, reason="engine catalog keeps no creation order across object "
-                   "kinds: indexes are listed before views/triggers regardless of order")
 def test_iterdump_orders_views_and_indexes_by_creation():
     script = "create table t(a); create view v as select a from t; create index i on t(a);"
     assert dump(turso_stream, script) == dump(sqlite3, script)

@@ -41,6 +41,7 @@ class Compiled:
     collation: str | None = None
     explicit_collation: bool = False
     constant: bool = False
+    column_name: str | None = None  # the declared name, for a plain column reference
 
 
 class Runtime:
@@ -160,7 +161,8 @@ class ExprCompiler:
             self._mark_correlated(scope)
             cell = scope.cell
             fn = lambda row: cell[0][i]
-        return Compiled(fn, meta.affinity, meta.collation if meta.collation != "BINARY" else None)
+        return Compiled(fn, meta.affinity, meta.collation if meta.collation != "BINARY" else None,
+                        column_name=meta.name)
 
     def _mark_correlated(self, target) -> None:
         s = self.scope
@@ -190,6 +192,11 @@ class ExprCompiler:
         return Compiled(lambda row: concat(a(row), b(row)))
 
     def _neg(self, node):
+        inner = node.this
+        if isinstance(inner, exp.Literal) and not inner.is_string and \
+                inner.this == "9223372036854775808":
+            v = -(1 << 63)  # SQLite folds the sign into the literal: the smallest INTEGER
+            return Compiled(lambda row: v, constant=True)
         a = self.fn(node.this)
         neg = _wrap_errors(ops.neg)
         return Compiled(lambda row: neg(a(row)))
@@ -506,7 +513,11 @@ class ExprCompiler:
         if name in ("likely", "unlikely", "likelihood") and args:
             inner = self.compile(args[0])
             return Compiled(inner.fn, inner.affinity, inner.collation, inner.explicit_collation)
-        if lookup_aggregate(name, len(args)) is not None and lookup_scalar(name, len(args)) is None:
+        session = self.rt.session
+        if (lookup_aggregate(name, len(args)) is not None or (
+                session is not None and session.user_aggregate(name, len(args)) is not None)) \
+                and lookup_scalar(name, len(args)) is None and (
+                session is None or session.user_function(name, len(args)) is None):
             raise OperationalError(f"misuse of aggregate function {name}()")
         fn = self._resolve_scalar(name, len(args))
         if name.startswith("json"):

@@ -188,7 +188,7 @@ class Planner:
                 idx = self._output_index(o.this, plan.columns, None, compound=True)
                 col = plan.columns[idx]
                 terms.append((lambda r, i=idx: r[i], col.collation or "BINARY", o))
-            sorter = _make_sorter(terms)
+            sorter = _make_sorter(terms, self.session.collations if self.session else None)
             base = run
 
             def run():
@@ -206,7 +206,7 @@ class Planner:
         conjuncts = _conjuncts(where.this) if where is not None else []
         source_rows = from_plan(conjuncts, comp)
         select_items = self._expand_stars(node.expressions, scope)
-        aggregate_nodes = _collect_aggregates(node, select_items)
+        aggregate_nodes = _collect_aggregates(node, select_items, self.session)
         group = node.args.get("group")
         if aggregate_nodes or group is not None:
             return self._aggregate_select(node, scope, comp, source_rows, select_items,
@@ -235,7 +235,8 @@ class Planner:
 
     def _sorted_run(self, source_rows, project, terms, distinct, columns, scope):
         key_fns = [t[0] for t in terms]
-        sorter = _make_sorter([(lambda p, i=i: p[0][i], t[1], t[2]) for i, t in enumerate(terms)])
+        sorter = _make_sorter([(lambda p, i=i: p[0][i], t[1], t[2]) for i, t in enumerate(terms)],
+                              self.session.collations if self.session else None)
         rowkey = _row_key_function(columns)
 
         def run():
@@ -1412,12 +1413,17 @@ def _source_columns(source: Source, qualified: bool = False):
 
 
 def _output_meta(item, compiled: Compiled) -> ColumnMeta:
+    while isinstance(item, exp.Paren):
+        item = item.this
     if isinstance(item, exp.Alias):
         name = item.alias
     elif isinstance(item, exp.Column):
-        name = item.name
+        name = compiled.column_name or item.name
     else:
-        name = item.sql(dialect="sqlite")
+        try:
+            name = item.sql(dialect="sqlite")
+        except ValueError:  # sqlglot cannot render our own nodes (e.g. parameters)
+            name = item.args.get("this") if isinstance(item.args.get("this"), str) else "?"
     return ColumnMeta(name, compiled.affinity, compiled.collation or "BINARY")
 
 
@@ -1455,7 +1461,7 @@ def _distinct_run(run, columns):
     return distinct
 
 
-def _make_sorter(terms):
+def _make_sorter(terms, collations=None):
     """Sort by several terms ``(key_fn(item), collation, ordered_node)``: one stable
     sort per term, last term first. NULLS FIRST/LAST as written or SQLite's default."""
     plans = []
@@ -1464,7 +1470,7 @@ def _make_sorter(terms):
         nulls_first = ordered.args.get("nulls_first")
         if nulls_first is None:
             nulls_first = not desc
-        skey = sort_key_function(coll)
+        skey = sort_key_function(coll, collations)
         null_rank = (0 if nulls_first else 1) if not desc else (1 if nulls_first else 0)
         plans.append((key_fn, skey, desc, null_rank))
 
@@ -1477,10 +1483,12 @@ def _make_sorter(terms):
     return sorter
 
 
-def _collect_aggregates(select: exp.Select, items):
+def _collect_aggregates(select: exp.Select, items, session=None):
     """Aggregate calls in the select list, HAVING and ORDER BY (not in subqueries)."""
     from engine.sql.functions import aggregate_names
     names = aggregate_names()
+    if session is not None:
+        names = names | session.user_aggregate_names()
     found = []
     roots = list(items)
     for key in ("having", "order"):
