@@ -123,6 +123,11 @@ class Transaction:
         whose next key part lies in [lo, hi] (sort keys, see engine.values.sort_key),
         in index order. O(log n + k)."""
         t, ix = self._index(index)
+        return self.index_rows(t, ix, prefix, lo, hi, reverse)
+
+    def index_rows(self, t: Table, ix: IndexStore, prefix: tuple = (), lo=None, hi=None,
+                   reverse: bool = False):
+        """``index_scan`` for a resolved table and index (compiled plans hold both)."""
         ts = self.snapshot_ts
         versions = t.versions
         w = self.writes.get(t.name.lower())

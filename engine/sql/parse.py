@@ -62,6 +62,9 @@ class MultipleStatementsError(Exception):
 _DIALECT = TursoSQLite()
 _cache: OrderedDict[str, exp.Expression] = OrderedDict()
 _cache_size = 1024
+# parse_single's results by the whole text given to execute(): a hit skips tokenizing.
+_single_cache: dict[str, exp.Expression] = {}
+_MISSING = object()
 _hits = 0
 _misses = 0
 
@@ -72,6 +75,7 @@ def set_cache_size(size: int) -> None:
     if size < 0:
         raise ValueError("cache size must be >= 0")
     _cache_size = size
+    _single_cache.clear()
     while len(_cache) > size:
         _cache.popitem(last=False)
 
@@ -85,6 +89,7 @@ def clear_cache() -> None:
     """Drop every cached AST and reset the statistics."""
     global _hits, _misses
     _cache.clear()
+    _single_cache.clear()
     _hits = _misses = 0
 
 
@@ -225,6 +230,9 @@ def parse_single(sql: str) -> exp.Expression | None:
     blanks and comments follows it - a second ';' counts.  The first statement is
     parsed (and its error raised) before the rest is looked at, as in sqlite3.
     """
+    cached = _single_cache.get(sql, _MISSING)
+    if cached is not _MISSING:
+        return cached
     first = _first_statement_end(sql)
     if first is None:
         return None
@@ -232,6 +240,10 @@ def parse_single(sql: str) -> exp.Expression | None:
     stmt = parse_one(sql[:end])
     for tok in lexer.tokenize(sql[rest:]):
         raise MultipleStatementsError()
+    if _cache_size:
+        if len(_single_cache) >= _cache_size:
+            _single_cache.pop(next(iter(_single_cache)))  # oldest first (insertion order)
+        _single_cache[sql] = stmt
     return stmt
 
 

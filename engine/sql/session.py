@@ -26,7 +26,7 @@ from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import Scope, Source
 from engine.sql.compiler.scope import ColumnMeta
 from engine.sql.parse import MultipleStatementsError, SqlSyntaxError, parse_one, parse_single
-from engine.sql.functions.datetime_fns import statement_clock
+from engine.sql.functions.datetime_fns import pin_statement_clock, unpin_statement_clock
 from engine.values import Collations, affinity_of
 
 _STMT_SAVEPOINT = "\x00stmt"
@@ -240,9 +240,9 @@ class Session:
         txn = self._ensure_txn()
         if not autocommit:
             txn.savepoint(_STMT_SAVEPOINT)
+        clock = pin_statement_clock()
         try:
-            with statement_clock():
-                result = handler(self, sql, node, params)
+            result = handler(self, sql, node, params)
         except BaseException as exc:
             if autocommit:
                 self._end_txn(False)
@@ -253,6 +253,8 @@ class Session:
                     txn.rollback_to(_STMT_SAVEPOINT)
                     txn.release(_STMT_SAVEPOINT)
             raise
+        finally:
+            unpin_statement_clock(clock)
         if autocommit:
             self._end_txn(True)
         else:

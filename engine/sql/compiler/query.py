@@ -958,6 +958,17 @@ class Planner:
         cols = ", ".join(table.schema.columns[p.column].name + "=?" for p in parts[:n_eq])
         desc = f"SEARCH {source.name} USING INDEX {iname} ({cols}{' AND range' if has_range else ''})"
 
+        if len(eq_fns) == 1 and eq_fns[0][0] == "=" and not range_fns:
+            # The common point lookup: one equality, no sets, no merging.
+            (_op, (f,), conv, skey), = eq_fns
+
+            def point_probe(txn):
+                v = conv(f(()))
+                if v is None:
+                    return iter(())
+                return txn.index_rows(table, ix, (skey(v),))
+            return desc, point_probe
+
         def probe(txn):
             prefixes = [()]
             for op, fns, conv, skey in eq_fns:
@@ -990,7 +1001,7 @@ class Planner:
             out = []
             seen = set()
             for pre in prefixes:
-                for key, row in txn.index_scan(iname, pre, lo, hi):
+                for key, row in txn.index_rows(table, ix, pre, lo, hi):
                     if key not in seen:
                         seen.add(key)
                         out.append((key, row))
@@ -1129,7 +1140,7 @@ class Planner:
                         if v is None:
                             return ()
                         out = []
-                        for k, r in rt.txn.index_scan(iname, (skey(conv(v)),)):
+                        for k, r in rt.txn.index_rows(table, ix, (skey(conv(v)),)):
                             o = r + (k,) if with_rowid else r
                             if local_preds:
                                 full = pre + o

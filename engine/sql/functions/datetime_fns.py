@@ -93,6 +93,16 @@ def statement_clock(ijd_ms: int | None = None):
         _STATEMENT_IJD.reset(token)
 
 
+def pin_statement_clock():
+    """Pin 'now' to the wall clock until ``unpin_statement_clock(token)``: the
+    allocation-free form of ``statement_clock()`` for the statement hot path."""
+    return _STATEMENT_IJD.set(wall_clock_ijd())
+
+
+def unpin_statement_clock(token) -> None:
+    _STATEMENT_IJD.reset(token)
+
+
 # --------------------------------------------------------------------------
 # The broken-down time value (SQLite's struct DateTime)
 # --------------------------------------------------------------------------
