@@ -317,9 +317,12 @@ class Connection:
         self._session.create_aggregate(name, n_arg, aggregate_class)
 
     def create_window_function(self, name, num_params, aggregate_class, /):
+        """Register (or with None remove) an aggregate window function: instances of
+        ``aggregate_class`` have ``step``, ``inverse``, ``value`` and ``finalize``."""
+        from engine.sql.compiler.window import register_user_window_function
         self._ensure_usable()
-        raise _errors.unsupported(
-            "create_window_function (user-defined aggregate window functions)")
+        _check_narg(num_params)
+        register_user_window_function(self._session, name, num_params, aggregate_class)
 
     def create_collation(self, name, callable_):
         """Register (or with None remove) a collation ``callable_(a, b) -> int``."""

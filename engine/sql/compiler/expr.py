@@ -14,6 +14,7 @@ else the right column's, else BINARY.
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -117,8 +118,12 @@ class ExprCompiler:
         return self.compile(node).fn
 
     def predicate(self, node) -> Callable:
-        """A WHERE/ON/HAVING test: row -> True only when the value is true."""
+        """A WHERE/ON/HAVING test: row -> a value that is truthy only when the SQL value
+        is true. Comparisons already yield 1/0/NULL (truthy exactly when true), so their
+        closure is the test itself, one call less per row."""
         f = self.fn(node)
+        if type(node) in _COMPARE:
+            return f
         return lambda row: is_true(f(row)) is True
 
     # -- leaves ------------------------------------------------------------------------------
@@ -156,7 +161,7 @@ class ExprCompiler:
             return Compiled(lambda row: row[i])
         scope, i, meta = self.scope.resolve(name, table)
         if scope is self.scope:
-            fn = lambda row: row[i]
+            fn = operator.itemgetter(i)  # C-level: the commonest closure of all
         else:
             self._mark_correlated(scope)
             cell = scope.cell
@@ -211,6 +216,10 @@ class ExprCompiler:
         aff = ops.comparison_affinity(left.affinity, right.affinity)
         coll = _collation(left, right)
         a, b = left.fn, right.fn
+        if aff in (None, NUMERIC) and op in _NUMERIC_OPS:
+            fast = _numeric_constant_comparison(left, right, op, aff)
+            if fast is not None:
+                return fast
         if aff is None or (aff == NUMERIC and left.affinity in (INTEGER, REAL, NUMERIC)
                            and right.affinity in (INTEGER, REAL, NUMERIC)):
             if coll == "BINARY":
@@ -502,6 +511,9 @@ class ExprCompiler:
             raise OperationalError(f"misuse of aggregate function {name}()")
         if name == "raise":
             return self._raise(args)
+        if name in _WINDOW_ONLY and lookup_scalar(name, len(args)) is None and (
+                self.rt.session is None or self.rt.session.user_function(name, len(args)) is None):
+            raise OperationalError(f"misuse of window function {name}()")
         if name in _CONTEXT_FUNCTIONS:
             return _CONTEXT_FUNCTIONS[name](self, args)
         if name in ("coalesce", "ifnull"):
@@ -629,7 +641,14 @@ class ExprCompiler:
         return Compiled(lambda row: f("now"))
 
     def _window(self, node):
-        raise OperationalError("not supported by turso_stream yet: window functions")
+        """A window call reads its slot in the rows of the window stage (see
+        ``compiler.window``); anywhere else (WHERE, GROUP BY, HAVING, aggregate
+        arguments) it is misuse, as SQLite reports it."""
+        if self.aggregates is not None and id(node) in self.aggregates:
+            i = self.aggregates[id(node)]
+            return Compiled(lambda row: row[i])
+        call = node.this.this if isinstance(node.this, exp.Filter) else node.this
+        raise OperationalError(f"misuse of window function {call.name.lower()}()")
 
     def _star(self, node):
         raise OperationalError('near "*": syntax error')
@@ -700,6 +719,9 @@ def _last_insert_rowid(compiler, args):
     return Compiled(lambda row: session.last_insert_rowid if session else 0)
 
 
+_WINDOW_ONLY = frozenset(("row_number", "rank", "dense_rank", "percent_rank", "cume_dist",
+                          "ntile", "lag", "lead", "first_value", "last_value", "nth_value"))
+
 _CONTEXT_FUNCTIONS = {
     "changes": _changes,
     "total_changes": _total_changes,
@@ -712,6 +734,46 @@ _ARITH = {exp.Add: ops.add, exp.Sub: ops.sub, exp.Mul: ops.mul, exp.Div: ops.div
 _COMPARE = {exp.EQ: ops.eq, exp.NEQ: ops.ne, exp.LT: ops.lt, exp.LTE: ops.le,
             exp.GT: ops.gt, exp.GTE: ops.ge, exp.NullSafeEQ: ops.is_,
             exp.NullSafeNEQ: ops.is_not}
+
+_NUMERIC_OPS = {ops.eq: operator.eq, ops.ne: operator.ne, ops.lt: operator.lt,
+                ops.le: operator.le, ops.gt: operator.gt, ops.ge: operator.ge}
+_REVERSED_OPS = {ops.eq: ops.eq, ops.ne: ops.ne, ops.lt: ops.gt, ops.le: ops.ge,
+                 ops.gt: ops.lt, ops.ge: ops.le}
+
+
+def _numeric_constant_comparison(left: Compiled, right: Compiled, op, aff):
+    """``expr OP number`` (either side constant) as one closure that compares ints and
+    floats directly, or None when the shape does not apply.
+
+    Valid when the comparison affinity is NUMERIC or none (the caller checks): a number
+    then meets no conversion and no collation, and Python's int/float comparison is
+    exact, as sqlite3IntFloatCompare is. Other values (NULL, text, blobs) take the
+    general path (NUMERIC affinity applied; the constant, a number, needs none, and
+    collations only matter between two texts). Saves the ``compare`` dispatch per
+    row on the commonest WHERE shape. Only literals are ``constant``, so evaluating
+    one here cannot raise nor change meaning."""
+    if right.constant and not left.constant:
+        expr, const, general = left.fn, right.fn(None), op
+    elif left.constant and not right.constant:
+        expr, const, general = right.fn, left.fn(None), _REVERSED_OPS[op]
+    else:
+        return None
+    if type(const) not in (int, float) or const != const:
+        return None
+    pyop = _NUMERIC_OPS[general]
+    int_, float_ = int, float
+    conv = ops.apply_comparison_affinity
+
+    def compare_number(row):
+        v = expr(row)
+        t = type(v)
+        if t is int_ or t is float_:
+            return 1 if pyop(v, const) else 0
+        if aff is not None:
+            v = conv(v, aff)
+        return general(v, const)
+    return compare_number
+
 
 _HANDLERS = {
     exp.Literal: ExprCompiler._literal,

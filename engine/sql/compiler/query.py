@@ -26,6 +26,7 @@ from engine.errors import OperationalError
 from engine.sql import operators as ops
 from engine.sql.compiler.expr import Compiled, ExprCompiler, Runtime, _hash_key_function
 from engine.sql.compiler.scope import ROWID_NAMES, ColumnMeta, Scope, Source
+from engine.sql.compiler.window import WindowStage, collect_windows, window_operands
 from engine.sql.functions import Distinct, lookup_aggregate
 from engine.values import INTEGER, NUMERIC, REAL, apply_affinity, is_true, sort_key_function
 
@@ -213,6 +214,8 @@ class Planner:
                                           aggregate_nodes, parent)
         if node.args.get("having") is not None:
             raise OperationalError("a GROUP BY clause is required before HAVING")
+        source_rows, comp = self._windows(node, select_items, scope, comp, source_rows,
+                                          scope.width)
         out_fns = [comp.compile(item) for item in select_items]
         columns = [_output_meta(item, c) for item, c in zip(select_items, out_fns)]
         fns = [c.fn for c in out_fns]
@@ -358,11 +361,8 @@ class Planner:
         width = scope.width
         slots = {id(n): width + k for k, n in enumerate(agg_nodes)}
         post = ExprCompiler(scope, self.rt, aggregates=slots, planner=self)
-        out = [post.compile(item) for item in select_items]
-        columns = [_output_meta(item, c) for item, c in zip(select_items, out)]
         having = node.args.get("having")
         having_fn = post.predicate(having.this) if having is not None else None
-        project = _projector([c.fn for c in out])
         single_extreme = len(specs) == 1 and specs[0][0] in ("min", "max")
         empty_row = (None,) * width
         grouped = group is not None
@@ -398,11 +398,6 @@ class Planner:
             for rep, accs in table.values():
                 yield rep + tuple(_finalize(a) for a in accs)
 
-        order = node.args.get("order")
-        if order is not None:
-            terms = self._order_terms(order, select_items, columns, post, aggregate=True)
-        distinct = node.args.get("distinct") is not None
-
         def rows():
             cell = scope.cell
             for g in groups():
@@ -410,7 +405,14 @@ class Planner:
                 if having_fn is None or having_fn(g):
                     yield g
 
+        rows, post = self._windows(node, select_items, scope, post, rows, width + len(specs))
+        out = [post.compile(item) for item in select_items]
+        columns = [_output_meta(item, c) for item, c in zip(select_items, out)]
+        project = _projector([c.fn for c in out])
+        order = node.args.get("order")
+        distinct = node.args.get("distinct") is not None
         if order is not None:
+            terms = self._order_terms(order, select_items, columns, post, aggregate=True)
             run = self._sorted_run(rows, project, terms, distinct, columns, scope)
         else:
             def run():
@@ -420,6 +422,18 @@ class Planner:
                 run = _distinct_run(run, columns)
         run = self._limit(node, run, post)
         return QueryPlan(columns, run, scope, scope.correlated)
+
+    def _windows(self, node, select_items, scope, comp, rows, width):
+        """The window stage (``compiler.window``) over ``rows`` when the select list
+        or ORDER BY calls window functions: ``(rows, compiler reading their slots)``."""
+        nodes = collect_windows(node, select_items)
+        if not nodes:
+            return rows, comp
+        stage = WindowStage(nodes, node, comp, self.session, width)
+        slots = dict(comp.aggregates or {})
+        slots.update(stage.slots)
+        return (lambda: stage.run(rows, scope.cell),
+                ExprCompiler(scope, self.rt, aggregates=slots, planner=self))
 
     def _group_target(self, g, select_items, scope):
         if isinstance(g, exp.Literal) and not g.is_string:
@@ -1509,7 +1523,9 @@ def _collect_aggregates(select: exp.Select, items, session=None):
     def visit(node):
         if isinstance(node, (exp.Subquery, exp.Select, exp.Exists)):
             return
-        if isinstance(node, exp.Window):
+        if isinstance(node, exp.Window):  # the call is a window's; its operands may aggregate
+            for child in window_operands(node):
+                visit(child)
             return
         if isinstance(node, exp.Filter) and isinstance(node.this, exp.Anonymous):
             found.append(node)
