@@ -139,6 +139,10 @@ class Shell:
             self.write(text + "\n")
         try:
             for start, end in statement_spans(text):
+                # Keep the ';': SQLite's messages name it ('near ";"'), not end of input.
+                semi = text.find(";", end)
+                if semi >= 0 and _all_blank(text[end:semi]):
+                    end = semi + 1
                 began = time.perf_counter()
                 times = os.times()
                 try:
@@ -199,13 +203,17 @@ class Shell:
     def _count(self, failed: int) -> None:
         if failed:
             self.error_count += 1
-            if self.bail:
-                raise QuitShell(1)
 
     def process_lines(self, lines, where_lines: bool = True) -> None:
-        """Feed an iterable of lines (a file, stdin, a script) through the shell."""
+        """Feed an iterable of lines (a file, stdin, a script) through the shell.
+
+        As shell.c's ``process_input`` loop (``while errCnt==0 || !bail_on_error``),
+        with ``.bail on`` no further line is read once this input has had an error."""
         state = {"buf": [], "start": 0}
+        errors_before = self.error_count
         for lineno, line in enumerate(lines, 1):
+            if self.bail and self.error_count > errors_before:
+                raise QuitShell(1)
             self.feed_line(state, line, lineno, where_lines)
         self.finish_input(state, where_lines)
 

@@ -50,22 +50,24 @@ def split_args(line: str) -> list[str]:
     return args
 
 
-def _on_off(value: str) -> bool | None:
-    """sqlite3's booleans: on/yes/true/1 and off/no/false/0, any case; None otherwise."""
+def _on_off(shell, value: str) -> bool:
+    """shell.c ``booleanValue``: on/yes/true or a non-zero integer is True, off/no/false
+    or zero False; anything else is reported and taken as False."""
     low = value.lower()
-    if low in ("on", "yes", "true") or (low.lstrip("-").isdigit() and int(low) != 0):
+    if low.lstrip("-").isdigit():
+        return int(low) != 0
+    if low in ("on", "yes", "true"):
         return True
-    if low in ("off", "no", "false") or (low.lstrip("-").isdigit() and int(low) == 0):
-        return False
-    return None
+    if low not in ("off", "no", "false"):
+        shell.error(f'ERROR: Not a boolean value: "{value}". Assuming "no".')
+    return False
 
 
 def _flag(shell, args, attr: str, usage: str) -> int:
-    value = _on_off(args[0]) if len(args) == 1 else None
-    if value is None:
+    if len(args) != 1:
         shell.error(f"Usage: {usage}")
         return 1
-    setattr(shell, attr, value)
+    setattr(shell, attr, _on_off(shell, args[0]))
     return 0
 
 
@@ -161,11 +163,10 @@ def cmd_mode(shell, args) -> int:
 
 def cmd_headers(shell, args) -> int:
     """.headers on|off"""
-    value = _on_off(args[0]) if len(args) == 1 else None
-    if value is None:
+    if len(args) != 1:
         shell.error("Usage: .headers on|off")
         return 1
-    shell.cfg.headers = value
+    shell.cfg.headers = _on_off(shell, args[0])
     shell.cfg.headers_set = True
     return 0
 

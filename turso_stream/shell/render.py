@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+from engine.values import format_real, to_text
+
 __all__ = ["MODES", "OutputSettings", "render", "value_text", "sql_literal", "quote_name",
            "real_text", "csv_field"]
 
@@ -54,37 +56,27 @@ class OutputSettings:
         self.insert_table = '"table"'
 
     def set_mode(self, mode: str, table: str | None = None) -> None:
-        """Switch mode and reset the separators as ``.mode`` does in sqlite3 3.40."""
+        """Switch mode, resetting separators exactly where ``.mode`` does in sqlite3 3.40
+        (line/column reset the row separator; tabs only the column separator)."""
         self.mode = mode
         if mode == "csv":
             self.col_sep, self.row_sep = ",", "\r\n"
         elif mode == "tabs":
-            self.col_sep, self.row_sep = "\t", "\n"
+            self.col_sep = "\t"
         elif mode in ("list", "quote"):
             self.col_sep, self.row_sep = ("|" if mode == "list" else ","), "\n"
-        elif mode == "column" and not self.headers_set:
-            self.headers = True
+        elif mode in ("line", "column"):
+            self.row_sep = "\n"
+            if mode == "column" and not self.headers_set:
+                self.headers = True
         if mode == "insert":
             self.insert_table = quote_name(table) if table else '"table"'
 
 
-def _with_point(text: str) -> str:
-    """SQLite's '!' printf flag: a mantissa without '.' gets '.0' (1e+20 -> 1.0e+20)."""
-    if "e" in text:
-        mantissa, _, exponent = text.partition("e")
-        if "." not in mantissa:
-            return mantissa + ".0e" + exponent
-        return text
-    if "." not in text and "n" not in text:
-        return text + ".0"
-    return text
-
-
 def real_text(value: float) -> str:
-    """A REAL as sqlite3_column_text gives it (``%!.15g``; Inf/-Inf)."""
-    if math.isinf(value):
-        return "Inf" if value > 0 else "-Inf"
-    return _with_point("%.15g" % value)
+    """A REAL as sqlite3_column_text gives it (``%!.15g``; Inf/-Inf): the engine's
+    own text conversion, so the shell and CAST agree."""
+    return to_text(value)
 
 
 def _real_literal(value: float) -> str:
@@ -96,7 +88,8 @@ def _real_literal(value: float) -> str:
         return "NULL"
     if value == int(value) and abs(value) < 9.2e18:
         return "%d.0" % int(value)
-    return _with_point("%.20g" % value)
+    # SQLite's digits past the 17th come from x87 long double arithmetic, not C's.
+    return format_real(value, "g", 20, altform2=True)
 
 
 def value_text(value, nullvalue: str) -> str:
@@ -159,8 +152,9 @@ def _text_literal(text: str) -> str:
     return prefix + body + suffix
 
 
-def sql_literal(value) -> str:
-    """A value as an SQL literal (insert mode, .dump). O(len(value))."""
+def sql_literal(value, escape_newlines: bool = True) -> str:
+    """A value as an SQL literal (insert mode, .dump; quote mode keeps newlines raw).
+    O(len(value))."""
     if value is None:
         return "NULL"
     cls = type(value)
@@ -169,7 +163,9 @@ def sql_literal(value) -> str:
     if cls is float:
         return _real_literal(value)
     if cls is str:
-        return _text_literal(value)
+        if escape_newlines:
+            return _text_literal(value)
+        return "'" + value.replace("'", "''") + "'"
     return "X'" + bytes(value).hex() + "'"
 
 
@@ -251,9 +247,9 @@ def render_quote(names, rows, cfg: OutputSettings) -> str:
     sep, end = cfg.col_sep, cfg.row_sep
     out = []
     if cfg.headers and rows:
-        out.append(sep.join([_text_literal(n) for n in names]) + end)
+        out.append(sep.join([sql_literal(n, False) for n in names]) + end)
     for row in rows:
-        out.append(sep.join([sql_literal(v) for v in row]) + end)
+        out.append(sep.join([sql_literal(v, False) for v in row]) + end)
     return "".join(out)
 
 
@@ -336,7 +332,9 @@ def render_columnar(names, rows, cfg: OutputSettings) -> str:
         if cfg.headers:
             out.append("  ".join(n.ljust(w) for n, w in zip(names, widths)))
             out.append("  ".join("-" * w for w in widths))
-        for row in grid:
+        for i, row in enumerate(grid):
+            if i and multi:
+                out.append("")
             out.extend(_row_lines(row, widths, "", "  ", ""))
         return "\n".join(out) + "\n"
     if mode == "markdown":

@@ -63,8 +63,8 @@ def dump(shell, args) -> int:
         cur = shell.conn.execute("SELECT * FROM " + quote_name(name))
         for row in cur:
             write(head + ",".join([sql_literal(v) for v in row]) + ");\n")
-    for kind, name, tbl, sql in schema:
-        if kind == "table" or (pattern is not None and not _like_match(shell, pattern, tbl)):
+    for kind, name, _, sql in schema:
+        if kind == "table" or (pattern is not None and not _like_match(shell, pattern, name)):
             continue
         write(sql + ";\n")
     write("COMMIT;\n")
