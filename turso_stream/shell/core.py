@@ -17,6 +17,7 @@ call it with rows done / rows total so the interactive shell can show progress.
 from __future__ import annotations
 
 import os
+import sqlite3 as _sqlite3
 import sys
 import time
 
@@ -74,6 +75,7 @@ class Shell:
         self.once = False  # .once: restore stdout after the next SQL buffer
         self.error_count = 0
         self.interactive = False
+        self.progress_every = PROGRESS_EVERY  # rows between progress reports
         self.conn = None
         self.db_path = ":memory:"
         self.open(database)
@@ -121,7 +123,10 @@ class Shell:
         self.out = stream
 
     def progress(self, what: str, done: int, total: int | None = None) -> None:
-        """Report progress of long work on stderr when a person is watching."""
+        """Report progress of long work on stderr when a person is watching.
+
+        Called every ``progress_every`` rows by ``.import``; the intended caller for
+        ``CREATE MATERIALIZED VIEW``'s initial population once views are wired in."""
         if not self.interactive:
             return
         tail = f" of {total}" if total is not None else ""
@@ -139,14 +144,10 @@ class Shell:
             self.write(text + "\n")
         try:
             for start, end in statement_spans(text):
-                # Keep the ';': SQLite's messages name it ('near ";"'), not end of input.
-                semi = text.find(";", end)
-                if semi >= 0 and _all_blank(text[end:semi]):
-                    end = semi + 1
                 began = time.perf_counter()
                 times = os.times()
                 try:
-                    cur = self.conn.execute(text[start:end])
+                    cur = self._execute(text, start, end)
                     if cur.description is not None:
                         names = [d[0] for d in cur.description]
                         self.write(render(names, cur.fetchall(), self.cfg))
@@ -162,6 +163,18 @@ class Shell:
             if self.once:
                 self.once = False
                 self.set_output(self.stdout)
+
+    def _execute(self, text: str, start: int, end: int):
+        """Execute the statement ``text[start:end]``.  When it fails as incomplete input
+        it is prepared again with its ';', since SQLite names that token (``near ";"``);
+        nothing ran, so the retry is safe."""
+        try:
+            return self.conn.execute(text[start:end])
+        except _sqlite3.Error as exc:
+            semi = text.find(";", end)
+            if str(exc) != "incomplete input" or semi < 0 or not _all_blank(text[end:semi]):
+                raise
+        return self.conn.execute(text[start:semi + 1])
 
     def _print_time(self, began: float, times) -> None:
         now = os.times()

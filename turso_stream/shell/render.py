@@ -286,18 +286,51 @@ def render_insert(names, rows, cfg: OutputSettings) -> str:
     return "".join([head + ",".join([sql_literal(v) for v in row]) + ");\n" for row in rows])
 
 
+def display_lines(text: str) -> list[str]:
+    """The screen lines of one cell in the columnar modes (shell.c
+    ``translateForDisplayAndDup``): a tab advances to the next multiple of 8, CR LF,
+    LF and any other control character end a line, and a final empty line is dropped.
+    O(len(text))."""
+    if text.isprintable():
+        return [text]
+    lines: list[str] = []
+    cur: list[str] = []
+    width = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\t":
+            pad = 8 - (width % 8)
+            cur.append(" " * pad)
+            width += pad
+        elif c < " ":
+            if c == "\r" and i + 1 < n and text[i + 1] == "\n":
+                i += 1
+            lines.append("".join(cur))
+            cur, width = [], 0
+        else:
+            cur.append(c)
+            width += 1
+        i += 1
+    if cur or not lines:
+        lines.append("".join(cur))
+    return lines
+
+
 def _cells(names, rows, cfg: OutputSettings):
-    """Cell lines of a columnar result: per row, per column, the list of its text lines;
-    and the column widths (longest line, header included). O(total text)."""
+    """Cell lines of a columnar result: the headers (first line of each), per row and
+    column the list of its screen lines, and the column widths (longest line, header
+    included). O(total text)."""
     null = cfg.nullvalue
-    grid = [[value_text(v, null).split("\n") for v in row] for row in rows]
-    widths = [len(n) for n in names]
+    heads = [display_lines(n)[0] for n in names]
+    grid = [[display_lines(value_text(v, null)) for v in row] for row in rows]
+    widths = [len(h) for h in heads]
     for row in grid:
         for j, lines in enumerate(row):
             for line in lines:
                 if len(line) > widths[j]:
                     widths[j] = len(line)
-    return grid, widths
+    return heads, grid, widths
 
 
 def _row_lines(row, widths, left: str, mid: str, right: str) -> list[str]:
@@ -325,7 +358,7 @@ def render_columnar(names, rows, cfg: OutputSettings) -> str:
     mode = cfg.mode
     if not rows:
         return ""
-    grid, widths = _cells(names, rows, cfg)
+    names, grid, widths = _cells(names, rows, cfg)
     multi = any(len(lines) > 1 for row in grid for lines in row)
     out: list[str] = []
     if mode == "column":

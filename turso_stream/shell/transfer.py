@@ -140,6 +140,10 @@ def _parse_import_args(shell, args):
         i += 1
     if len(rest) != 2:
         return None
+    if shell.cfg.mode == "csv" and shell.cfg.row_sep == "\r\n" and "--csv" not in args:
+        # shell.c: importing in csv mode turns the CRLF output row separator into the
+        # input one, "\n", for good (it keeps a single separator setting).
+        shell.cfg.row_sep = "\n"
     sep = "," if csv_mode else shell.cfg.col_sep
     rowsep = "\n" if csv_mode else shell.cfg.row_sep
     return rest[0], rest[1], sep, rowsep, skip
@@ -185,6 +189,7 @@ def _insert_records(shell, path, records, insert: str, ncols: int) -> int:
     conn = shell.conn
     conn.execute("BEGIN")
     done = 0
+    every = shell.progress_every
     try:
         for line, fields in records:
             if len(fields) == 1 and fields[0] == "" and ncols > 1:
@@ -199,10 +204,14 @@ def _insert_records(shell, path, records, insert: str, ncols: int) -> int:
                 fields = fields[:ncols]
             conn.execute(insert, fields)
             done += 1
-            if done % 100_000 == 0:
+            if done % every == 0:
                 shell.progress(f"importing {path}", done)
     except Exception:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    if done >= every:
+        shell.progress(f"imported {path}", done, done)
+        if shell.interactive:
+            shell.err.write("\n")
     return 0
