@@ -155,6 +155,8 @@ class Database:
             if type_ == "table":
                 schema = parse_create_table(sql)
                 prev = old_tables.get(name.lower())
+                if prev is not None and prev.schema.sql != sql:
+                    prev = None  # ALTER TABLE: the frame carries every row (Transaction._alter)
                 t = Table(schema, prev.versions if prev else None, None, self.compiler)
                 tables[name.lower()] = t
                 cat_tables[name.lower()] = schema

@@ -31,7 +31,7 @@ from engine.catalog import parse_create_index, parse_create_table
 from engine.catalog.schema import Catalog, SchemaObject
 from engine.errors import (
     DatabaseLockedError, IntegrityError, OperationalError, ProgrammingError, unsupported)
-from engine.mvcc import BOTTOM, TOP, IndexStore
+from engine.mvcc import BOTTOM, TOP, IndexStore, TableVersions
 from engine.mvcc.index import has_null
 from engine.table import Table
 from engine.values import INTEGER, apply_affinity
@@ -555,7 +555,228 @@ class Transaction:
         del others[name.lower()]
         self._set_catalog(self.catalog.evolve(others=others), self.tables)
 
+    # -- ALTER TABLE (text edits: engine.sql.alter) --------------------------------------
+
+    def _alter_target(self, name: str) -> Table:
+        self._begin_ddl()
+        t = self.tables.get(name.lower())
+        if t is None:
+            raise OperationalError(f"no such table: {name}")
+        if t.name.lower().startswith("sqlite_"):
+            raise OperationalError(f"table {t.name} may not be altered")
+        return t
+
+    def rename_table(self, old: str, new: str) -> None:
+        """ALTER TABLE old RENAME TO new: the table, its indexes, and every reference
+        in other tables, triggers and views are renamed (SQLite quotes the new name).
+
+        The table's rows move to a new store under the new name: O(n log n).
+        """
+        from engine.sql.alter import rename_table_texts
+        t = self._alter_target(old)
+        if self.catalog.name_taken(new):
+            raise OperationalError(
+                f"there is already another table or index with this name: {new}")
+        if new.lower().startswith("sqlite_"):
+            raise OperationalError(f"object name reserved for internal use: {new}")
+        texts = rename_table_texts(self.catalog, t.name, new)
+        self._alter(t, texts.pop(t.name.lower()), texts, new_name=new)
+
+    def rename_column(self, table: str, old: str, new: str, new_quoted: bool = False) -> None:
+        """ALTER TABLE table RENAME COLUMN old TO new (rows unchanged, texts edited)."""
+        from engine.sql.alter import rename_column_texts
+        t = self._alter_target(table)
+        if t.schema.column(old) is None:
+            raise OperationalError(f'no such column: "{old}"')
+        texts = rename_column_texts(self.catalog, t.name, old, new, new_quoted)
+        table_sql = texts.pop(t.name.lower())
+        try:
+            parse_create_table(table_sql)
+        except OperationalError as exc:
+            raise OperationalError(f"error in table {t.name} after rename: {exc}") from None
+        self._alter(t, table_sql, texts)
+
+    def add_column(self, table: str, coldef: str) -> None:
+        """ALTER TABLE table ADD COLUMN coldef, with SQLite's restrictions
+        (sqlite3AlterFinishAddColumn); existing rows get the DEFAULT value. O(n log n)."""
+        from engine.sql.alter import add_column_text, constant_default
+        t = self._alter_target(table)
+        probe = parse_create_table(f"CREATE TABLE x({coldef})")
+        col = probe.columns[0]
+        if t.schema.column(col.name) is not None:
+            raise OperationalError(f"duplicate column name: {col.name}")
+        if col.primary_key:
+            raise OperationalError("Cannot add a PRIMARY KEY column")
+        if probe.unique_sets:
+            raise OperationalError("Cannot add a UNIQUE column")
+        default = col.default_sql
+        if col.generated_sql is None:
+            if default is not None and default.strip("() ").upper() == "NULL":
+                default = None
+            if col.not_null and default is None:
+                raise OperationalError("Cannot add a NOT NULL column with default value NULL")
+            if not constant_default(default):
+                raise OperationalError("Cannot add a column with non-constant default")
+        elif col.generated_stored:
+            raise OperationalError("cannot add a STORED column")
+        table_sql = add_column_text(t.schema.sql, coldef)
+        value = None
+        if default is not None and col.generated_sql is None:
+            value = self.db.compiler.constant(default)()
+        self._alter(t, table_sql, {}, row_map=("add", value))
+
+    def drop_column(self, table: str, column: str) -> None:
+        """ALTER TABLE table DROP COLUMN column (alter.c sqlite3AlterDropColumn's checks;
+        indexes, CHECKs and generated columns must not use it). O(n log n)."""
+        from engine.sql.alter import drop_column_text
+        t = self._alter_target(table)
+        s = t.schema
+        pos = s.column(column)
+        if pos is None:
+            raise OperationalError(f'no such column: "{column}"')
+        name = s.columns[pos].name
+        if s.columns[pos].primary_key or pos in s.primary_key:
+            raise OperationalError(f'cannot drop PRIMARY KEY column: "{name}"')
+        if any(pos in cols for cols, _c in s.unique_sets):
+            raise OperationalError(f'cannot drop UNIQUE column: "{name}"')
+        if len(s.columns) == 1:
+            raise OperationalError(f'cannot drop column "{name}": no other columns exist')
+        table_sql = drop_column_text(s.sql, pos)
+        self._alter(t, table_sql, {}, row_map=("drop", pos), what="drop column")
+
+    def _alter(self, t: Table, table_sql: str, texts: dict, new_name: str | None = None,
+               row_map=None, what: str = "rename") -> None:
+        """Install the edited schema: ``t`` rebuilt from ``table_sql`` (renamed to
+        ``new_name``, rows passed through ``row_map``), every other table whose text
+        is in ``texts`` rebuilt likewise, triggers/views given their new texts.
+
+        A table whose CREATE text changes gets a fresh row store holding all its rows
+        in this transaction's write set; recovery does the same (a changed text means
+        the frame carries every row), so no rename bookkeeping is logged.
+        """
+        rebuilt = [self._rebuilt_table(t, table_sql, texts, new_name, row_map, what)]
+        for key in [k for k in texts if k in self.tables]:
+            other = self.tables[key]
+            rebuilt.append(self._rebuilt_table(other, texts.pop(key), texts, None, None, what))
+        tables, cat_tables = dict(self.tables), dict(self.catalog.tables)
+        indexes, others = dict(self.catalog.indexes), dict(self.catalog.others)
+        created = dict(self.catalog.created)
+        for old_t, new_t, rows in rebuilt:
+            old_key, new_key = old_t.name.lower(), new_t.name.lower()
+            for ix in old_t.indexes:
+                indexes.pop(ix.schema.name.lower(), None)
+            del tables[old_key], cat_tables[old_key]
+            tables[new_key] = new_t
+            cat_tables[new_key] = new_t.schema
+            if old_key != new_key:
+                created[new_key] = created.pop(old_key)
+                for a, b in zip(old_t.indexes, new_t.indexes):
+                    if a.schema.sql is None:
+                        created[b.schema.name.lower()] = created.pop(a.schema.name.lower())
+            for ix in new_t.indexes:
+                indexes[ix.schema.name.lower()] = ix.schema
+            self._replace_writes(old_t, new_t, rows)
+        for key, sql in texts.items():
+            obj = others[key]
+            tbl = obj.table
+            if new_name is not None and tbl.lower() == t.name.lower():
+                tbl = new_name
+            others[key] = SchemaObject(obj.type, obj.name, tbl, sql)
+        if new_name is not None:
+            for key, obj in list(others.items()):
+                if obj.type == "trigger" and obj.table.lower() == t.name.lower():
+                    others[key] = SchemaObject(obj.type, obj.name, new_name, obj.sql)
+        catalog = Catalog(cat_tables, indexes, others, self.catalog.version + 1, created)
+        self._set_catalog(catalog, tables)
+
+    def _rebuilt_table(self, t: Table, table_sql: str, texts: dict, new_name, row_map, what):
+        """``(t, new Table, [(key, row)])``: ``t`` as ``table_sql`` declares it, its
+        explicit indexes re-parsed (texts from ``texts`` when edited) and its
+        visible rows mapped. O(n)."""
+        try:
+            schema = parse_create_table(table_sql)
+            new = Table(schema, TableVersions(), None, self.db.compiler)
+        except OperationalError as exc:
+            raise OperationalError(f"error in table {t.name} after {what}: {exc}") from None
+        stores = list(new.indexes)
+        for ixs in self.catalog.indexes_of(t.name):
+            if ixs.sql is None:
+                continue
+            sql = texts.pop(ixs.name.lower(), ixs.sql)
+            try:
+                ix_schema = parse_create_index(sql, lambda n: schema if n.lower() in (
+                    schema.name.lower(), t.name.lower()) else self.catalog.table(n))
+                part_fns, where_fn = self.db._compile_index(ix_schema, schema)
+            except OperationalError as exc:
+                raise OperationalError(
+                    f"error in index {ixs.name} after {what}: {exc}") from None
+            stores.append(IndexStore(ix_schema, part_fns, where_fn))
+        new = Table(schema, new.versions, stores, self.db.compiler)
+        rows = list(self.scan(t.name))
+        if row_map is not None:
+            rows = self._map_rows(new, rows, row_map)
+        return t, new, rows
+
+    def _map_rows(self, new: Table, rows: list, row_map) -> list:
+        """ADD COLUMN appends the default (affinity, CHECK, NOT NULL and STRICT checked
+        as SQLite's post-ADD quick_check reports them); DROP COLUMN removes one."""
+        op, arg = row_map
+        if op == "drop":
+            return [(k, r[:arg] + r[arg + 1:]) for k, r in rows]
+        out = []
+        for key, row in rows:
+            try:
+                out.append((key, new.prepare(row + (arg,), None if new.without_rowid else key)))
+            except IntegrityError as exc:
+                msg = str(exc)
+                if msg.startswith("CHECK"):
+                    msg = "CHECK constraint failed"
+                elif msg.startswith("NOT NULL"):
+                    msg = "NOT NULL constraint failed"
+                else:
+                    msg = "type mismatch on DEFAULT"
+                raise OperationalError(msg) from None
+        return out
+
+    def _replace_writes(self, old_t: Table, new_t: Table, rows: list) -> None:
+        """Make ``rows`` the whole write set of ``new_t`` (its store starts empty);
+        the old name's writes are dropped. Undone as a unit by ROLLBACK TO."""
+        old_key, new_key = old_t.name.lower(), new_t.name.lower()
+        for key in {old_key, new_key}:
+            if self._marks:
+                self._undo.append(("writes", key, self.writes.get(key)))
+            self.writes[key] = {}
+            self.next_rowid.pop(key, None)
+        self.writes[new_key] = dict(rows)
+        for ix in new_t.indexes:
+            key_of = ix.key_of
+            local = self.local_index[id(ix)] = SortedList()
+            for key, row in rows:
+                k = key_of(row, key)
+                if k is not None:
+                    local.add(k + (key,))
+
     # -- savepoints ------------------------------------------------------------------
+
+    def statement_mark(self) -> int:
+        """Open an anonymous savepoint for one statement; returns its mark. O(1).
+
+        The SQL layer's statement atomicity: ``statement_undo(mark)`` undoes the
+        statement's writes, ``statement_done(mark)`` keeps them.
+        """
+        self._marks.append((None, len(self._undo)))
+        return len(self._marks) - 1
+
+    def statement_done(self, mark: int) -> None:
+        del self._marks[mark:]
+        if not self._marks:
+            self._undo.clear()
+
+    def statement_undo(self, mark: int) -> None:
+        self._undo_to(self._marks[mark][1])
+        del self._marks[mark:]
+        if not self._marks:
+            self._undo.clear()
 
     def savepoint(self, name: str) -> None:
         """Open a savepoint: later writes can be undone with ``rollback_to(name)``."""
@@ -581,11 +802,22 @@ class Transaction:
         i = self._find_mark(name)
         mark = self._marks[i][1]
         del self._marks[i + 1:]
+        self._undo_to(mark)
+
+    def _undo_to(self, mark: int) -> None:
+        """Undo the write-set changes logged after position ``mark`` of the undo log."""
         undo = self._undo
         while len(undo) > mark:
             entry = undo.pop()
             if entry[0] == "catalog":
                 _, self.catalog, self.tables = entry
+                continue
+            if entry[0] == "writes":
+                _, key, saved = entry
+                if saved is None:
+                    self.writes.pop(key, None)
+                else:
+                    self.writes[key] = saved
                 continue
             t, key, prev = entry
             w = self.writes[t.name.lower()]

@@ -20,6 +20,7 @@ from engine.errors import (
     DatabaseError, IntegrityError, InterfaceError, NotSupportedError, OperationalError,
     ProgrammingError, unsupported)
 from engine.sql import dialect as d
+from engine.sql.alter import AlterStatement
 from engine.sql.compiler.dml import compile_delete, compile_insert, compile_update
 from engine.sql.compiler.expr import ExprCompiler, Runtime
 from engine.sql.compiler.query import Planner
@@ -29,7 +30,6 @@ from engine.sql.parse import MultipleStatementsError, SqlSyntaxError, parse_one,
 from engine.sql.functions.datetime_fns import pin_statement_clock, unpin_statement_clock
 from engine.values import Collations, affinity_of
 
-_STMT_SAVEPOINT = "\x00stmt"
 
 
 @dataclass(slots=True)
@@ -207,12 +207,72 @@ class Session:
         except MultipleStatementsError:
             raise ProgrammingError("You can only execute one statement at a time.") from None
         except SqlSyntaxError as exc:
-            raise OperationalError(exc.message) from None
+            node = _alter_fallback(sql, exc)
         if node is None:
             return Result(None, [])
         if self.trace is not None:
             self.trace(sql)
         return self._execute_node(sql, node, params)
+
+    def executemany(self, sql: str, seq_of_params, on_row=None) -> int:
+        """Run one DML statement once per parameter set; return the total row count.
+
+        Parsed, compiled and (outside an explicit transaction) begun once: each row
+        runs under its own savepoint, so a failing row changes nothing and, in
+        autocommit mode, the rows before it stay committed, exactly as running the
+        statement row by row in autocommit would leave them. ``on_row(params)`` is
+        called before each row (the DB-API layer's trace callback). O(rows).
+        """
+        if self.closed:
+            raise ProgrammingError("Cannot operate on a closed database.")
+        try:
+            node = parse_single(sql)
+        except MultipleStatementsError:
+            raise ProgrammingError("You can only execute one statement at a time.") from None
+        except SqlSyntaxError as exc:
+            raise OperationalError(exc.message) from None
+        kind = _DML_KINDS.get(type(node)) if node is not None else None
+        if kind is None:
+            raise ProgrammingError("executemany() can only execute DML statements.")
+        autocommit = self.txn is None and not self.explicit
+        txn = self._ensure_txn()
+        total = 0
+        count = None
+        clock = pin_statement_clock()
+        try:
+            plan, rt = self._compiled(sql, node, kind)
+            count = _parameter_count(node)
+            names = node.meta.get("_param_names", {})
+            params_list, memo, run = rt.params, rt.memo, plan.run
+            rt.txn = txn
+            for params in seq_of_params:
+                if on_row is not None:
+                    on_row(params)
+                if self.trace is not None:
+                    self.trace(sql)
+                params_list[:] = _bind(names, count, params)
+                memo.clear()
+                mark = txn.statement_mark()
+                try:
+                    run()
+                except BaseException as exc:
+                    if txn.active:
+                        if plan.conflict == "ROLLBACK" or getattr(exc, "_rollback_txn", False):
+                            self._end_txn(False)
+                        else:
+                            txn.statement_undo(mark)
+                    raise
+                txn.statement_done(mark)
+                total += self.changes
+        except BaseException:
+            if autocommit and self.txn is txn:
+                self._end_txn(True)  # the rows before the failing one stay, as in autocommit
+            raise
+        finally:
+            unpin_statement_clock(clock)
+        if autocommit:
+            self._end_txn(True)
+        return total
 
     def executescript(self, sql: str) -> None:
         from engine.sql.split import statement_spans
@@ -221,7 +281,7 @@ class Session:
             try:
                 node = parse_one(text)
             except SqlSyntaxError as exc:
-                raise OperationalError(exc.message) from None
+                node = _alter_fallback(text, exc)
             self._execute_node(text, node, ())
 
     def _execute_node(self, sql, node, params) -> Result:
@@ -238,8 +298,7 @@ class Session:
             return handler(self, node, params)
         autocommit = self.txn is None and not self.explicit
         txn = self._ensure_txn()
-        if not autocommit:
-            txn.savepoint(_STMT_SAVEPOINT)
+        mark = None if autocommit else txn.statement_mark()
         clock = pin_statement_clock()
         try:
             result = handler(self, sql, node, params)
@@ -250,15 +309,14 @@ class Session:
                 if getattr(exc, "_rollback_txn", False):
                     self._end_txn(False)
                 else:
-                    txn.rollback_to(_STMT_SAVEPOINT)
-                    txn.release(_STMT_SAVEPOINT)
+                    txn.statement_undo(mark)
             raise
         finally:
             unpin_statement_clock(clock)
         if autocommit:
             self._end_txn(True)
-        else:
-            txn.release(_STMT_SAVEPOINT)
+        elif txn.active:
+            txn.statement_done(mark)
         return result
 
     def _compiled(self, sql, node, kind):
@@ -500,6 +558,34 @@ class Session:
             raise unsupported(f"DROP {kind}")
         return Result(None, [])
 
+    def _alter(self, sql, node, params) -> Result:
+        """ALTER TABLE (engine.sql.alter parses it; the transaction applies it); views
+        are re-checked afterwards, as SQLite re-parses the schema."""
+        from engine.sql.alter import parse_alter
+        stmt = node if isinstance(node, AlterStatement) else parse_alter(sql)
+        if stmt is None:
+            raise unsupported(f"ALTER {(node.args.get('kind') or '').upper()}")
+        txn = self.txn
+        if stmt.table.lower() in ("sqlite_master", "sqlite_schema"):
+            raise OperationalError("table sqlite_master may not be altered")
+        if txn.catalog.table(stmt.table) is None and self.view_for_query(stmt.table) is not None:
+            raise OperationalError({
+                "rename_table": f"view {stmt.table} may not be altered",
+                "add_column": "Cannot add a column to a view",
+                "drop_column": f'cannot drop column from view "{stmt.table}"',
+                "rename_column": f'cannot rename columns of view "{stmt.table}"'}[stmt.action])
+        stmt.apply(txn)
+        what = {"drop_column": "drop column"}.get(stmt.action, "rename")
+        for obj in list(txn.catalog.others.values()):
+            if obj.type == "view":
+                try:
+                    Planner(self, Runtime(self)).query(parse_one(obj.sql).expression)
+                except OperationalError as exc:
+                    raise OperationalError(f"error in view {obj.name} after {what}: {exc}") \
+                        from None
+        self.changes = 0
+        return Result(None, [])
+
     def _pragma(self, node, params) -> Result:
         from engine.sql.pragma import run_pragma
         return run_pragma(self, node)
@@ -548,6 +634,19 @@ class Session:
         if self.txn is not None:
             self._end_txn(False)
         self.closed = True
+
+
+def _alter_fallback(sql: str, exc):
+    """ALTER TABLE forms sqlglot cannot parse (``ADD [COLUMN] c`` without a type) are
+    parsed by engine.sql.alter; anything else re-raises the syntax error."""
+    from engine.sql.alter import parse_alter
+    try:
+        node = parse_alter(sql)
+    except OperationalError:
+        node = None
+    if node is None:
+        raise OperationalError(exc.message) from None
+    return node
 
 
 def _canonical_create(sql: str, kind: str) -> str:
@@ -659,7 +758,19 @@ def bind_parameters(node, count: int, params) -> list:
 
     Raises ProgrammingError with sqlite3's messages for a wrong count or a missing name.
     """
-    names = node.meta.get("_param_names", {})
+    return _bind(node.meta.get("_param_names", {}), count, params)
+
+
+def _bind(names: dict, count: int, params) -> list:
+    """``bind_parameters`` given the statement's ``{number: name}`` map."""
+    if type(params) is tuple and len(params) == count:
+        for v in params:  # the common case: plain values, nothing to adapt
+            t = type(v)
+            if not (t is int or t is str or t is float or v is None or t is bytes) or (
+                    t is int and not -(1 << 63) <= v < (1 << 63)):
+                break
+        else:
+            return list(params)
     if isinstance(params, dict) or (hasattr(params, "keys") and hasattr(params, "__getitem__")
                                     and not isinstance(params, (list, tuple))):
         out = []
@@ -765,6 +876,8 @@ class _UserAggregate:
         return self.finalize()
 
 
+_DML_KINDS = {exp.Insert: "insert", exp.Update: "update", exp.Delete: "delete"}
+
 _STATEMENTS = {
     exp.Select: Session._query,
     exp.Union: Session._query,
@@ -777,6 +890,8 @@ _STATEMENTS = {
     exp.Create: Session._create,
     d.CreateTrigger: Session._create_trigger,
     exp.Drop: Session._drop,
+    exp.Alter: Session._alter,
+    AlterStatement: Session._alter,
     exp.Transaction: Session._begin,
     exp.Commit: Session._commit,
     exp.Rollback: Session._rollback,
