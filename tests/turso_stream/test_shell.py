@@ -267,33 +267,49 @@ def test_renderers_quote_as_the_shell():
 VALUES = st.one_of(
     st.none(),
     st.integers(min_value=-2**63, max_value=2**63 - 1),
-    st.sampled_from([0.0, -0.0, 0.1, 1.5, -2.25, 1e-7, 1e20, 3.14159, 1e300, 123456.789]),
-    st.text(alphabet=st.sampled_from("ab ,\"'|\t\n€é0"), max_size=6),
+    st.sampled_from([0.0, -0.0, 0.1, 1.5, -2.25, 1e-7, 1e20, 3.14159, 1e300, 18.0]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(alphabet=st.sampled_from("ab ,\"'|\t\n\r\x01€é0"), max_size=6),
 )
+# BLOBs only where the shell prints their bytes (columnar modes draw raw control bytes).
+BLOBS = st.binary(max_size=4)
+COLUMNAR = ("column", "table", "box", "markdown")
 
 
 def _literal(v) -> str:
-    if isinstance(v, float):
+    if isinstance(v, (int, float)):
         return repr(v)
-    return "NULL" if v is None else (str(v) if isinstance(v, int) else
-                                     "'" + v.replace("'", "''") + "'")
+    if isinstance(v, bytes):
+        return "x'" + v.hex() + "'"
+    return "NULL" if v is None else "'" + v.replace("'", "''") + "'"
+
+
+def run_in_process(script: str) -> tuple[bytes, str, int]:
+    """Our shell in this process, stdout captured as bytes (BLOBs are raw bytes)."""
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+    err = io.StringIO()
+    code = run_shell(["-batch"], stdin=io.StringIO(script), stdout=out, stderr=err)
+    out.flush()
+    return raw.getvalue(), err.getvalue(), code
 
 
 @needs_sqlite3
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.lists(st.tuples(VALUES, VALUES), min_size=1, max_size=4),
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(),
        mode=st.sampled_from(["list", "csv", "column", "table", "box", "markdown", "json",
                              "line", "insert", "quote", "tabs"]),
        headers=st.booleans())
-def test_random_values_render_like_sqlite3(rows, mode, headers):
+def test_random_values_render_like_sqlite3(data, mode, headers):
+    values = VALUES if mode in COLUMNAR else st.one_of(VALUES, BLOBS)
+    rows = data.draw(st.lists(st.tuples(values, values), min_size=1, max_size=4))
     script = "create table r(a, b);\n" + "".join(
         f"insert into r values({_literal(a)}, {_literal(b)});\n" for a, b in rows)
     script += f".headers {'on' if headers else 'off'}\n.mode {mode}\nselect * from r;\n"
-    out, err = io.StringIO(), io.StringIO()
-    code = run_shell(["-batch"], stdin=io.StringIO(script), stdout=out, stderr=err)
+    out, err, code = run_in_process(script)
     theirs = run_sqlite(script)
-    assert out.getvalue() == theirs.stdout.decode()
-    assert err.getvalue() == theirs.stderr.decode() and code == theirs.returncode
+    assert out == theirs.stdout
+    assert err == theirs.stderr.decode() and code == theirs.returncode
 
 
 # -- interactive: prompt_toolkit pipe input ------------------------------------------------

@@ -92,19 +92,32 @@ def _real_literal(value: float) -> str:
     return format_real(value, "g", 20, altform2=True)
 
 
+def _real_digits(value: float) -> str:
+    """``%!.20g`` as quote and json modes print a REAL, with no integral shortcut: 18.0
+    shows SQLite's long double digits, 17.999999999999999999."""
+    if math.isinf(value):
+        return "1e999" if value > 0 else "-1e999"
+    return format_real(value, "g", 20, altform2=True)
+
+
 def value_text(value, nullvalue: str) -> str:
     """A value as text for the list/csv/line/columnar modes. O(len(value))."""
     if value is None:
         return nullvalue
     cls = type(value)
     if cls is str:
-        return value
+        # The shell prints C strings: text ends at its first NUL.
+        return value if "\x00" not in value else value[:value.index("\x00")]
     if cls is int:
         return str(value)
     if cls is float:
         return real_text(value)
-    # A BLOB is written as its raw bytes; surrogateescape carries them through stdout.
-    return bytes(value).decode("utf-8", "surrogateescape")
+    # A BLOB is written as its raw bytes up to the first NUL; surrogateescape carries
+    # invalid UTF-8 through stdout unchanged.
+    raw = bytes(value)
+    if b"\x00" in raw:
+        raw = raw[:raw.index(b"\x00")]
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def quote_name(name: str) -> str:
@@ -152,18 +165,19 @@ def _text_literal(text: str) -> str:
     return prefix + body + suffix
 
 
-def sql_literal(value, escape_newlines: bool = True) -> str:
-    """A value as an SQL literal (insert mode, .dump; quote mode keeps newlines raw).
-    O(len(value))."""
+def sql_literal(value, insert_mode: bool = True) -> str:
+    """A value as an SQL literal. ``insert_mode`` (insert mode, .dump) escapes newlines
+    through replace() and writes integral REALs as ``N.0``; quote mode keeps newlines
+    raw and prints every REAL with ``%!.20g``. O(len(value))."""
     if value is None:
         return "NULL"
     cls = type(value)
     if cls is int:
         return str(value)
     if cls is float:
-        return _real_literal(value)
+        return _real_literal(value) if insert_mode else _real_digits(value)
     if cls is str:
-        if escape_newlines:
+        if insert_mode:
             return _text_literal(value)
         return "'" + value.replace("'", "''") + "'"
     return "X'" + bytes(value).hex() + "'"
@@ -200,10 +214,10 @@ def _json_value(value) -> str:
     if cls is int:
         return str(value)
     if cls is float:
-        return _real_literal(value) if not math.isnan(value) else "null"
+        return _real_digits(value) if value == value else "null"
     if cls is str:
         return _json_string(value)
-    return _json_string(bytes(value).decode("latin-1"))
+    return _json_string(bytes(value).decode("utf-8", "surrogateescape"))
 
 
 def csv_field(text: str | None, cfg: OutputSettings) -> str:
