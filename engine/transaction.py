@@ -258,6 +258,37 @@ class Transaction:
             self._write(t, key, None)
         return old
 
+    def prepared_row(self, table: str, row: tuple, rowid=None):
+        """``(key, stored row)`` that ``insert(table, row, rowid)`` would write, with
+        affinity applied and NOT NULL / CHECK / STRICT checked; key is None when a
+        new rowid would be allocated. Writes nothing (UPSERT looks before it leaps)."""
+        t = self.table(table)
+        if t.without_rowid:
+            row = t.prepare(row, None)
+            return t.pk_key(row), row
+        if t.alias is not None and row[t.alias] is not None:
+            rowid = row[t.alias]
+        if rowid is not None:
+            rowid = _as_rowid(rowid)
+            if t.alias is not None:
+                row = row[:t.alias] + (rowid,) + row[t.alias + 1:]
+        return rowid, t.prepare(row, rowid)
+
+    def unique_conflict(self, table: str, row: tuple, key, index=None):
+        """The key of a visible row other than ``key`` that ``row`` collides with on
+        ``index`` (an IndexStore of the table), or on the rowid / PRIMARY KEY when
+        ``index`` is None; None if there is none. O(log n)."""
+        t = self.table(table)
+        if index is None:
+            return key if key is not None and self.get(t.name, key) is not None else None
+        k = index.key_of(row, key)
+        if k is None or has_null(k):
+            return None
+        for other in self._exact_matches(t, index, k):
+            if other != key:
+                return other
+        return None
+
     def _write(self, t: Table, key, row) -> None:
         """Record ``row`` (None = delete) for ``key`` in the write set. O(log w)."""
         tname = t.name.lower()

@@ -81,18 +81,25 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
     else:
         positions = [i for i, c in enumerate(schema.columns) if not c.generated_sql]
     conflict = node.args.get("alternative") or "ABORT"
-    upsert = node.args.get("conflict")
-    if upsert is not None:
-        conflict = _upsert_mode(upsert)
     source_rows, width = _insert_source(node, planner, positions, schema, columns_given, parent)
     defaults = planner.session.column_defaults(table)
-    scope, _src = _table_scope(planner, table, parent=parent)
+    scope, _src = _table_scope(planner, table, target.alias or None, parent=parent)
     triggers = planner.session.triggers(schema, "INSERT")
+    upsert = update_triggers = None
+    if node.args.get("conflict") is not None:
+        from engine.sql.compiler.upsert import compile_upsert
+        upsert = compile_upsert(node.args["conflict"], planner, table, scope)
+        update_triggers = planner.session.triggers(schema, "UPDATE")
     ret_cols, ret_fn = _returning(node, planner, scope)
     rt = planner.rt
     name = schema.name
     has_rowid_target = -1 in positions
     session = planner.session
+
+    given = set(positions)
+    missing_defaults = [(pos, fn) for pos, fn in defaults if pos not in given]
+    # Every column given in declared order and nothing to default: the row is the values.
+    direct = positions == list(range(ncols)) and not missing_defaults
 
     def run():
         txn = rt.txn
@@ -100,17 +107,17 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
         count = 0
         last = None
         for values in source_rows():
-            row = [None] * ncols
             explicit_rowid = None
-            filled = set()
-            for pos, v in zip(positions, values):
-                if pos == -1:
-                    explicit_rowid = v
-                else:
-                    row[pos] = v
-                    filled.add(pos)
-            for pos, fn in defaults:
-                if pos not in filled:
+            if direct:
+                row = values
+            else:
+                row = [None] * ncols
+                for pos, v in zip(positions, values):
+                    if pos == -1:
+                        explicit_rowid = v
+                    else:
+                        row[pos] = v
+                for pos, fn in missing_defaults:
                     row[pos] = fn()
             if has_rowid_target and schema.rowid_alias is not None and explicit_rowid is not None:
                 row[schema.rowid_alias] = explicit_rowid
@@ -120,6 +127,19 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
                 if not triggers.fire_before(txn, tuple(row) + (rid,), None):
                     continue
             try:
+                if upsert is not None:
+                    hit = upsert.find(txn, tuple(row), explicit_rowid)
+                    if hit is not None:
+                        clause, other, excluded = hit
+                        k = None if clause.nothing else \
+                            upsert.update(txn, clause, other, excluded, update_triggers)
+                        if k is not None:
+                            count += 1
+                            if ret_fn is not None:
+                                stored = txn.get(name, k)
+                                out.append(ret_fn(stored if schema.without_rowid
+                                                  else stored + (k,)))
+                        continue
                 key = txn.insert(name, tuple(row), rowid=explicit_rowid, conflict=conflict)
             except IntegrityError:
                 if conflict == CONFLICT_IGNORE:
@@ -139,13 +159,6 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
         session.note_changes(count, last)
         return out
     return DmlPlan(run, ret_cols, conflict)
-
-
-def _upsert_mode(upsert) -> str:
-    action = upsert.args.get("action")
-    if upsert.args.get("nothing") or (action is not None and "NOTHING" in action.sql().upper()):
-        return CONFLICT_IGNORE
-    raise OperationalError("not supported by turso_stream yet: ON CONFLICT DO UPDATE (upsert)")
 
 
 def _insert_source(node, planner, positions, schema, columns_given, parent=None):
