@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3 as _sqlite3
 import sys
@@ -96,6 +97,9 @@ def _is_read_only(sql: str) -> bool:
     return isinstance(node, (exp.Select, exp.SetOperation, exp.Values))
 
 
+_NO_ROWS = object()
+
+
 class Connection:
     """A connection to a turso_stream database (sqlite3.Connection's interface)."""
 
@@ -154,6 +158,16 @@ class Connection:
             self._trace_params = params
             try:
                 return self._session.execute(sql, params)
+            finally:
+                self._trace_params = None
+
+    def _run_many(self, sql: str, seq_of_params) -> int:
+        """Execute one DML statement per parameter set (compiled once) under the lock."""
+        with self._lock:
+            def on_row(params):
+                self._trace_params = params
+            try:
+                return self._session.executemany(sql, seq_of_params, on_row)
             finally:
                 self._trace_params = None
 
@@ -640,16 +654,15 @@ class Cursor:
             raise ProgrammingError("executemany() can only execute DML statements.")
         dml = is_dml(sql)
         self.rowcount = 0 if dml else -1
-        run = conn._run
         adapt = adapt_parameters
-        first = True
-        for parameters in seq_of_parameters:
-            if first:
-                conn._implicit_begin(sql)
-                first = False
-            result = run(sql, adapt(parameters))
-            if dml:
-                self.rowcount += result.rowcount
+        adapted = (adapt(p) for p in seq_of_parameters)
+        first = next(adapted, _NO_ROWS)
+        if first is _NO_ROWS:
+            return self
+        conn._implicit_begin(sql)
+        total = conn._run_many(sql, itertools.chain((first,), adapted))
+        if dml:
+            self.rowcount = total
         return self
 
     def executescript(self, sql_script, /):

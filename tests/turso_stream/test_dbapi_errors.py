@@ -217,7 +217,6 @@ def test_commit_and_rollback_statement_errors():
 
 
 @pytest.mark.parametrize("call", [
-    lambda c: c.create_window_function("w", 1, object),
     lambda c: c.set_authorizer(lambda *a: 0),
     lambda c: c.set_progress_handler(lambda: 0, 10),
     lambda c: c.blobopen("t", "b", 1),
