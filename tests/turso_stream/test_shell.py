@@ -220,6 +220,22 @@ def test_piped_stdin_and_file_written_is_sqlite(tmp_path):
         assert conn.execute("select a from t order by a").fetchall() == [(1,), (2,)]
 
 
+@needs_sqlite3
+@pytest.mark.parametrize("args", [
+    [":memory:", "select * form t", "select 1"],
+    [":memory:", "create table t(a unique)", "insert into t values(1)",
+     "insert into t values(1)", "select 2"],
+    ["-cmd", "select * frm x", ":memory:", "select 3"],
+    ["-header", "-cmd", ".mode csv", ":memory:", "select 1 as a", ".mode json",
+     "select 2 as b; select 3 as c"],
+    ["/nonexistent/dir/x.db", "select 1"],
+])
+def test_command_line_sql_like_sqlite3(args):
+    theirs = run_sqlite("", *args)
+    assert run_in_process("", ["-batch", *args]) == (
+        theirs.stdout, theirs.stderr.decode(), theirs.returncode)
+
+
 def test_sql_arguments_and_options(tmp_path):
     proc = run_ours("", "-csv", "-header", ":memory:", "select 1 as a, 'x y' as b")
     assert proc.stdout == b'a,b\r\n1,"x y"\r\n' and proc.returncode == 0
@@ -284,12 +300,12 @@ def _literal(v) -> str:
     return "NULL" if v is None else "'" + v.replace("'", "''") + "'"
 
 
-def run_in_process(script: str) -> tuple[bytes, str, int]:
+def run_in_process(script: str, argv=("-batch",)) -> tuple[bytes, str, int]:
     """Our shell in this process, stdout captured as bytes (BLOBs are raw bytes)."""
     raw = io.BytesIO()
     out = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
     err = io.StringIO()
-    code = run_shell(["-batch"], stdin=io.StringIO(script), stdout=out, stderr=err)
+    code = run_shell(list(argv), stdin=io.StringIO(script), stdout=out, stderr=err)
     out.flush()
     return raw.getvalue(), err.getvalue(), code
 

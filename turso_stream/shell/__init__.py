@@ -38,7 +38,7 @@ OPTIONS include:
 
 def _parse_options(argv: list[str]):
     """(options dict, positional args) or a usage error message."""
-    opts = {"cmds": [], "interactive": None}
+    opts: dict = {}
     pos: list[str] = []
     i = 0
     while i < len(argv):
@@ -106,11 +106,13 @@ def run_shell(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
     _apply_options(shell, opts)
     try:
         try:
-            for command in opts.get("-cmds", []) + opts.get("-cmd", []):
-                shell.process_lines([command], where_lines=False)
+            for command in opts.get("-cmd", []):
+                shell.run_argument(command)
             if len(pos) > 1:
                 for sql in pos[1:]:
-                    shell.process_lines([sql], where_lines=False)
+                    status = shell.run_argument(sql)
+                    if status:
+                        return status
             elif opts.get("-interactive") or (not opts.get("-batch") and stdin.isatty()
                                                and stdout.isatty()):
                 from turso_stream.shell.interactive import run_interactive

@@ -83,8 +83,13 @@ class Shell:
     # -- database --------------------------------------------------------------------------
 
     def open(self, database: str) -> None:
-        """Close the current database (if any) and open ``database`` in autocommit mode."""
-        conn = turso_stream.connect(database, isolation_level=None, check_same_thread=False)
+        """Close the current database (if any) and open ``database`` in autocommit mode.
+        A file that cannot be opened raises sqlite3's OperationalError."""
+        try:
+            conn = turso_stream.connect(database, isolation_level=None,
+                                        check_same_thread=False)
+        except OSError:
+            raise _sqlite3.OperationalError("unable to open database file") from None
         if self.conn is not None:
             self.close()
         self.conn = conn
@@ -163,6 +168,25 @@ class Shell:
             if self.once:
                 self.once = False
                 self.set_output(self.stdout)
+
+    def run_argument(self, text: str) -> int:
+        """Run one command-line argument (SQL or a dot-command) as sqlite3 runs its
+        ``SQL...`` arguments; the exit status of the first failure, else 0."""
+        if text.startswith("."):
+            return self.meta(text)
+        try:
+            for start, end in statement_spans(text):
+                cur = self._execute(text, start, end)
+                if cur.description is not None:
+                    self.write(render([d[0] for d in cur.description], cur.fetchall(),
+                                      self.cfg))
+        except Exception as exc:  # noqa: BLE001 - every failure is reported
+            report, status = _errors.describe_argument(exc, text[start:].rstrip())
+            self.error(report)
+            return status
+        finally:
+            self.out.flush()
+        return 0
 
     def _execute(self, text: str, start: int, end: int):
         """Execute the statement ``text[start:end]``.  When it fails as incomplete input

@@ -16,7 +16,8 @@ from engine.errors import DatabaseLockedError
 from engine.sql import lexer
 from engine.sql.parse import parse_single
 
-__all__ = ["is_parse_error", "error_code", "error_offset", "error_context", "describe"]
+__all__ = ["is_parse_error", "error_code", "error_offset", "error_context", "describe",
+           "describe_argument"]
 
 # Messages SQLite produces while preparing a statement.
 _PARSE_PREFIXES = ("near ", "no such table", "no such column", "no such function",
@@ -121,3 +122,19 @@ def describe(exc: BaseException, rest: str, where: str) -> str:
     if code > 1:
         message = f"{message} ({code})"
     return f"Runtime error{where}: {message}"
+
+
+def describe_argument(exc: BaseException, rest: str) -> tuple[str, int]:
+    """The report and exit status for SQL given on the command line, where sqlite3
+    says ``Error: in prepare, MSG`` (status 1) or ``Error: stepping, MSG (CODE)``
+    (status CODE)."""
+    message = str(exc) if isinstance(exc, _sqlite3.Error) else (
+        f"{type(exc).__name__}: {exc}")
+    if is_parse_error(exc):
+        report = f"Error: in prepare, {message}"
+        offset = error_offset(rest, message)
+        if offset is not None:
+            report += "\n" + error_context(rest, offset)
+        return report, 1
+    code = error_code(exc)
+    return f"Error: stepping, {message}" + (f" ({code})" if code > 1 else ""), code
