@@ -218,8 +218,6 @@ def _matching_rows(planner, table, where, scope, source):
 
 
 def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = None) -> DmlPlan:
-    if node.args.get("from_") is not None:
-        raise OperationalError("not supported by turso_stream yet: UPDATE ... FROM")
     target = node.this
     table = _target_table(planner, target)
     schema = table.schema
@@ -241,10 +239,17 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
         if len(names) != 1:
             raise OperationalError("not supported by turso_stream yet: row-value assignment")
         assigned.add(names[0].lower())
-        sets.append((pos, comp.fn(eq.expression)))
+        if node.args.get("from_") is not None:
+            sets.append((pos, None))
+        else:
+            sets.append((pos, comp.fn(eq.expression)))
     triggers = planner.session.triggers(schema, "UPDATE")
     conflict = node.args.get("alternative") or "ABORT"
-    matching = _matching_rows(planner, table, node.args.get("where"), scope, source)
+    if node.args.get("from_") is not None:
+        matching, values = _joined_rows(node, planner, table, parent)
+        sets = [(pos, lambda _row, j=j: values[0][j]) for j, (pos, _f) in enumerate(sets)]
+    else:
+        matching = _matching_rows(planner, table, node.args.get("where"), scope, source)
     ret_cols, ret_fn = _returning(node, planner, scope)
     rt = planner.rt
     name = schema.name
@@ -300,6 +305,48 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
         session.note_changes(count, None)
         return out
     return DmlPlan(run, ret_cols, conflict)
+
+
+def _joined_rows(node, planner, table, parent):
+    """UPDATE ... FROM (SQLite 3.33+): the target joined with the FROM items under the
+    WHERE, as one SELECT of the target's columns, its rowid and the SET values.
+
+    Returns ``(matching, values)``: ``matching()`` yields ``(key, target row)`` once
+    per target row (its first joined match, as SQLite uses an arbitrary one) and
+    leaves that match's SET values in ``values[0]`` while the caller handles it.
+    """
+    schema = table.schema
+    target = node.this
+    alias = target.alias or target.name
+    first = node.args["from_"].this.copy()
+    joins = [j.copy() for j in first.args.get("joins") or []]
+    first.set("joins", None)
+    items = [exp.column(c.name, table=alias, quoted=True) for c in schema.columns]
+    if not schema.without_rowid:
+        items.append(exp.column("rowid", table=alias))
+    width = len(items)
+    items += [eq.expression.copy() for eq in node.expressions]
+    select = exp.Select(expressions=items, from_=exp.From(this=target.copy()),
+                        joins=[exp.Join(this=first, kind="CROSS")] + joins,
+                        where=node.args.get("where"))
+    plan = planner.query(select, parent)
+    with_rowid = not schema.without_rowid
+    pk_key = table.pk_key
+    values = [None]
+
+    def matching():
+        seen = set()
+        found = []
+        for r in plan.run():
+            row = tuple(r[:width])
+            key = row[-1] if with_rowid else pk_key(row)
+            if key not in seen:
+                seen.add(key)
+                found.append((key, row, tuple(r[width:])))
+        for key, row, vals in found:
+            values[0] = vals
+            yield key, row
+    return matching, values
 
 
 def compile_delete(node: exp.Delete, planner: Planner, parent: Scope | None = None) -> DmlPlan:
