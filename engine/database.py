@@ -41,6 +41,9 @@ from engine.transaction import CONCURRENT, DEFERRED, MODES, Transaction
 log = logging.getLogger("turso_stream.engine")
 
 MEMORY = ":memory:"
+# The name of the commit record's pseudo-table entry carrying database settings
+# (PRAGMA user_version); no table can have it (NUL is not valid in SQL names).
+META_RECORD = "\x00meta"
 DEFAULT_CHECKPOINT_BYTES = 16 << 20
 
 
@@ -62,6 +65,7 @@ class Database:
         self.checkpoint_bytes = checkpoint_bytes
         self.catalog = Catalog()
         self.tables: dict[str, Table] = {}
+        self.user_version = 0  # PRAGMA user_version: logged, checkpointed in the header
         self.last_ts = 0
         self.commit_hooks: list = []   # run inside the commit, under the write lock
         self.durable_hooks: list = []  # run after durability, lock released, in commit order
@@ -110,7 +114,9 @@ class Database:
                 f.close()
             if data:
                 self._image_size = len(data)
-                entries, rows, ckpt_ts = load_image(data)
+                header = {}
+                entries, rows, ckpt_ts = load_image(data, header)
+                self.user_version = header["user_version"]
                 self._install_schema(entries, [])
                 for name, pairs in rows.items():
                     t = self.tables[name]
@@ -130,6 +136,9 @@ class Database:
             if schema is not None:
                 self._install_schema(*schema)
             for name, ops in tables:
+                if name == META_RECORD:
+                    self.user_version = dict(ops)["user_version"]
+                    continue
                 t = self.tables[name.lower()]
                 for key, row in ops:
                     if t.without_rowid:
@@ -262,7 +271,8 @@ class Database:
     # -- commit ----------------------------------------------------------------------
 
     def _commit(self, txn: Transaction):
-        if not txn.catalog_changed and not any(txn.writes.values()):
+        if not txn.catalog_changed and not any(txn.writes.values()) \
+                and txn.user_version is None:
             self._end(txn)
             return None
         self._check_usable()
@@ -355,6 +365,9 @@ class Database:
                     ops = list(writes.items())
                 record.append((t.name, ops))
             plan.append((t, writes))
+        if txn.user_version is not None:
+            # A pseudo-table entry: the record format has no other slot for settings.
+            record.append((META_RECORD, [("user_version", txn.user_version)]))
         lsn = 0
         if self._log is not None:
             lsn = self._log.append(encode_commit(ts, now, schema, record))
@@ -365,6 +378,8 @@ class Database:
             for t, writes in plan:
                 changes.tables[t.name.lower()] = self._install(t, writes, ts, keep)
             self.last_ts = ts
+            if txn.user_version is not None:
+                self.user_version = txn.user_version
             for hook in self.commit_hooks:
                 hook(changes)
         except BaseException as exc:
@@ -463,7 +478,7 @@ class Database:
             raise DatabaseLockedError()
         try:
             image = build_image(self.catalog, self.tables, self.schema_entries(self.catalog),
-                                self.last_ts)
+                                self.last_ts, self.user_version)
             try:
                 self._write_image(image)
                 self._log.reset()

@@ -65,6 +65,7 @@ class Transaction:
         self._reserved: dict[str, int] = {}  # CONCURRENT: last rowid reserved per table
         self._undo: list = []
         self._marks: list[tuple[str, int]] = []
+        self.user_version = None  # PRAGMA user_version set in this transaction
 
     # -- table resolution --------------------------------------------------------
 
@@ -586,6 +587,17 @@ class Transaction:
         del others[name.lower()]
         self._set_catalog(self.catalog.evolve(others=others), self.tables)
 
+    def set_user_version(self, value: int) -> None:
+        """PRAGMA user_version = value: a write, committed (and logged) with the rest."""
+        self._begin_write()
+        if self._marks:
+            self._undo.append(("user_version", self.user_version))
+        self.user_version = value
+
+    def get_user_version(self) -> int:
+        """PRAGMA user_version as this transaction sees it."""
+        return self.db.user_version if self.user_version is None else self.user_version
+
     # -- ALTER TABLE (text edits: engine.sql.alter) --------------------------------------
 
     def _alter_target(self, name: str) -> Table:
@@ -842,6 +854,9 @@ class Transaction:
             entry = undo.pop()
             if entry[0] == "catalog":
                 _, self.catalog, self.tables = entry
+                continue
+            if entry[0] == "user_version":
+                self.user_version = entry[1]
                 continue
             if entry[0] == "writes":
                 _, key, saved = entry

@@ -78,11 +78,32 @@ def _index_info(session, arg, extended=False):
 
 def _user_version(session, arg):
     from engine.sql.session import Result
-    db = session.db
+    txn = session.txn
     if arg is None:
-        return Result(("user_version",), [(getattr(db, "user_version", 0),)])
-    db.user_version = int(arg)
+        value = txn.get_user_version() if txn is not None else session.db.user_version
+        return Result(("user_version",), [(value,)])
+    value = _int_setting(arg)
+    if session.explicit:  # BEGIN seen: the write belongs to that transaction
+        txn = session._ensure_txn()
+    if txn is not None:
+        txn.set_user_version(value)
+    else:  # autocommit: its own write transaction, as SQLite writes the header
+        txn = session.db.begin("DEFERRED", session.timeout)
+        try:
+            txn.set_user_version(value)
+        except BaseException:
+            txn.rollback()
+            raise
+        txn.commit()
     return Result(None, [])
+
+
+def _int_setting(arg) -> int:
+    """A 32-bit header value as SQLite stores it (sqlite3Atoi: leading integer, else 0)."""
+    import re
+    m = re.match(r"\s*[-+]?\d+", str(arg))
+    v = int(m.group()) if m else 0
+    return v if -2 ** 31 <= v < 2 ** 31 else 0  # sqlite3GetInt32 refuses the rest
 
 
 def _journal_mode(session, arg):

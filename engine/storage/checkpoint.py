@@ -32,7 +32,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def build_image(catalog, tables, schema_entries, ts: int) -> bytes:
+def build_image(catalog, tables, schema_entries, ts: int, user_version: int = 0) -> bytes:
     """Serialize the committed state at ``ts`` into SQLite database bytes.
 
     ``tables`` maps name.lower() -> engine Table (its latest versions are the
@@ -56,6 +56,7 @@ def build_image(catalog, tables, schema_entries, ts: int) -> bytes:
         conn.execute(f"CREATE TABLE {META_TABLE}(key TEXT, value)")
         conn.executemany(f"INSERT INTO {META_TABLE} VALUES (?, ?)",
                          [("checkpoint_ts", ts), ("format", 1)])
+        conn.execute(f"PRAGMA user_version = {int(user_version)}")  # the file header's
         conn.execute("COMMIT")
         return conn.serialize()
     finally:
@@ -80,11 +81,12 @@ def _copy_rows(conn, table) -> None:
     conn.executemany(sql, data)
 
 
-def load_image(data: bytes):
+def load_image(data: bytes, header: dict | None = None):
     """Read a SQLite database image: ``(schema_entries, rows_by_table, checkpoint_ts)``.
 
     ``rows_by_table[name.lower()]`` is a list of ``(rowid_or_None, row)``.
     Tables named ``sqlite_*`` (internal) and the meta table are not imported.
+    ``header``, if given, receives the file header's ``user_version``.
     """
     conn = sqlite3.connect(":memory:")
     try:
@@ -95,6 +97,8 @@ def load_image(data: bytes):
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(str(exc)) from None
         schema, rows, ts = [], {}, 0
+        if header is not None:
+            header["user_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
         for type_, name, tbl, sql in entries:
             if name == META_TABLE:
                 ts = dict(conn.execute(f"SELECT key, value FROM {META_TABLE}")).get(
