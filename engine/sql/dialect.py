@@ -320,7 +320,10 @@ class _Parser(SQLiteParser):
     # function nodes rewrite calls (strftime -> TimeToStr, json_extract -> JSONPath, ...)
     # in ways that cannot be mapped back. Only CAST keeps its special syntax.
     FUNCTIONS: t.ClassVar[dict] = {}
-    FUNCTION_PARSERS = {"CAST": SQLiteParser.FUNCTION_PARSERS["CAST"]}
+    FUNCTION_PARSERS = {
+        "CAST": SQLiteParser.FUNCTION_PARSERS["CAST"],
+        "RAISE": lambda self: self._parse_raise(),
+    }
 
     # ``->`` / ``->>`` keep their right operand as written (SQLite interprets a label,
     # an integer or a JSON path itself); sqlglot would convert it to a JSONPath tree.
@@ -795,6 +798,24 @@ def _trigger_sql(gen: SQLiteGenerator, e: CreateTrigger) -> str:
 def _with_keyword(sql: str, keyword: str, extra: str) -> str:
     """Insert ``extra`` after the leading ``keyword`` of generated ``sql``."""
     return keyword + extra + sql[len(keyword):] if sql.startswith(keyword) else sql
+
+
+def _parse_raise(self) -> exp.Expression:
+    """``RAISE(IGNORE)`` / ``RAISE(ROLLBACK|ABORT|FAIL, message)`` (trigger programs):
+    an ``exp.Anonymous`` named RAISE whose first argument is the action as ``exp.Var``
+    (ROLLBACK and ABORT are keywords, so the generic argument parser rejects them)."""
+    action = self._curr.text.upper() if self._curr else ""
+    if action not in ("IGNORE", "ROLLBACK", "ABORT", "FAIL"):
+        self.raise_error("Expected IGNORE, ROLLBACK, ABORT or FAIL")
+    self._advance()
+    args: list = [exp.Var(this=action)]
+    if self._match(TokenType.COMMA):
+        args.append(self._parse_disjunction())
+    self._match_r_paren()
+    return self.expression(exp.Anonymous(this="RAISE", expressions=args))
+
+
+_Parser._parse_raise = _parse_raise
 
 
 class _Generator(SQLiteGenerator):

@@ -127,6 +127,7 @@ class TableTriggers:
     def __init__(self, session, table_schema, event: str):
         self.before: list[CompiledTrigger] = []
         self.after: list[CompiledTrigger] = []
+        self.instead: list[CompiledTrigger] = []
         catalog = session.txn.catalog
         for obj in catalog.others.values():
             if obj.type != "trigger" or obj.table.lower() != table_schema.name.lower():
@@ -135,7 +136,7 @@ class TableTriggers:
             if (node.args.get("event") or "").upper() != event:
                 continue
             t = CompiledTrigger(session, node, table_schema)
-            (self.after if t.timing == "AFTER" else self.before).append(t)
+            {"AFTER": self.after, "INSTEAD OF": self.instead}.get(t.timing, self.before).append(t)
 
     def __bool__(self) -> bool:
         return bool(self.before or self.after)
@@ -145,6 +146,9 @@ class TableTriggers:
 
     def fire_after(self, txn, new_row, old_row, assigned=None) -> bool:
         return _fire(self.after, txn, new_row, old_row, assigned)
+
+    def fire_instead(self, txn, new_row, old_row, assigned=None) -> bool:
+        return _fire(self.instead, txn, new_row, old_row, assigned)
 
 
 def _fire(triggers, txn, new_row, old_row, assigned) -> bool:
