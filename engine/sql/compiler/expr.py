@@ -78,9 +78,9 @@ def literal_value(node: exp.Literal):
 
 def _wrap_errors(fn):
     """Map value-level errors to sqlite3's OperationalError (done once per call site)."""
-    def call(*args):
+    def call(*args, **kwargs):
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except (OperatorError, SqlFunctionError) as exc:
             raise OperationalError(getattr(exc, "message", str(exc))) from None
     return call
@@ -160,7 +160,13 @@ class ExprCompiler:
             i = self.aggregates[("col", table, name.lower())]
             return Compiled(lambda row: row[i])
         scope, i, meta = self.scope.resolve(name, table)
-        if scope is self.scope:
+        merged = (scope.using_merged_slots(name)
+                  if table is None or getattr(node, "_using_star", False) else None)
+        if merged is not None:
+            fn = _merged_column(merged, None if scope is self.scope else scope.cell)
+            if scope is not self.scope:
+                self._mark_correlated(scope)
+        elif scope is self.scope:
             fn = operator.itemgetter(i)  # C-level: the commonest closure of all
         else:
             self._mark_correlated(scope)
@@ -317,13 +323,19 @@ class ExprCompiler:
         return Compiled(between)
 
     def _like(self, node, escape=None):
+        """``x [NOT] LIKE p [ESCAPE e]`` (sqlglot marks NOT LIKE with ``negate``)."""
         pattern = self.fn(node.expression)
         value = self.fn(node.this)
         like = _wrap_errors(ops.like)
         if escape is None:
-            return Compiled(lambda row: like(pattern(row), value(row)))
-        esc = self.fn(escape)
-        return Compiled(lambda row: like(pattern(row), value(row), esc(row), has_escape=True))
+            fn = lambda row: like(pattern(row), value(row))  # noqa: E731
+        else:
+            esc = self.fn(escape)
+            fn = lambda row: like(pattern(row), value(row), esc(row), has_escape=True)  # noqa: E731
+        if node.args.get("negate"):
+            not_, positive = ops.not_, fn
+            fn = lambda row: not_(positive(row))  # noqa: E731
+        return Compiled(fn)
 
     def _escape(self, node):
         inner = node.this
@@ -501,6 +513,22 @@ class ExprCompiler:
 
     # -- functions ------------------------------------------------------------------------
 
+    def _filter(self, node):
+        """``agg(...) FILTER (WHERE ...)``: the aggregate's slot of a post-aggregation row
+        (the planner collects the whole Filter node as the aggregate); elsewhere SQLite's
+        errors: misuse of an aggregate, or FILTER on a non-aggregate function."""
+        if self.aggregates is not None and id(node) in self.aggregates:
+            i = self.aggregates[id(node)]
+            return Compiled(lambda row: row[i])
+        call = node.this
+        name = call.name.lower()
+        nargs = len(call.expressions)
+        session = self.rt.session
+        if lookup_aggregate(name, nargs) is not None or (
+                session is not None and session.user_aggregate(name, nargs) is not None):
+            raise OperationalError(f"misuse of aggregate function {name}()")
+        raise OperationalError(f"FILTER may not be used with non-aggregate {name}()")
+
     def _function(self, node):
         name = node.name.lower()
         args = list(node.expressions)
@@ -588,7 +616,7 @@ class ExprCompiler:
     def _raise(self, args):
         """RAISE(IGNORE) / RAISE(ROLLBACK|ABORT|FAIL, message): only inside triggers."""
         from engine.sql.compiler.trigger import TriggerRaise
-        if not args or not isinstance(args[0], exp.Column) or \
+        if not args or not isinstance(args[0], (exp.Column, exp.Var)) or \
                 args[0].name.upper() not in ("IGNORE", "ROLLBACK", "ABORT", "FAIL"):
             raise OperationalError('near "RAISE": syntax error')
         kind = args[0].name.upper()
@@ -731,6 +759,26 @@ _CONTEXT_FUNCTIONS = {
 _ARITH = {exp.Add: ops.add, exp.Sub: ops.sub, exp.Mul: ops.mul, exp.Div: ops.div,
           exp.Mod: ops.mod, exp.BitwiseAnd: ops.bitand, exp.BitwiseOr: ops.bitor,
           exp.BitwiseLeftShift: ops.lshift, exp.BitwiseRightShift: ops.rshift}
+def _merged_column(slots, cell):
+    """Reader of a USING column merged by RIGHT/FULL joins: the first non-NULL of
+    ``slots`` (one slot after a RIGHT join); from ``cell`` when correlated."""
+    if len(slots) == 1:
+        (j,) = slots
+        if cell is None:
+            return operator.itemgetter(j)
+        return lambda row: cell[0][j]
+
+    def read(row):
+        if cell is not None:
+            row = cell[0]
+        for j in slots:
+            v = row[j]
+            if v is not None:
+                return v
+        return None
+    return read
+
+
 _COMPARE = {exp.EQ: ops.eq, exp.NEQ: ops.ne, exp.LT: ops.lt, exp.LTE: ops.le,
             exp.GT: ops.gt, exp.GTE: ops.ge, exp.NullSafeEQ: ops.is_,
             exp.NullSafeNEQ: ops.is_not}
@@ -802,6 +850,7 @@ _HANDLERS = {
     exp.Exists: ExprCompiler._exists,
     exp.Subquery: ExprCompiler._subquery,
     exp.Anonymous: ExprCompiler._function,
+    exp.Filter: ExprCompiler._filter,
     exp.JSONExtract: lambda c, n: c._json_arrow(n, False),
     exp.JSONExtractScalar: lambda c, n: c._json_arrow(n, True),
     exp.Lambda: ExprCompiler._lambda,

@@ -24,6 +24,7 @@ from sqlglot import exp
 
 from engine.errors import OperationalError
 from engine.sql import operators as ops
+from engine.sql.dialect import Variable
 from engine.sql.compiler.expr import Compiled, ExprCompiler, Runtime, _hash_key_function
 from engine.sql.compiler.scope import ROWID_NAMES, ColumnMeta, Scope, Source
 from engine.sql.compiler.window import WindowStage, collect_windows, window_operands
@@ -224,7 +225,8 @@ class Planner:
         distinct = node.args.get("distinct") is not None
         if order is not None:
             terms = self._order_terms(order, select_items, columns, comp, aggregate=False)
-            run = self._sorted_run(source_rows, project, terms, distinct, columns, scope)
+            run = self._sorted_run(source_rows, project, terms, distinct, columns, scope,
+                                   _top_count(node, comp))
         else:
             def run():
                 cell = scope.cell
@@ -236,7 +238,11 @@ class Planner:
         run = self._limit(node, run, comp)
         return QueryPlan(columns, run, scope, scope.correlated)
 
-    def _sorted_run(self, source_rows, project, terms, distinct, columns, scope):
+    def _sorted_run(self, source_rows, project, terms, distinct, columns, scope,
+                    top_count=None):
+        """Rows projected, de-duplicated if DISTINCT, then sorted; ``top_count() -> k |
+        None``: only the first k rows are needed (LIMIT + OFFSET), so the sorter may
+        select them with a heap, O(n log k) instead of O(n log n)."""
         key_fns = [t[0] for t in terms]
         sorter = _make_sorter([(lambda p, i=i: p[0][i], t[1], t[2]) for i, t in enumerate(terms)],
                               self.session.collations if self.session else None)
@@ -255,7 +261,7 @@ class Planner:
                         continue
                     seen.add(k)
                 pairs.append((tuple(f(row, out) for f in key_fns), out))
-            for _keys, out in sorter(pairs):
+            for _keys, out in sorter(pairs, top_count() if top_count else None):
                 yield out
         return run
 
@@ -367,36 +373,18 @@ class Planner:
         empty_row = (None,) * width
         grouped = group is not None
 
+        plain = not single_extreme and all(spec[3] is None for spec in specs)
+
         def groups():
-            table = {}
             cell = scope.cell
-            for row in source_rows():
-                cell[0] = row
-                if grouped:
-                    key = tuple(k(f(row)) for f, k in group_fns)
-                else:
-                    key = ()
-                state = table.get(key)
-                if state is None:
-                    state = table[key] = [row, [spec[1]() for spec in specs]]
-                accs = state[1]
-                changed = False
-                for spec, acc in zip(specs, accs):
-                    _, _, args_fn, filt = spec
-                    if filt is not None and not filt(row):
-                        continue
-                    if single_extreme:
-                        before = acc.value()
-                        acc.step(*args_fn(row))
-                        changed = acc.value() is not before
-                    else:
-                        acc.step(*args_fn(row))
-                if not single_extreme or changed:
-                    state[0] = row
+            if plain:
+                table = _plain_groups(source_rows, cell, specs, group_fns)
+            else:
+                table = _tracking_groups(source_rows, cell, specs, group_fns, single_extreme)
             if not table and not grouped:
                 table[()] = [empty_row, [spec[1]() for spec in specs]]
-            for rep, accs in table.values():
-                yield rep + tuple(_finalize(a) for a in accs)
+            for state in table.values():
+                yield state[0] + tuple([_finalize(a) for a in state[1]])
 
         def rows():
             cell = scope.cell
@@ -413,7 +401,8 @@ class Planner:
         distinct = node.args.get("distinct") is not None
         if order is not None:
             terms = self._order_terms(order, select_items, columns, post, aggregate=True)
-            run = self._sorted_run(rows, project, terms, distinct, columns, scope)
+            run = self._sorted_run(rows, project, terms, distinct, columns, scope,
+                                   _top_count(node, post))
         else:
             def run():
                 for g in rows():
@@ -454,7 +443,8 @@ class Planner:
         return g
 
     def _aggregate_spec(self, node, comp):
-        """``(name, factory, args_fn(row) -> tuple, filter_fn | None)`` for one call."""
+        """``(name, factory, args_fn(row) -> tuple, filter_fn | None, arg fns)`` for one
+        call."""
         filt = None
         if isinstance(node, exp.Filter):
             filt = comp.predicate(node.expression.this)
@@ -499,7 +489,7 @@ class Planner:
             args_fn = lambda row: (f(row),)
         else:
             args_fn = lambda row: tuple(g(row) for g in fns)
-        return (name, factory, args_fn, filt)
+        return (name, factory, args_fn, filt, fns)
 
     # -- FROM ------------------------------------------------------------------------------------
 
@@ -693,15 +683,21 @@ class Planner:
         remaining = list(conjuncts)
         pipeline = None
         left_sources: list[Source] = []
+        # A RIGHT/FULL join NULL-pads rows of every source before it, so a WHERE conjunct
+        # may not filter any step up to the last such join: it stays a residual filter.
+        last_padding = max((i for i, step in enumerate(steps)
+                            if _join_kind(step[2]) in ("RIGHT", "FULL")), default=-1)
         for index, (source, rows_fn, join_node) in enumerate(steps):
             kind = _join_kind(join_node)
             on = []
             if join_node is not None:
-                on = self._join_conditions(join_node, source, left_sources, scope)
+                on = self._join_conditions(join_node, source, left_sources, scope,
+                                           last_padding >= 0)
             # Conjuncts that mention only this source (and earlier ones / constants)
-            usable = on + ([] if kind in ("LEFT", "FULL") else
+            keep_where = kind in ("LEFT", "FULL") or index <= last_padding
+            usable = on + ([] if keep_where else
                            [c for c in remaining if _refs_within(c, scope, left_sources + [source])])
-            if kind not in ("LEFT", "FULL"):
+            if not keep_where:
                 remaining = [c for c in remaining if c not in usable]
             local = [c for c in usable if _refs_within(c, scope, [source])]
             cross = [c for c in usable if c not in local]
@@ -730,7 +726,9 @@ class Planner:
                     yield row
         return rows
 
-    def _join_conditions(self, join_node, source, left_sources, scope):
+    def _join_conditions(self, join_node, source, left_sources, scope, padded=False):
+        """ON conjuncts plus the equalities of USING/NATURAL; ``padded``: the FROM
+        clause has a RIGHT or FULL join."""
         on = join_node.args.get("on")
         conds = _conjuncts(on) if on is not None else []
         using = join_node.args.get("using")
@@ -744,16 +742,29 @@ class Planner:
                     if c.name.lower() in right and c.name not in names:
                         names.append(c.name)
         for n in names:
-            left = None
-            for s in left_sources:
-                if s.find(n) is not None and n.lower() not in s.using_hidden:
-                    left = s
-                    break
-            if left is None or source.find(n) is None:
+            # SQLite's sqlite3ProcessJoin: the leftmost source holding the column; when
+            # the query has a RIGHT/FULL join that source may be NULL-padded, so the key
+            # is coalesce() over every left source holding it, each later one of which
+            # must itself have been joined USING that column.
+            lefts = [s for s in left_sources if s.find(n) is not None]
+            if not lefts or source.find(n) is None:
                 raise OperationalError(
                     f"cannot join using column {n} - column not present in both tables")
-            conds.append(exp.EQ(this=exp.column(n, table=left.name),
-                                expression=exp.column(n, table=source.name)))
+            left_key = exp.column(n, table=lefts[0].name)
+            if padded and len(lefts) > 1:
+                if any(n.lower() not in s.using_hidden for s in lefts[1:]):
+                    raise OperationalError(f"ambiguous reference to {n} in USING()")
+                left_key = exp.Anonymous(this="coalesce", expressions=[
+                    exp.column(n, table=s.name) for s in lefts])
+            conds.append(exp.EQ(this=left_key, expression=exp.column(n, table=source.name)))
+            # lookupName: unqualified n reads the right table after a RIGHT join, the
+            # coalesce of both sides after a FULL join (set on the leftmost source)
+            kind = _join_kind(join_node)
+            if kind == "RIGHT":
+                lefts[0].using_merged[n.lower()] = [source]
+            elif kind == "FULL":
+                lefts[0].using_merged[n.lower()] = (
+                    lefts[0].using_merged.get(n.lower(), [lefts[0]]) + [source])
             source.using_hidden.add(n.lower())
         return conds
 
@@ -1234,6 +1245,89 @@ _EMPTY = object()
 _SCHEMA_TABLES = ("sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema")
 
 
+def _step_calls(accs, specs):
+    """One group's step calls, bound once and split by arity: ``([step], [(step, fn)],
+    [(step, args_fn)])`` so a row costs one call per aggregate and no argument tuple."""
+    nullary, unary, general = [], [], []
+    for acc, spec in zip(accs, specs):
+        fns = spec[4]
+        if not fns:
+            nullary.append(acc.step)
+        elif len(fns) == 1:
+            unary.append((acc.step, fns[0]))
+        else:
+            general.append((acc.step, spec[2]))
+    return nullary, unary, general
+
+
+def _plain_groups(source_rows, cell, specs, group_fns):
+    """Aggregate rows with no FILTER and no bare-column min/max tracking:
+    ``{group key: [last row, accumulators, ...]}`` (the last row gives bare columns, as
+    SQLite's). O(rows x aggregates), one dict probe per row when grouped, none when not."""
+    if not group_fns:
+        accs = [spec[1]() for spec in specs]
+        nullary, unary, general = _step_calls(accs, specs)
+        last = None
+        for row in source_rows():
+            cell[0] = row
+            for step in nullary:
+                step()
+            for step, f in unary:
+                step(f(row))
+            for step, args_fn in general:
+                step(*args_fn(row))
+            last = row
+        return {} if last is None else {(): [last, accs]}
+    table = {}
+    get = table.get
+    single = group_fns[0] if len(group_fns) == 1 else None
+    for row in source_rows():
+        cell[0] = row
+        if single is not None:
+            key = single[1](single[0](row))
+        else:
+            key = tuple([k(f(row)) for f, k in group_fns])
+        state = get(key)
+        if state is None:
+            accs = [spec[1]() for spec in specs]
+            state = table[key] = [row, accs, *_step_calls(accs, specs)]
+        else:
+            state[0] = row
+        for step in state[2]:
+            step()
+        for step, f in state[3]:
+            step(f(row))
+        for step, args_fn in state[4]:
+            step(*args_fn(row))
+    return table
+
+
+def _tracking_groups(source_rows, cell, specs, group_fns, single_extreme):
+    """Aggregate rows with FILTER clauses or a lone min()/max() (whose bare columns come
+    from the row that set the extreme): ``{group key: [representative row, accs]}``."""
+    table = {}
+    for row in source_rows():
+        cell[0] = row
+        key = tuple([k(f(row)) for f, k in group_fns])
+        state = table.get(key)
+        if state is None:
+            state = table[key] = [row, [spec[1]() for spec in specs]]
+        changed = False
+        for spec, acc in zip(specs, state[1]):
+            args_fn, filt = spec[2], spec[3]
+            if filt is not None and not filt(row):
+                continue
+            if single_extreme:
+                before = acc.value()
+                acc.step(*args_fn(row))
+                changed = acc.value() is not before
+            else:
+                acc.step(*args_fn(row))
+        if not single_extreme or changed:
+            state[0] = row
+    return table
+
+
 def _norm(v):
     """Hash-join key normalization: equal SQL values -> equal Python keys."""
     return v
@@ -1433,7 +1527,9 @@ def _source_columns(source: Source, qualified: bool = False):
         if not qualified and c.name.lower() in source.using_hidden:
             continue
         col = exp.column(c.name, table=source.name or None, quoted=True)
-        out.append(exp.alias_(col, c.name, quoted=True) if True else col)
+        out.append(exp.alias_(col, c.name, quoted=True))
+        if c.name.lower() in source.using_merged:
+            out[-1].this._using_star = True  # read the merged USING column, as SQLite
     return out
 
 
@@ -1486,6 +1582,31 @@ def _distinct_run(run, columns):
     return distinct
 
 
+def _top_count(node, comp):
+    """``() -> LIMIT + OFFSET`` of a SELECT whose LIMIT and OFFSET are literals or
+    parameters (evaluating them twice is then harmless), None when there is no such
+    bound; a bad value also gives None and the LIMIT stage reports the error."""
+    limit = node.args.get("limit")
+    if limit is None:
+        return None
+    offset = node.args.get("offset")
+    off_expr = offset.expression if offset is not None else limit.args.get("offset")
+    exprs = [e for e in (limit.expression, off_expr) if e is not None]
+    if not all(isinstance(e, (exp.Literal, Variable)) for e in exprs):
+        return None
+    lim_fn = comp.fn(limit.expression)
+    off_fn = comp.fn(off_expr) if off_expr is not None else None
+
+    def count():
+        try:
+            n = _int_arg(lim_fn(()))
+            k = _int_arg(off_fn(())) if off_fn is not None else 0
+        except Exception:  # noqa: BLE001 - reported by the LIMIT stage itself
+            return None
+        return None if n < 0 else max(k, 0) + n
+    return count
+
+
 def _make_sorter(terms, collations=None):
     """Sort by several terms ``(key_fn(item), collation, ordered_node)``: one stable
     sort per term, last term first. NULLS FIRST/LAST as written or SQLite's default."""
@@ -1499,7 +1620,14 @@ def _make_sorter(terms, collations=None):
         null_rank = (0 if nulls_first else 1) if not desc else (1 if nulls_first else 0)
         plans.append((key_fn, skey, desc, null_rank))
 
-    def sorter(items):
+    def sorter(items, limit=None):
+        if limit is not None and len(plans) == 1 and limit < len(items) // 2:
+            # heapq.nsmallest/nlargest equal sorted(...)[:limit] (stable, documented).
+            key_fn, skey, desc, null_rank = plans[0]
+            other = 1 - null_rank
+            pick = heapq.nlargest if desc else heapq.nsmallest
+            return pick(limit, items, key=lambda it: (null_rank, 0) if key_fn(it) is None
+                        else (other, skey(key_fn(it))))
         for key_fn, skey, desc, null_rank in reversed(plans):
             other = 1 - null_rank
             items.sort(key=lambda it: (null_rank, 0) if key_fn(it) is None
@@ -1528,6 +1656,9 @@ def _collect_aggregates(select: exp.Select, items, session=None):
                 visit(child)
             return
         if isinstance(node, exp.Filter) and isinstance(node.this, exp.Anonymous):
+            if node.this.name.lower() not in names:
+                raise OperationalError(
+                    f"FILTER may not be used with non-aggregate {node.this.name.lower()}()")
             found.append(node)
             node.this._agg_in_filter = True
             return

@@ -37,6 +37,9 @@ class Source:
     rowid_slot: int | None = None  # index within this source of the rowid, if any
     table: object = None           # the engine Table for base tables
     using_hidden: set = field(default_factory=set)  # columns merged away by USING/NATURAL
+    # On the leftmost source of a USING column joined RIGHT/FULL: lowercase name -> the
+    # sources whose column an unqualified reference or ``*`` reads (coalesced in order).
+    using_merged: dict = field(default_factory=dict)
 
     @property
     def width(self) -> int:
@@ -106,6 +109,16 @@ class Scope:
                 s.name.lower() == table.lower() for s in self.sources):
             return None
         return found
+
+    def using_merged_slots(self, column: str):
+        """Flat indexes an unqualified ``column`` coalesces over when it is a USING column
+        of a RIGHT/FULL join at this level (SQLite's lookupName), else None."""
+        lname = column.lower()
+        for s in self.sources:
+            merged = s.using_merged.get(lname)
+            if merged is not None and lname not in s.using_hidden:
+                return [m.offset + m.find(column) for m in merged]
+        return None
 
     def has_source(self, name: str) -> bool:
         return any(s.name.lower() == name.lower() for s in self.sources)
