@@ -88,7 +88,8 @@ class TableVersions:
                     for key in reversed(rows):
                         yield key, rows[key]
                 else:
-                    yield from rows.items()
+                    # zip/map run in C: faster than the items view's per-item lookup.
+                    yield from zip(rows, map(rows.__getitem__, rows))
                 return
             for key in rows.irange(lo, hi, reverse=reverse):
                 yield key, rows[key]
