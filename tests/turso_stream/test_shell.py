@@ -364,6 +364,60 @@ def test_interactive_multiline_errors_and_history(tmp_path, monkeypatch):
     assert got == "2\n|ERR|"
 
 
+def _reap(pid: int, timeout: float = 10.0) -> int:
+    """Wait for our child shell; kill it (by pid) if it has not exited in ``timeout``."""
+    import signal
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs a POSIX pseudo-terminal")
+def test_interactive_through_a_pseudo_terminal(tmp_path):
+    import pty
+    import select
+    env = dict(os.environ, TURSO_STREAM_HISTORY=str(tmp_path / "h"), PROMPT_TOOLKIT_NO_CPR="1",
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""), TERM="xterm")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the shell on the terminal
+        os.execve(sys.executable, [sys.executable, "-m", "turso_stream"], env)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 20.0) -> None:
+        nonlocal seen
+        import time
+        end = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < end:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        assert marker in seen, seen
+
+    try:
+        read_until(b"sqlite>")
+        os.write(fd, b"select 40 +\r")
+        read_until(b"   ...>")  # the continuation prompt of an unfinished statement
+        os.write(fd, b"2;\r")
+        read_until(b"42\r\n")
+        os.write(fd, b"select * form t;\r")
+        read_until(b'Parse error: near "form": syntax error')
+        os.write(fd, b".quit\r")
+    finally:
+        status = _reap(pid)
+        os.close(fd)
+    assert b"Traceback" not in seen
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1  # an error happened
+    assert "+select 40 +" in (tmp_path / "h").read_text()
+
+
 def test_progress_hook_reports_during_import(tmp_path):
     csv = tmp_path / "big.csv"
     csv.write_text("n\n" + "".join(f"{i}\n" for i in range(25)))
