@@ -264,6 +264,13 @@ def test_demo_command_still_dispatches(monkeypatch):
 # -- in-process: dot-command parsing and value rendering ----------------------------------
 
 
+def test_help_lists_every_dot_command():
+    out, _, code = run_in_process(".help\n")
+    listed = {line.split()[0][1:] for line in out.decode().splitlines()}
+    from turso_stream.shell.dot import COMMANDS
+    assert code == 0 and listed == set(COMMANDS)
+
+
 def test_split_args_quotes_and_escapes():
     assert split_args('.separator "\\t" \'a b\' c') == ["separator", "\t", "a b", "c"]
     assert split_args(".mode   insert  \"my tab\"") == ["mode", "insert", "my tab"]

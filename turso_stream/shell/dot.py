@@ -307,13 +307,36 @@ def cmd_quit(shell, args) -> int:
     raise QuitShell(int(args[0]) if args and args[0].lstrip("-").isdigit() else 0)
 
 
+_HELP = (
+    (".bail on|off", "Stop after hitting an error.  Default OFF"),
+    (".databases", "List names and files of attached databases"),
+    (".dump ?TABLE?", "Render database content as SQL"),
+    (".echo on|off", "Turn command echo on or off"),
+    (".exit ?CODE?", "Exit this program with return-code CODE"),
+    (".headers on|off", "Turn display of headers on or off"),
+    (".help", "Show this message"),
+    (".import ?--csv? ?--skip N? FILE TABLE", "Import data from FILE into TABLE"),
+    (".indexes ?TABLE?", "Show names of indexes"),
+    (".mode MODE ?TABLE?", "Set output mode: box column csv insert json line list "
+                           "markdown quote table tabs"),
+    (".nullvalue STRING", "Use STRING in place of NULL values"),
+    (".once FILE", "Output for the next SQL command only to FILE"),
+    (".open ?--new? ?FILE?", "Close existing database and reopen FILE"),
+    (".output ?FILE?", "Send output to FILE or stdout if FILE is omitted"),
+    (".print STRING...", "Print literal STRING"),
+    (".quit", "Exit this program"),
+    (".read FILE", "Read input from FILE"),
+    (".schema ?PATTERN?", "Show the CREATE statements matching PATTERN"),
+    (".separator COL ?ROW?", "Change the column and row separators"),
+    (".tables ?TABLE?", "List names of tables matching LIKE pattern TABLE"),
+    (".timer on|off", "Turn SQL timer on or off"),
+)
+
+
 def cmd_help(shell, args) -> int:
-    """.help  this list."""
-    lines = []
-    for name, fn in COMMANDS.items():
-        usage, _, what = fn.__doc__.partition("  ")
-        lines.append(f".{usage.strip()[1:]:<30} {what.strip()}" if what else f"{usage}")
-    shell.write("\n".join(lines) + "\n")
+    """.help  the list of dot-commands."""
+    width = max(len(usage) for usage, _ in _HELP) + 1
+    shell.write("".join(f"{usage:<{width}}{what}\n" for usage, what in _HELP))
     return 0
 
 
