@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -338,7 +337,7 @@ def test_random_values_render_like_sqlite3(data, mode, headers):
 # -- interactive: prompt_toolkit pipe input ------------------------------------------------
 
 
-def _interactive(keys: str, history, db=":memory:") -> str:
+def _interactive(keys: str, db: str = ":memory:") -> str:
     from prompt_toolkit.application import create_app_session
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput
@@ -359,7 +358,7 @@ def test_interactive_multiline_errors_and_history(tmp_path, monkeypatch):
     monkeypatch.setenv("TURSO_STREAM_HISTORY", str(hist))
     db = str(tmp_path / "i.db")
     got = _interactive("create table t(a);\rselect * form t;\rinsert into t\r  values (1),\r"
-                       " (2);\rselect sum(a)\r from t;\r", hist, db)
+                       " (2);\rselect sum(a)\r from t;\r", db)
     # errors have no 'near line' interactively; the multi-line statements ran whole
     assert got == ('3\n|ERR|Parse error: near "form": syntax error\n'
                    "  select * form t;\n           ^--- error here\n")
@@ -367,7 +366,7 @@ def test_interactive_multiline_errors_and_history(tmp_path, monkeypatch):
     assert lines == ["create table t(a);", "select * form t;", "insert into t",
                      "  values (1),", " (2);", "select sum(a)", " from t;"]
     # a new session reads the history file: up-arrow twice recalls 'select sum(a)'
-    got = _interactive("\x1b[A\x1b[A\r from t where a > 1;\r", hist, db)
+    got = _interactive("\x1b[A\x1b[A\r from t where a > 1;\r", db)
     assert got == "2\n|ERR|"
 
 

@@ -172,7 +172,7 @@ def import_csv(shell, args) -> int:
         next(records, None)
     _, exists = shell.query("SELECT 1 FROM sqlite_schema WHERE type IN ('table','view') "
                             "AND name = ?1", (table,))
-    qname = quote_name(table) if quote_name(table) != table else table
+    qname = quote_name(table)
     if not exists:
         header = next(records, None)
         if header is None:
