@@ -237,7 +237,13 @@ def parse_single(sql: str) -> exp.Expression | None:
     if first is None:
         return None
     end, rest = first
-    stmt = parse_one(sql[:end])
+    try:
+        stmt = parse_one(sql[:end])
+    except SqlSyntaxError as err:
+        if err.message == "incomplete input" and rest > end and ";" in sql[end:rest]:
+            # SQLite's parser sees the terminating ';' and fails on it.
+            raise SqlSyntaxError('near ";": syntax error') from None
+        raise
     for tok in lexer.tokenize(sql[rest:]):
         raise MultipleStatementsError()
     if _cache_size:

@@ -500,11 +500,14 @@ class Session:
             raise OperationalError(f"trigger {name} already exists")
         table = txn.catalog.table(table_name)
         if table is None:
-            if self.view_for_query(table_name) is not None:
-                if timing != "INSTEAD OF":
-                    raise OperationalError(f"cannot create {timing} trigger on view: main.{table_name}")
-                raise unsupported("INSTEAD OF triggers on views")
-            raise OperationalError(f"no such table: main.{table_name}")
+            if self.view_for_query(table_name) is None:
+                raise OperationalError(f"no such table: main.{table_name}")
+            if timing != "INSTEAD OF":
+                raise OperationalError(f"cannot create {timing} trigger on view: {table_name}")
+            if table_name.lower() in self.temp_views:
+                raise unsupported("triggers on TEMP views")
+            txn.create_object("trigger", name, table_name, _canonical_create(sql, "TRIGGER"))
+            return Result(None, [])
         if timing == "INSTEAD OF":
             raise OperationalError(f"cannot create INSTEAD OF trigger on table: {table_name}")
         if table.name.lower().startswith("sqlite_"):
@@ -697,8 +700,12 @@ def _result_names(sql: str, node, columns) -> tuple:
 
 def _select_list_spans(sql: str):
     """Source text of each item of the first top-level SELECT's result list."""
-    from engine.sql.lexer import ID, OPERATOR, tokenize
-    toks = list(tokenize(sql))
+    from engine.sql.lexer import ID, OPERATOR, SEMI, tokenize
+    toks = [t for t in tokenize(sql)]
+    for i, t in enumerate(toks):  # only the first statement's tokens
+        if t.kind == SEMI:
+            del toks[i:]
+            break
     depth, start = 0, None
     for i, t in enumerate(toks):
         if t.kind == OPERATOR and t.text == "(":

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.errors import IntegrityError, OperationalError
+from engine.sql.compiler import instead_of
 from engine.sql.compiler.expr import ExprCompiler
 from engine.sql.compiler.query import Planner, QueryPlan, _conjuncts
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
@@ -60,6 +61,9 @@ def _target_table(planner, node_table):
 
 
 def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = None) -> DmlPlan:
+    view = instead_of.view_target(planner, node, "INSERT")
+    if view is not None:
+        return instead_of.compile_view_insert(node, planner, view, parent)
     target = node.this
     columns_given = None
     if isinstance(target, exp.Schema):
@@ -218,6 +222,9 @@ def _matching_rows(planner, table, where, scope, source):
 
 
 def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = None) -> DmlPlan:
+    view = instead_of.view_target(planner, node, "UPDATE")
+    if view is not None:
+        return instead_of.compile_view_update(node, planner, view, parent)
     target = node.this
     table = _target_table(planner, target)
     schema = table.schema
@@ -350,6 +357,9 @@ def _joined_rows(node, planner, table, parent):
 
 
 def compile_delete(node: exp.Delete, planner: Planner, parent: Scope | None = None) -> DmlPlan:
+    view = instead_of.view_target(planner, node, "DELETE")
+    if view is not None:
+        return instead_of.compile_view_delete(node, planner, view, parent)
     target = node.this
     table = _target_table(planner, target)
     schema = table.schema
