@@ -39,6 +39,8 @@ from engine.values import INTEGER, apply_affinity
 DEFERRED, IMMEDIATE, EXCLUSIVE, CONCURRENT = "DEFERRED", "IMMEDIATE", "EXCLUSIVE", "CONCURRENT"
 MODES = (DEFERRED, IMMEDIATE, EXCLUSIVE, CONCURRENT)
 MAX_ROWID = (1 << 63) - 1
+SEQUENCE_TABLE = "sqlite_sequence"
+SEQUENCE_SQL = "CREATE TABLE sqlite_sequence(name,seq)"
 
 _MISSING = object()
 _txn_ids = count(1)
@@ -193,6 +195,8 @@ class Transaction:
             fresh = rowid is None
             if fresh:
                 rowid = self._new_rowid(t)
+                if t.schema.autoincrement:
+                    rowid = self._autoincrement_rowid(t, rowid)
             else:
                 rowid = _as_rowid(rowid)
             if t.alias is not None:
@@ -203,6 +207,8 @@ class Transaction:
                 if t.unique_indexes and not self._unique_ok(t, row, key, conflict):
                     return None
                 self._write(t, key, row)
+                if t.schema.autoincrement:
+                    self._advance_sequence(t, key)
                 return key
         if self.get(tname, key) is not None:
             if conflict == "IGNORE":
@@ -213,7 +219,43 @@ class Transaction:
         if t.unique_indexes and not self._unique_ok(t, row, key, conflict):
             return None
         self._write(t, key, row)
+        if t.schema.autoincrement:
+            self._advance_sequence(t, key)
         return key
+
+    # -- AUTOINCREMENT (autoinc.html) ------------------------------------------------------
+
+    def _sequence_entry(self, name: str):
+        """``(key, seq)`` of table ``name``'s sqlite_sequence row, or None. O(tables
+        with AUTOINCREMENT): sqlite_sequence has one row per such table."""
+        if SEQUENCE_TABLE not in self.tables:
+            return None
+        lname = name.lower()
+        for key, row in self.scan(SEQUENCE_TABLE):
+            if isinstance(row[0], str) and row[0].lower() == lname:
+                return key, row[1]
+        return None
+
+    def _autoincrement_rowid(self, t: Table, rowid: int) -> int:
+        """AUTOINCREMENT: never reuse a rowid, so at least one more than the largest
+        ever used (sqlite_sequence); "database or disk is full" past the maximum."""
+        entry = self._sequence_entry(t.name)
+        seq = entry[1] if entry is not None else None
+        if type(seq) is int and seq >= rowid:
+            if seq >= MAX_ROWID:
+                raise OperationalError("database or disk is full")
+            rowid = seq + 1
+            self.next_rowid[t.name.lower()] = rowid
+        return rowid
+
+    def _advance_sequence(self, t: Table, rowid: int) -> None:
+        """Record ``rowid`` in sqlite_sequence if it is the largest yet (the row is
+        created on the first insert, with max(0, rowid), as SQLite does)."""
+        entry = self._sequence_entry(t.name)
+        if entry is None:
+            self.insert(SEQUENCE_TABLE, (t.name, max(0, rowid)))
+        elif type(entry[1]) is not int or rowid > entry[1]:
+            self.update(SEQUENCE_TABLE, entry[0], (t.name, rowid))
 
     def update(self, table: str, key, row: tuple, conflict: str = "ABORT"):
         """Replace the row at ``key`` with ``row``; return its (possibly new) key.
@@ -433,6 +475,8 @@ class Transaction:
         """Execute CREATE TABLE text ``sql`` in this transaction."""
         self._begin_ddl()
         schema = parse_create_table(sql)
+        if schema.name.lower().startswith("sqlite_"):
+            raise OperationalError(f"object name reserved for internal use: {schema.name}")
         taken = self.catalog.name_taken(schema.name)
         if taken:
             if if_not_exists:
@@ -440,13 +484,16 @@ class Transaction:
             if taken == "index":
                 raise OperationalError(f"there is already an index named {schema.name}")
             raise OperationalError(f"{taken} {schema.name} already exists")
-        if schema.name.lower().startswith("sqlite_"):
-            raise OperationalError(f"object name reserved for internal use: {schema.name}")
         t = Table(schema, compiler=self.db.compiler)
         tables = dict(self.tables)
         tables[schema.name.lower()] = t
         cat_tables = dict(self.catalog.tables)
         cat_tables[schema.name.lower()] = schema
+        if schema.autoincrement and SEQUENCE_TABLE not in tables:
+            # SQLite creates sqlite_sequence with the first AUTOINCREMENT table.
+            seq = parse_create_table(SEQUENCE_SQL)
+            tables[SEQUENCE_TABLE] = Table(seq, compiler=self.db.compiler)
+            cat_tables[SEQUENCE_TABLE] = seq
         indexes = dict(self.catalog.indexes)
         for ix in t.indexes:
             indexes[ix.schema.name.lower()] = ix.schema
@@ -464,6 +511,10 @@ class Transaction:
             raise OperationalError(f"table {t.name} may not be dropped")
         for key, _row in list(self.scan(t.name)):
             self._write(t, key, None)
+        if t.schema.autoincrement:
+            entry = self._sequence_entry(t.name)
+            if entry is not None:
+                self.delete(SEQUENCE_TABLE, entry[0])
         tables = dict(self.tables)
         del tables[t.name.lower()]
         cat_tables = dict(self.catalog.tables)
@@ -623,7 +674,10 @@ class Transaction:
         if new.lower().startswith("sqlite_"):
             raise OperationalError(f"object name reserved for internal use: {new}")
         texts = rename_table_texts(self.catalog, t.name, new)
+        entry = self._sequence_entry(t.name) if t.schema.autoincrement else None
         self._alter(t, texts.pop(t.name.lower()), texts, new_name=new)
+        if entry is not None:
+            self.update(SEQUENCE_TABLE, entry[0], (new, entry[1]))
 
     def rename_column(self, table: str, old: str, new: str, new_quoted: bool = False) -> None:
         """ALTER TABLE table RENAME COLUMN old TO new (rows unchanged, texts edited)."""

@@ -46,11 +46,17 @@ def build_image(catalog, tables, schema_entries, ts: int, user_version: int = 0)
         conn.execute("BEGIN")
         deferred = []
         for type_, name, _tbl, sql in schema_entries:
+            if name.lower() == "sqlite_sequence":
+                continue  # SQLite made it with the first AUTOINCREMENT table
             if type_ == "table":
                 conn.execute(sql)
                 _copy_rows(conn, tables[name.lower()])
             else:
                 deferred.append(sql)
+        if "sqlite_sequence" in tables:
+            # Copying rows advanced SQLite's own sequence; ours is the truth.
+            conn.execute("DELETE FROM sqlite_sequence")
+            _copy_rows(conn, tables["sqlite_sequence"])
         for sql in deferred:  # indexes after the data (faster), then views, triggers
             conn.execute(sql)
         conn.execute(f"CREATE TABLE {META_TABLE}(key TEXT, value)")
@@ -104,7 +110,7 @@ def load_image(data: bytes, header: dict | None = None):
                 ts = dict(conn.execute(f"SELECT key, value FROM {META_TABLE}")).get(
                     "checkpoint_ts", 0)
                 continue
-            if name.startswith("sqlite_") or sql is None:
+            if (name.startswith("sqlite_") and name != "sqlite_sequence") or sql is None:
                 continue
             schema.append((type_, name, tbl, sql))
             if type_ == "table":

@@ -73,3 +73,80 @@ def test_user_version_of_existing_sqlite_file_is_read(tmp_path):
     db = Database(path, compiler=SCHEMA_COMPILER)
     assert Session(db).execute("PRAGMA user_version").rows == [(9,)]
     db.close()
+
+
+AUTOINC_SCRIPT = [
+    "CREATE TABLE t(id INTEGER PRIMARY KEY AUTOINCREMENT, v)",
+    "INSERT INTO t VALUES (-5, 'neg')",
+    "INSERT INTO t(v) VALUES ('a')",
+    "UPDATE t SET id = 100 WHERE id = 1",
+    "INSERT INTO t(v) VALUES ('b')",
+    "DELETE FROM t",
+    "INSERT INTO t(v) VALUES ('c')",
+    "BEGIN",
+    "INSERT INTO t(v) VALUES ('rolled back')",
+    "ROLLBACK",
+    "CREATE TABLE u(id INTEGER PRIMARY KEY AUTOINCREMENT, w)",
+    "INSERT INTO u(w) VALUES (1), (2)",
+    "ALTER TABLE u RENAME TO u2",
+    "INSERT INTO u2(w) VALUES (3)",
+    "DROP TABLE sqlite_sequence",
+    "ALTER TABLE sqlite_sequence RENAME TO s",
+    "CREATE TABLE sqlite_sequence(x)",
+    "DROP TABLE u2",
+    "UPDATE sqlite_sequence SET seq = 1000 WHERE name = 't'",
+    "INSERT INTO t(v) VALUES ('after 1000')",
+    "INSERT INTO t VALUES (9223372036854775807, 'max')",
+    "INSERT INTO t(v) VALUES ('full')",
+    "CREATE TABLE x(a INT PRIMARY KEY AUTOINCREMENT)",
+    "INSERT OR REPLACE INTO t VALUES (2, 'replaced')",
+]
+
+
+def _outcome(execute, sql):
+    try:
+        execute(sql)
+        return None
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+
+
+def test_autoincrement_matches_sqlite():
+    ref = sqlite3.connect(":memory:", isolation_level=None)
+    ses = Session(Database())
+    for sql in AUTOINC_SCRIPT:
+        assert _outcome(ses.execute, sql) == _outcome(ref.execute, sql), sql
+        for q in ("SELECT type, name, tbl_name, sql FROM sqlite_schema",
+                  "SELECT * FROM sqlite_sequence ORDER BY name", "SELECT * FROM t ORDER BY id"):
+            assert ses.execute(q).rows == ref.execute(q).fetchall(), (sql, q)
+    ses.db._check()
+
+
+def test_sqlite_sequence_survives_crash_and_checkpoint(tmp_path):
+    path = str(tmp_path / "seq.db")
+    db = Database(path, compiler=SCHEMA_COMPILER)
+    ses = Session(db)
+    ses.execute("CREATE TABLE t(id INTEGER PRIMARY KEY AUTOINCREMENT, v)")
+    ses.execute("INSERT INTO t(v) VALUES ('a'), ('b'), ('c')")
+    ses.execute("DELETE FROM t WHERE id = 3")
+    _kill(db)
+    db = Database(path, compiler=SCHEMA_COMPILER)
+    ses = Session(db)
+    assert ses.execute("SELECT * FROM sqlite_sequence").rows == [("t", 3)]
+    ses.execute("INSERT INTO t(v) VALUES ('d')")
+    assert ses.execute("SELECT max(id) FROM t").rows == [(4,)]
+    ses.execute("DELETE FROM t WHERE id = 4")
+    db.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT * FROM sqlite_sequence").fetchall() == [("t", 4)]
+    conn.execute("INSERT INTO t(v) VALUES ('e')")
+    assert conn.execute("SELECT max(id) FROM t").fetchone() == (5,)
+    conn.commit()
+    conn.close()
+    db = Database(path, compiler=SCHEMA_COMPILER)
+    ses = Session(db)
+    ses.execute("INSERT INTO t(v) VALUES ('f')")
+    assert ses.execute("SELECT id, v FROM t ORDER BY id").rows == [(1, "a"), (2, "b"), (5, "e"),
+                                                                  (6, "f")]
+    assert ses.execute("SELECT name FROM sqlite_schema").rows == [("t",), ("sqlite_sequence",)]
+    db.close()
