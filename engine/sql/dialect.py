@@ -92,6 +92,7 @@ _allow_args(exp.Transaction, "kind")
 _allow_args(exp.Create, "strict", "without_rowid", "temporary", "materialized")
 _allow_args(exp.Update, "alternative")
 _allow_args(exp.ColumnDef, "declared_type")
+_allow_args(exp.Cast, "declared_type")
 for _cls in (exp.ColumnConstraint, exp.NotNullColumnConstraint, exp.UniqueColumnConstraint,
              exp.PrimaryKeyColumnConstraint, exp.CheckColumnConstraint):
     _allow_args(_cls, "conflict", "autoincrement")
@@ -166,6 +167,13 @@ class Variable(exp.Placeholder):
     @property
     def name(self) -> str:  # exp.Placeholder.name would drop the prefix
         return self.args.get("name") or ""
+
+
+class UnaryPlus(exp.Unary):
+    """``+X``: X's value and collation without X's affinity (SQLite: "+X" is an
+    expression, not a column reference, for affinity). sqlglot would drop the ``+``."""
+
+    arg_types = {"this": True}
 
 
 class CreateTrigger(exp.Expression):
@@ -321,7 +329,7 @@ class _Parser(SQLiteParser):
     # in ways that cannot be mapped back. Only CAST keeps its special syntax.
     FUNCTIONS: t.ClassVar[dict] = {}
     FUNCTION_PARSERS = {
-        "CAST": SQLiteParser.FUNCTION_PARSERS["CAST"],
+        "CAST": lambda self: self._parse_sqlite_cast(),
         "RAISE": lambda self: self._parse_raise(),
     }
 
@@ -333,6 +341,11 @@ class _Parser(SQLiteParser):
             exp.JSONExtract(this=this, expression=path)),
         TokenType.DARROW: lambda self, this, path: self.expression(
             exp.JSONExtractScalar(this=this, expression=path)),
+    }
+
+    UNARY_PARSERS = {
+        **SQLiteParser.UNARY_PARSERS,
+        TokenType.PLUS: lambda self: self.expression(UnaryPlus(this=self._parse_unary())),
     }
 
     STATEMENT_PARSERS = {
@@ -593,6 +606,20 @@ class _Parser(SQLiteParser):
         return self.expression(exp.ColumnDef(
             this=this, kind=kind, constraints=constraints, declared_type=declared))
 
+    def _parse_sqlite_cast(self) -> exp.Cast:
+        """``CAST(expr AS type-name)`` (lang_expr "CAST expressions"): the type name is
+        kept verbatim in ``Cast.args["declared_type"]``, since SQLite picks the target
+        affinity from that text by name rules and sqlglot's DataType rewrites it
+        (NUMERIC -> DECIMAL, printed as REAL for sqlite)."""
+        this = self._parse_assignment()
+        if not self._match(TokenType.ALIAS):
+            self.raise_error("Expected AS after CAST")
+        declared = self._parse_declared_type()
+        if not declared:
+            self.raise_error("Expected TYPE after CAST")
+        return self.expression(exp.Cast(
+            this=this, to=_declared_type_to_datatype(declared), declared_type=declared))
+
     def _parse_declared_type(self) -> str | None:
         """type-name: one or more names, then optional ``(n)`` or ``(n, m)``; O(tokens)."""
         first = self._curr
@@ -832,6 +859,7 @@ class _Generator(SQLiteGenerator):
         AnalyzeStmt: lambda gen, e: "ANALYZE" + (f" {gen.sql(e.this)}" if e.this else ""),
         Pragma: _pragma_sql,
         Variable: lambda gen, e: e.args["this"],
+        UnaryPlus: lambda gen, e: f"+{gen.sql(e, 'this')}",
         CreateTrigger: _trigger_sql,
     }
 

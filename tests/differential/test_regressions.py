@@ -76,3 +76,22 @@ def test_not_like_and_escape(expr):
     """NOT LIKE evaluated as LIKE (sqlglot marks it with ``negate``), and any ESCAPE
     clause raised a TypeError."""
     check_all([], [f"SELECT {expr}"])
+
+
+@pytest.mark.parametrize("expr", [
+    "CAST(1 AS NUMERIC)", "CAST((NULL IS NULL) AS NUMERIC)", "CAST('1.0' AS NUMERIC)",
+    "CAST(1.0 AS NUMERIC)", "CAST('12abc' AS DECIMAL(10,2))", "CAST(' 3 ' AS UNSIGNED BIG INT)",
+    "CAST('4.0' AS MONEY)", "CAST(1 AS BOOLEAN)", "CAST('1e3' AS NUMERIC)", "CAST(5 AS VARCHAR(2))",
+])
+def test_cast_uses_the_type_name_as_written(expr):
+    """CAST(1 AS NUMERIC) gave 1.0: sqlglot rewrote NUMERIC to DECIMAL/REAL before the
+    affinity was taken from the type name."""
+    check_all([], [f"SELECT {expr}"])
+
+
+def test_unary_plus_drops_affinity():
+    """sqlglot dropped unary ``+``, so ``+t`` compared with t's TEXT affinity."""
+    check_all(["CREATE TABLE v(t TEXT COLLATE NOCASE)", "INSERT INTO v VALUES ('-1'), ('A')"], [
+        "SELECT 0 <= t, 0 <= +t, 0 <= (+t COLLATE BINARY), +t = 'a', +5, +'a', + -3 FROM v",
+        "SELECT (0 BETWEEN NULL AND ((+v.t) COLLATE BINARY)) FROM v",
+    ])

@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from engine.errors import OperationalError
 from engine.sql import operators as ops
-from engine.sql.dialect import Variable
+from engine.sql.dialect import UnaryPlus, Variable
 from engine.sql.functions import SqlFunctionError, lookup_aggregate, lookup_scalar
 from engine.sql.operators import OperatorError
 from engine.values import (
@@ -360,7 +360,7 @@ class ExprCompiler:
     def _cast(self, node):
         inner = self.fn(node.this)
         to = node.args["to"]
-        type_name = _type_text(to)
+        type_name = node.args.get("declared_type") or _type_text(to)
         f = cast
         return Compiled(lambda row: f(inner(row), type_name), affinity_of(type_name))
 
@@ -512,6 +512,12 @@ class ExprCompiler:
         return Compiled(scalar, col.affinity, col.collation if col.collation != "BINARY" else None)
 
     # -- functions ------------------------------------------------------------------------
+
+    def _unary_plus(self, node):
+        """``+X``: X unchanged except that it has no affinity (collation kept)."""
+        inner = self.compile(node.this)
+        return Compiled(inner.fn, None, inner.collation, inner.explicit_collation,
+                        inner.constant)
 
     def _filter(self, node):
         """``agg(...) FILTER (WHERE ...)``: the aggregate's slot of a post-aggregation row
@@ -851,6 +857,7 @@ _HANDLERS = {
     exp.Subquery: ExprCompiler._subquery,
     exp.Anonymous: ExprCompiler._function,
     exp.Filter: ExprCompiler._filter,
+    UnaryPlus: ExprCompiler._unary_plus,
     exp.JSONExtract: lambda c, n: c._json_arrow(n, False),
     exp.JSONExtractScalar: lambda c, n: c._json_arrow(n, True),
     exp.Lambda: ExprCompiler._lambda,
