@@ -880,6 +880,17 @@ class Planner:
                         yield r
             return rows
 
+        if not pre and with_rowid and len(preds) == 1:
+            # The commonest filtered scan: one table, one residual test, one tuple per row.
+            (test,) = preds
+
+            def rows():
+                for key, r in keys_and_rows():
+                    row = r + (key,)
+                    if test(row):
+                        yield row
+            return rows
+
         def rows():
             for key, r in keys_and_rows():
                 row = pre + r + (key,) if with_rowid else pre + r
