@@ -332,6 +332,32 @@ class Transaction:
                 return other
         return None
 
+    def statement_changes(self) -> list:
+        """``[(table name, key, row before, row now)]`` for every row written since the
+        newest savepoint mark (the SQL layer's per-statement one), rows unchanged
+        overall left out. The first undo entry of a key holds its before-image. O(writes)."""
+        if not self._marks:
+            return []
+        before = {}
+        for entry in self._undo[self._marks[-1][1]:]:
+            t = entry[0]
+            if isinstance(t, str):
+                continue
+            ident = (t.name.lower(), entry[1])
+            if ident not in before:
+                prev = entry[2]
+                if prev is _MISSING:
+                    prev = t.versions.get(entry[1], self.snapshot_ts)
+                before[ident] = (t.name, entry[1], prev)
+        out = []
+        for name, key, old in before.values():
+            if name.lower() not in self.tables:
+                continue
+            now = self.get(name, key)
+            if now != old:
+                out.append((name, key, old, now))
+        return out
+
     def _write(self, t: Table, key, row) -> None:
         """Record ``row`` (None = delete) for ``key`` in the write set. O(log w)."""
         tname = t.name.lower()

@@ -126,12 +126,51 @@ def _synchronous(session, arg):
 
 
 def _foreign_keys(session, arg):
+    """PRAGMA foreign_keys: per connection; a no-op inside a transaction (SQLite)."""
     from engine.sql.session import Result
     if arg is None:
-        return Result(("foreign_keys",), [(0,)])
-    if str(arg).upper() in ("1", "ON", "TRUE", "YES"):
-        raise unsupported("PRAGMA foreign_keys=ON (foreign key enforcement is not built yet)")
+        return Result(("foreign_keys",), [(int(session.foreign_keys),)])
+    if session.explicit or session.txn is not None:
+        return Result(None, [])
+    session.foreign_keys = str(arg).upper() in ("1", "ON", "TRUE", "YES")
     return Result(None, [])
+
+
+def _foreign_key_list(session, arg):
+    """PRAGMA foreign_key_list(t): id, seq, table, from, to, on_update, on_delete, match."""
+    from engine.sql.session import Result
+    cols = ("id", "seq", "table", "from", "to", "on_update", "on_delete", "match")
+    t = _catalog(session).table(str(arg)) if arg is not None else None
+    if t is None:
+        return Result(cols, [])
+    rows = []
+    n = len(t.foreign_keys)
+    for i in range(n - 1, -1, -1):  # SQLite lists the last declared first, as id 0
+        fk = t.foreign_keys[i]
+        for seq, col in enumerate(fk.columns):
+            to = fk.ref_columns[seq] if seq < len(fk.ref_columns) else None
+            rows.append((n - 1 - i, seq, fk.ref_table, col, to, fk.on_update, fk.on_delete,
+                         "NONE"))
+    return Result(cols, rows)
+
+
+def _foreign_key_check(session, arg):
+    """PRAGMA foreign_key_check[(t)]: table, rowid, parent, fkid of each violating row."""
+    from engine.sql.compiler.foreign_keys import foreign_keys_of
+    from engine.sql.session import Result
+    cols = ("table", "rowid", "parent", "fkid")
+    if arg is not None and _catalog(session).table(str(arg)) is None:
+        raise OperationalError(f"no such table: {arg}")
+    txn = session._ensure_txn() if session.explicit else session.txn
+    own = txn is None
+    if own:
+        txn = session.db.begin("DEFERRED", session.timeout)
+    try:
+        rows = foreign_keys_of(txn.catalog).violations(txn, None if arg is None else str(arg))
+    finally:
+        if own:
+            txn.rollback()
+    return Result(cols, rows)
 
 
 def _data_version(session, arg):
@@ -164,6 +203,8 @@ _PRAGMAS = {
     "journal_mode": _journal_mode,
     "synchronous": _synchronous,
     "foreign_keys": _foreign_keys,
+    "foreign_key_list": _foreign_key_list,
+    "foreign_key_check": _foreign_key_check,
     "data_version": _data_version,
     "wal_checkpoint": _wal_checkpoint,
     "table_list": _table_list,

@@ -88,6 +88,8 @@ class Session:
         self.trace = None
         self.timeout = 5.0
         self.closed = False
+        self.foreign_keys = False  # PRAGMA foreign_keys (per connection, OFF as in SQLite)
+        self.fk_pending: list = []  # deferred FK violations to re-check at COMMIT
 
     # -- registries ------------------------------------------------------------------------
 
@@ -186,6 +188,7 @@ class Session:
         return self.txn
 
     def _end_txn(self, commit: bool) -> None:
+        self.fk_pending.clear()
         txn, self.txn = self.txn, None
         self.explicit = False
         self.pending_mode = None
@@ -255,6 +258,8 @@ class Session:
                 mark = txn.statement_mark()
                 try:
                     run()
+                    if self.foreign_keys:
+                        self._check_foreign_keys(txn, autocommit, kind == "update")
                 except BaseException as exc:
                     if txn.active:
                         if plan.conflict == "ROLLBACK" or getattr(exc, "_rollback_txn", False):
@@ -298,10 +303,13 @@ class Session:
             return handler(self, node, params)
         autocommit = self.txn is None and not self.explicit
         txn = self._ensure_txn()
-        mark = None if autocommit else txn.statement_mark()
+        fk = self.foreign_keys and isinstance(node, (exp.Insert, exp.Update, exp.Delete))
+        mark = txn.statement_mark() if not autocommit or fk else None
         clock = pin_statement_clock()
         try:
             result = handler(self, sql, node, params)
+            if fk:
+                self._check_foreign_keys(txn, autocommit, isinstance(node, exp.Update))
         except BaseException as exc:
             if autocommit:
                 self._end_txn(False)
@@ -404,6 +412,10 @@ class Session:
     def _commit(self, node, params) -> Result:
         if not self.explicit:
             raise OperationalError("cannot commit - no transaction is active")
+        if self.fk_pending and self.txn is not None:
+            from engine.sql.compiler.foreign_keys import FAILED, foreign_keys_of
+            if not foreign_keys_of(self.txn.catalog).check_pending(self.txn, self.fk_pending):
+                raise IntegrityError(FAILED)  # the transaction stays open, as in SQLite
         self._end_txn(True)
         return Result(None, [])
 
@@ -588,6 +600,20 @@ class Session:
                         from None
         self.changes = 0
         return Result(None, [])
+
+    def _check_foreign_keys(self, txn, autocommit: bool, is_update: bool = False) -> None:
+        """PRAGMA foreign_keys=ON: the statement's FK actions and checks
+        (engine.sql.compiler.foreign_keys); in autocommit, deferred ones too."""
+        from engine.sql.compiler.foreign_keys import FAILED, foreign_keys_of
+        fks = foreign_keys_of(txn.catalog)
+        if not fks.by_child:
+            return
+        fks.after_statement(self, txn, is_update)
+        if autocommit and self.fk_pending:
+            ok = fks.check_pending(txn, self.fk_pending)
+            self.fk_pending.clear()
+            if not ok:
+                raise IntegrityError(FAILED)
 
     def _pragma(self, node, params) -> Result:
         from engine.sql.pragma import run_pragma
