@@ -818,6 +818,11 @@ class Transaction:
         visible rows mapped. O(n)."""
         try:
             schema = parse_create_table(table_sql)
+            for fk in schema.foreign_keys:
+                for col in fk.columns:
+                    if schema.column(col) is None:
+                        raise OperationalError(
+                            f'unknown column "{col}" in foreign key definition')
             new = Table(schema, TableVersions(), None, self.db.compiler)
         except OperationalError as exc:
             raise OperationalError(f"error in table {t.name} after {what}: {exc}") from None

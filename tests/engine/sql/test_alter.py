@@ -158,6 +158,20 @@ def test_failed_alter_in_autocommit_changes_nothing(pair):
     assert _state(lambda q: ses.execute(q).rows) == before
 
 
+def test_drop_column_used_by_table_foreign_key_is_refused():
+    script = ("CREATE TABLE p(id INTEGER PRIMARY KEY);"
+              "CREATE TABLE t(a, d, FOREIGN KEY (d) REFERENCES p(id));")
+    ref = sqlite3.connect(":memory:")
+    ses = Session(Database())
+    ref.executescript(script)
+    ses.executescript(script)
+    for sql in ("ALTER TABLE t DROP COLUMN d", "ALTER TABLE t RENAME COLUMN d TO dd",
+                "ALTER TABLE p RENAME COLUMN id TO pid"):
+        assert _outcome(ses.execute, sql) == _outcome(ref.execute, sql), sql
+        assert _state(lambda q: ses.execute(q).rows) == \
+            _state(lambda q: ref.execute(q).fetchall()), sql
+
+
 def test_view_broken_by_drop_column_is_refused():
     ref = sqlite3.connect(":memory:")
     ses = Session(Database())
