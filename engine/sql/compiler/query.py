@@ -29,6 +29,7 @@ from engine.sql.compiler.expr import Compiled, ExprCompiler, Runtime, _hash_key_
 from engine.sql.compiler.scope import ROWID_NAMES, ColumnMeta, Scope, Source
 from engine.sql.compiler.window import WindowStage, collect_windows, window_operands
 from engine.sql.functions import Distinct, lookup_aggregate
+from engine.sql.functions.aggregates import RunningExtreme
 from engine.values import INTEGER, NUMERIC, REAL, apply_affinity, is_true, sort_key_function
 
 _NUMERIC_AFFS = (INTEGER, REAL, NUMERIC)
@@ -521,8 +522,10 @@ class Planner:
             base_factory = found.factory
         compiled = [comp.compile(a) for a in args]
         coll = compiled[0].collation if compiled else None
-        if name in ("min", "max") and coll and user is None:
-            factory = lambda: base_factory(coll)
+        if name in ("min", "max") and user is None:
+            # Plain aggregation never removes a row: a running extreme, O(1) per row.
+            want_max, collation = name == "max", coll or "BINARY"
+            factory = lambda: RunningExtreme(want_max, collation)
         else:
             factory = base_factory
         if distinct:

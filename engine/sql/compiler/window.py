@@ -304,9 +304,22 @@ def _compile_call(node, named, comp, session) -> _Call:
     definition = _resolve(node, named)
     call.definition = definition
     call.frame = _Frame(definition.spec, len(definition.order), comp)
+    if name in ("min", "max") and call.frame.start != _UNBOUNDED_PRECEDING:
+        call.factory = _latest_of_equals(call.factory)
     call.def_key = (tuple(p.sql() for p in definition.partition),
                     tuple(o.sql() for o in definition.order))
     return call
+
+
+def _latest_of_equals(factory):
+    """min/max over a frame with a moving start: SQLite returns the last-added of
+    equal values (see aggregates._MinMax.latest)."""
+    def make():
+        acc = factory()
+        if hasattr(acc, "latest"):
+            acc.latest = True
+        return acc
+    return make
 
 
 def _aggregate_factory(name, args, comp, session):

@@ -88,7 +88,7 @@ class _SumState:
         if x is None:
             return
         self.cnt += 1
-        number = numeric_value(x)
+        number = x if type(x) is int else numeric_value(x)  # ints: the hot path
         if type(number) is int:
             self.rsum += number
             if not (self.approx or self.overflow):
@@ -165,12 +165,16 @@ class _MinMax:
     (``sort_key``) and then arrival, so equal values resolve to the earliest,
     as minmaxStep keeps the first of equals. O(log n) per step/inverse."""
 
-    __slots__ = ("_items", "_key", "_seq")
+    __slots__ = ("_items", "_key", "_seq", "latest")
 
     def __init__(self, collation: str = "BINARY"):
         self._items = SortedList()
         self._key = sort_key_function(collation)
         self._seq = itertools.count()
+        # SQLite computes min/max over a frame whose start moves through an ordered
+        # ephemeral table, where the last-added of equal values wins; with a frame
+        # that grows from UNBOUNDED PRECEDING it steps, and the first of equals wins.
+        self.latest = False
 
     def step(self, x):
         if x is not None:
@@ -197,6 +201,34 @@ class _MinMax:
         assert all(v is not None for _, _, v in self._items)
 
 
+class RunningExtreme:
+    """min(X)/max(X) for plain aggregation (no window frame ever removes a row):
+    the running extreme under SQLite's ordering, O(1) per step. Equal values keep
+    the first one seen, as minmaxStep does. ``inverse`` is not available: window
+    frames use Min/Max, which keep the whole multiset."""
+
+    __slots__ = ("_key", "_best", "_best_key", "_want_max")
+
+    def __init__(self, want_max: bool, collation: str = "BINARY"):
+        self._key = sort_key_function(collation)
+        self._best = None
+        self._best_key = None
+        self._want_max = want_max
+
+    def step(self, x):
+        if x is None:
+            return
+        k = self._key(x)
+        best = self._best_key
+        if best is None or (k > best if self._want_max else k < best):
+            self._best, self._best_key = x, k
+
+    def value(self):
+        return self._best
+
+    finalize = value
+
+
 @aggregate("min", 1)
 class Min(_MinMax):
     """min(X): the smallest non-NULL value, NULL if none."""
@@ -204,7 +236,12 @@ class Min(_MinMax):
     __slots__ = ()
 
     def value(self):
-        return self._items[0][2] if self._items else None
+        items = self._items
+        if not items:
+            return None
+        if self.latest:
+            return items[items.bisect_left((items[0][0], float("inf"))) - 1][2]
+        return items[0][2]
 
     finalize = value
 
@@ -219,6 +256,8 @@ class Max(_MinMax):
         items = self._items
         if not items:
             return None
+        if self.latest:
+            return items[-1][2]
         return items[items.bisect_left((items[-1][0],))][2]
 
     finalize = value

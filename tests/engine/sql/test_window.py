@@ -209,7 +209,10 @@ def test_errors(sql):
 
 # -- differential: random data and random window specs -----------------------------------------
 
-_values = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([0.5, 1.0, -2.5]),
+# No REAL equals an INTEGER here: which of two equal values of different storage
+# classes min()/max() return depends on the order SQLite feeds tied rows, which no
+# query fixes (a frame without ORDER BY, peers); 1 vs 1.0 is covered by named tests.
+_values = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([0.5, 1.5, -2.5]),
                     st.sampled_from(["a", "B", "b", ""]))
 _rows = st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 2)), _values,
                            st.one_of(st.none(), st.integers(-4, 4))), max_size=9)
@@ -255,3 +258,18 @@ def _window_call(draw):
 @given(rows=_rows, calls=st.lists(_window_call(), min_size=1, max_size=3))
 def test_differential_random(rows, calls):
     _same("select a, b, x, " + ", ".join(calls) + " from t", rows=rows, ordered=False)
+
+
+def test_min_max_of_equal_int_and_real_follow_sqlite_frame_rules():
+    """A frame with a moving start returns the last-added of equal values; a frame
+    growing from UNBOUNDED PRECEDING the first (ordered by rowid: no ties)."""
+    rows = [(None, 1, None), (None, 1.0, None), (None, 1, None), (None, 2, None),
+            (None, 1.0, None)]
+    for frame in ("rows between 1 preceding and current row",
+                  "rows between unbounded preceding and current row",
+                  "rows between current row and 1 following",
+                  "rows between 2 preceding and 2 following",
+                  "range between current row and unbounded following"):
+        for agg in ("min", "max"):
+            _same(f"select b, {agg}(b) over (order by rowid {frame}) from t order by rowid",
+                  rows=rows)
