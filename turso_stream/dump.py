@@ -27,6 +27,9 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+from engine.sql.functions.core import quote_value  # noqa: E402  (SQLite's quote())
+
+
 def schema_entries(conn) -> list:
     """``(type, name, tbl_name, sql)`` of every schema object with SQL text, for one
     of our connections or a stdlib sqlite3 one, in schema order."""
@@ -46,7 +49,14 @@ def iterdump(conn):
     entries = schema_entries(conn)
     yield "BEGIN TRANSACTION;"
     tables = sorted((e for e in entries if e[0] == "table"), key=lambda e: e[1])
+    sequence = []
     for _type, name, _tbl, sql in tables:
+        if name == "sqlite_sequence":
+            # As sqlite3's iterdump: the AUTOINCREMENT counters are restored last.
+            sequence = ['DELETE FROM "sqlite_sequence";'] + [
+                f'INSERT INTO "sqlite_sequence" VALUES({quote_value(t)},{seq});'
+                for t, seq in cursor.execute('SELECT * FROM "sqlite_sequence"').fetchall()]
+            continue
         if name.startswith("sqlite_"):
             continue
         yield f"{sql};"
@@ -59,6 +69,7 @@ def iterdump(conn):
     for type_, _name, _tbl, sql in entries:
         if type_ in ("index", "trigger", "view"):
             yield f"{sql};"
+    yield from sequence
     yield "COMMIT;"
 
 

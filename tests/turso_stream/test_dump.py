@@ -116,3 +116,11 @@ def test_random_values_dump_identically(rows):
         conn.executemany("insert into t values (?, ?)", rows)
         got.append(list(conn.iterdump()))
     assert got[1] == got[0]
+
+
+def test_iterdump_restores_autoincrement_counters_like_sqlite3():
+    script = ('create table t(id integer primary key autoincrement, a); create index ta on t(a);'
+              'create table "u x"(id integer primary key autoincrement);'
+              'insert into t(a) values (1),(2); insert into "u x" default values;'
+              'delete from t where id=2;')
+    assert dump(turso_stream, script) == dump(sqlite3, script)
