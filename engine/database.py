@@ -70,7 +70,11 @@ class Database:
         self.commit_hooks: list = []   # run inside the commit, under the write lock
         self.durable_hooks: list = []  # run after durability, lock released, in commit order
         self._write_lock = WriteLock()
-        self._state_lock = threading.Lock()
+        # Guards the snapshot registry and the publication of commits: a commit installs
+        # its versions and advances last_ts while holding it, so a transaction that
+        # begins concurrently sees either none or all of the commit. Reentrant so that
+        # in-commit observers may start read transactions (at the previous snapshot).
+        self._state_lock = threading.RLock()
         # Live snapshots: ts -> number of transactions reading at it. The oldest is
         # only needed by garbage collection (rare), so a dict beats a sorted list.
         self._active: dict[int, int] = {}
@@ -373,15 +377,21 @@ class Database:
             lsn = self._log.append(encode_commit(ts, now, schema, record))
         try:
             changes = ChangeSet(ts, txn.id, now, catalog_changed=txn.catalog_changed)
-            if txn.catalog_changed:
-                self.catalog, self.tables = txn.catalog, txn.tables
-            for t, writes in plan:
-                changes.tables[t.name.lower()] = self._install(t, writes, ts, keep)
-            self.last_ts = ts
-            if txn.user_version is not None:
-                self.user_version = txn.user_version
-            for hook in self.commit_hooks:
-                hook(changes)
+            with self._state_lock:
+                # Nobody takes a snapshot between the first installed version and
+                # last_ts = ts; observers (view maintenance) run before it too, so no
+                # snapshot sees a derived result out of step with its tables.
+                if self._active_count > 1 and not keep:
+                    keep = True  # a reader began since keep was decided
+                if txn.catalog_changed:
+                    self.catalog, self.tables = txn.catalog, txn.tables
+                for t, writes in plan:
+                    changes.tables[t.name.lower()] = self._install(t, writes, ts, keep)
+                if txn.user_version is not None:
+                    self.user_version = txn.user_version
+                for hook in self.commit_hooks:
+                    hook(changes)
+                self.last_ts = ts
         except BaseException as exc:
             exc._after_log = True
             raise
