@@ -449,17 +449,20 @@ class Transaction:
         tname = t.name.lower()
         nxt = self.next_rowid.get(tname)
         if nxt is None:
+            # an empty table starts at 1; otherwise max + 1, even when that is <= 0
             w = self.writes.get(tname) or {}
-            top = t.versions.max_key() or 0
-            if top and w.get(top, _MISSING) is None:
-                top = 0
+            top = t.versions.max_key()
+            if top is not None and w.get(top, _MISSING) is None:
+                top = None
                 for k in reversed(t.versions.rows.keys()):
                     if w.get(k, _MISSING) is not None:  # skip rows this txn deleted
                         top = k
                         break
             if w:
-                top = max(top, max((k for k, v in w.items() if v is not None), default=0))
-            nxt = top + 1
+                own = max((k for k, v in w.items() if v is not None), default=None)
+                if own is not None and (top is None or own > top):
+                    top = own
+            nxt = 1 if top is None else top + 1
         if self.mode == CONCURRENT:
             nxt = self._reserve_rowid(t, nxt)
         self.next_rowid[tname] = nxt

@@ -21,7 +21,8 @@ from engine.errors import (
     ProgrammingError, unsupported)
 from engine.sql import dialect as d
 from engine.sql.alter import AlterStatement
-from engine.sql.compiler.dml import compile_delete, compile_insert, compile_update
+from engine.sql.compiler.dml import (compile_delete, compile_insert, compile_update,
+                                     conflict_applies)
 from engine.sql.compiler.expr import ExprCompiler, Runtime
 from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import Scope, Source
@@ -311,11 +312,14 @@ class Session:
             if fk:
                 self._check_foreign_keys(txn, autocommit, isinstance(node, exp.Update))
         except BaseException as exc:
+            keep = getattr(exc, "_keep_statement", False)
             if autocommit:
-                self._end_txn(False)
+                self._end_txn(keep)
             elif self.txn is txn and txn.active:
                 if getattr(exc, "_rollback_txn", False):
                     self._end_txn(False)
+                elif keep:
+                    txn.statement_done(mark)
                 else:
                     txn.statement_undo(mark)
             raise
@@ -384,6 +388,8 @@ class Session:
             except IntegrityError as exc:
                 if plan.conflict == "ROLLBACK":
                     exc._rollback_txn = True
+                elif plan.conflict == "FAIL" and conflict_applies(exc):
+                    exc._keep_statement = True  # FAIL: the rows written before it stay
                 raise
             finally:
                 rt.busy = False

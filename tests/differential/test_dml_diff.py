@@ -39,7 +39,8 @@ def statements(draw):
         returning = f" RETURNING {items}"
     kind = draw(st.integers(0, 6))
     if kind <= 2:
-        conflict = gen.pick(["", "OR REPLACE ", "OR IGNORE ", "OR ABORT ", "OR FAIL "])
+        conflict = gen.pick(["", "OR REPLACE ", "OR IGNORE ", "OR ABORT ", "OR FAIL ",
+                             "or ignore ", "or fail ", "Or Replace "])
         form = draw(st.integers(0, 3))
         if form == 3:
             return f"INSERT {conflict}INTO d DEFAULT VALUES{returning}"
@@ -63,7 +64,7 @@ def statements(draw):
         return f"INSERT {conflict}INTO d({', '.join(cols)}) VALUES {', '.join(rows)}{returning}"
     where = f" WHERE {gen.expr(SCOPE, 2, False)}" if not gen.chance(4) else ""
     if kind <= 5:
-        conflict = gen.pick(["", "OR REPLACE ", "OR IGNORE "])
+        conflict = gen.pick(["", "OR REPLACE ", "OR IGNORE ", "OR FAIL ", "or ignore "])
         sets = []
         for c in draw(st.lists(st.sampled_from(COLS), min_size=1, max_size=3, unique=True)):
             if c == "c":

@@ -95,3 +95,38 @@ def test_unary_plus_drops_affinity():
         "SELECT 0 <= t, 0 <= +t, 0 <= (+t COLLATE BINARY), +t = 'a', +5, +'a', + -3 FROM v",
         "SELECT (0 BETWEEN NULL AND ((+v.t) COLLATE BINARY)) FROM v",
     ])
+
+
+DML_SETUP = [
+    "CREATE TABLE d(id INTEGER PRIMARY KEY, u UNIQUE, c INTEGER NOT NULL DEFAULT 5 CHECK (c < 50))",
+    "CREATE TABLE src(p, q)",
+    "INSERT INTO src VALUES (1, 'a'), (2, 'B'), (NULL, 3.5), (2, x'00')",
+]
+
+
+@pytest.mark.parametrize("statements", [
+    # OR FAIL keeps the rows written before the failing one (it was undone like ABORT)
+    ["INSERT OR FAIL INTO d(id) SELECT p FROM src"],
+    ["insert or fail into d(c) values (1), (99)"],
+    ["INSERT INTO d(id) VALUES (1), (2)", "UPDATE OR FAIL d SET c = 40 + id * 5"],
+    # lower-case conflict clauses were ignored (compared against upper-case names)
+    ["insert or ignore into d(id) values (1), (1), (2)"],
+    ["insert into d(id, u) values (1, 'x')", "insert or replace into d(id, u) values (2, 'x')"],
+    # OR IGNORE does not ignore a datatype mismatch
+    ["INSERT OR IGNORE INTO d(id) SELECT q FROM src"],
+    # DEFAULT VALUES took the (empty) value list as a whole row
+    ["INSERT INTO d DEFAULT VALUES RETURNING *", "INSERT INTO d DEFAULT VALUES"],
+    # OR REPLACE: NULL into a NOT NULL column with a DEFAULT takes the default
+    ["INSERT INTO d(id) VALUES (NULL)", "INSERT OR REPLACE INTO d(id, c) SELECT p, p FROM src RETURNING *"],
+    ["INSERT INTO d(id) VALUES (3)", "UPDATE OR REPLACE d SET c = NULL RETURNING c"],
+])
+def test_dml_conflict_resolution(statements):
+    pair = Pair()
+    try:
+        for sql in DML_SETUP:
+            pair.setup(sql)
+        for sql in statements:
+            pair.check(sql, Shape())
+            pair.check("SELECT rowid, * FROM d", Shape())
+    finally:
+        pair.close()

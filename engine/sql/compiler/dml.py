@@ -20,6 +20,32 @@ from engine.sql.compiler.scope import ColumnMeta, Scope, Source
 CONFLICT_IGNORE = "IGNORE"
 
 
+def conflict_applies(exc) -> bool:
+    """Whether an OR IGNORE / OR FAIL resolution applies to ``exc``: it does to
+    constraint violations, never to a datatype mismatch (SQLITE_MISMATCH, such as a
+    non-integer rowid), which aborts the statement whatever the conflict clause."""
+    return str(exc) != "datatype mismatch"
+
+
+def _null_defaults(schema, defaults, conflict):
+    """Under OR REPLACE, ``[(position, default fn)]`` of the NOT NULL columns with a
+    DEFAULT: a NULL there takes the default instead of failing (lang_conflict, REPLACE)."""
+    if conflict != "REPLACE":
+        return []
+    return [(pos, fn) for pos, fn in defaults if schema.columns[pos].not_null]
+
+
+def _fill_null_defaults(row, null_defaults):
+    """``row`` with each NULL listed in ``null_defaults`` replaced by its default."""
+    if all(row[pos] is not None for pos, _fn in null_defaults):
+        return row
+    row = list(row)
+    for pos, fn in null_defaults:
+        if row[pos] is None:
+            row[pos] = fn()
+    return row
+
+
 class DmlPlan:
     """A compiled write statement: ``run()`` performs it and returns RETURNING rows."""
 
@@ -82,9 +108,11 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
                 else:
                     raise OperationalError(f"table {schema.name} has no column named {name}")
             positions.append(pos)
+    elif node.args.get("default"):
+        positions = []  # DEFAULT VALUES: every column takes its default
     else:
         positions = [i for i, c in enumerate(schema.columns) if not c.generated_sql]
-    conflict = node.args.get("alternative") or "ABORT"
+    conflict = (node.args.get("alternative") or "ABORT").upper()  # parsed as written
     source_rows, width = _insert_source(node, planner, positions, schema, columns_given, parent)
     defaults = planner.session.column_defaults(table)
     scope, _src = _table_scope(planner, table, target.alias or None, parent=parent)
@@ -102,6 +130,7 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
 
     given = set(positions)
     missing_defaults = [(pos, fn) for pos, fn in defaults if pos not in given]
+    null_defaults = _null_defaults(schema, defaults, conflict)
     # Every column given in declared order and nothing to default: the row is the values.
     direct = positions == list(range(ncols)) and not missing_defaults
 
@@ -130,6 +159,8 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
                 rid = explicit_rowid if schema.rowid_alias is None else row[schema.rowid_alias]
                 if not triggers.fire_before(txn, tuple(row) + (rid,), None):
                     continue
+            if null_defaults:
+                row = _fill_null_defaults(row, null_defaults)
             try:
                 if upsert is not None:
                     hit = upsert.find(txn, tuple(row), explicit_rowid)
@@ -145,8 +176,8 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
                                                   else stored + (k,)))
                         continue
                 key = txn.insert(name, tuple(row), rowid=explicit_rowid, conflict=conflict)
-            except IntegrityError:
-                if conflict == CONFLICT_IGNORE:
+            except IntegrityError as exc:
+                if conflict == CONFLICT_IGNORE and conflict_applies(exc):
                     continue
                 raise
             if key is None:
@@ -251,7 +282,8 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
         else:
             sets.append((pos, comp.fn(eq.expression)))
     triggers = planner.session.triggers(schema, "UPDATE")
-    conflict = node.args.get("alternative") or "ABORT"
+    conflict = (node.args.get("alternative") or "ABORT").upper()  # parsed as written
+    null_defaults = _null_defaults(schema, planner.session.column_defaults(table), conflict)
     if node.args.get("from_") is not None:
         matching, values = _joined_rows(node, planner, table, parent)
         sets = [(pos, lambda _row, j=j: values[0][j]) for j, (pos, _f) in enumerate(sets)]
@@ -288,14 +320,16 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
                     continue
                 if txn.get(name, key) is None:
                     continue  # a BEFORE trigger deleted the row
+            if null_defaults:
+                new = _fill_null_defaults(new, null_defaults)
             try:
                 if new_key is not None and schema.rowid_alias is None:
                     txn.delete(name, key)
                     k = txn.insert(name, tuple(new), rowid=new_key, conflict=conflict)
                 else:
                     k = txn.update(name, key, tuple(new), conflict=conflict)
-            except IntegrityError:
-                if conflict == CONFLICT_IGNORE:
+            except IntegrityError as exc:
+                if conflict == CONFLICT_IGNORE and conflict_applies(exc):
                     continue
                 raise
             if k is None:
