@@ -77,8 +77,15 @@ class IndexStore:
         self.key_of = _make_key_function(schema, part_fns, where_fn)
 
     def add(self, key: tuple, row_key) -> None:
-        """Insert the entry for ``row_key`` under ``key``. O(log n)."""
-        self.entries.add(key + (row_key,))
+        """Insert the entry for ``row_key`` under ``key`` unless present. O(log n).
+
+        Entries are a set: a row that returns to an earlier key while that key's
+        entry is still kept for an old snapshot must not get a second one.
+        """
+        entry = key + (row_key,)
+        entries = self.entries
+        if entry not in entries:
+            entries.add(entry)
 
     def discard(self, key: tuple, row_key) -> None:
         """Remove the entry if present. O(log n)."""
@@ -110,8 +117,11 @@ class IndexStore:
     def _check(self, versions=None) -> None:
         """Entries are sorted; with ``versions``, every latest row has its entry."""
         self.entries._check()
+        previous = None
         for entry in self.entries:
             assert len(entry) == self.width + 1, entry
+            assert entry != previous, f"duplicate index entry {entry!r}"
+            previous = entry
         if versions is not None:
             present = set(self.entries)
             for row_key, row in versions.rows.items():

@@ -78,28 +78,28 @@ class TableVersions:
     def scan(self, ts: int, lo=None, hi=None, reverse: bool = False):
         """Yield ``(key, row)`` visible at ``ts`` with lo <= key <= hi, in key order.
 
-        O(log n + k) when all versions are visible (the common case); otherwise
-        merges the history keys in, O(log n + k + h log h).
+        Safe while other threads commit: keys and rows are read by C loops (which
+        no other Python thread interleaves), then checked: a commit installs a
+        version's ``begins`` entry before the row itself, so a row newer than ``ts``
+        is always noticed and replaced by the version ``ts`` sees. O(log n + k)
+        when every version is visible (the common case); otherwise merges the
+        history keys in, O(log n + k + h log h).
         """
         rows = self.rows
-        if self.all_visible(ts):
-            if lo is None and hi is None:
-                if reverse:
-                    for key in reversed(rows):
-                        yield key, rows[key]
-                else:
-                    # zip/map run in C: faster than the items view's per-item lookup.
-                    yield from zip(rows, map(rows.__getitem__, rows))
-                return
-            for key in rows.irange(lo, hi, reverse=reverse):
-                yield key, rows[key]
+        if lo is None and hi is None:
+            keys = list(reversed(rows)) if reverse else list(rows)
+        else:
+            keys = list(rows.irange(lo, hi, reverse=reverse))
+        values = list(map(rows.get, keys))
+        if not self.history and self.max_begin <= ts and None not in values:
+            yield from zip(keys, values)
             return
-        keys = set(rows.irange(lo, hi)) if (lo is not None or hi is not None) else set(rows)
-        for key in self.history:
+        merged = set(keys)
+        for key in list(self.history):
             if (lo is None or key >= lo) and (hi is None or key <= hi):
-                keys.add(key)
+                merged.add(key)
         get = self.get
-        for key in sorted(keys, reverse=reverse):
+        for key in sorted(merged, reverse=reverse):
             row = get(key, ts)
             if row is not None:
                 yield key, row
