@@ -341,11 +341,6 @@ class Database:
         """Log and install ``txn``'s writes at a new commit timestamp (write lock held)."""
         ts = self.last_ts + 1
         now = time.time()
-        with self._state_lock:
-            # Other live snapshots are older than ts: they need the old versions.
-            keep = self._active_count > 1
-            if not keep:
-                self._collect_garbage()
         schema = self._schema_record(txn) if txn.catalog_changed else None
         tables = txn.tables if txn.catalog_changed else self.tables
         record = []
@@ -381,8 +376,10 @@ class Database:
                 # Nobody takes a snapshot between the first installed version and
                 # last_ts = ts; observers (view maintenance) run before it too, so no
                 # snapshot sees a derived result out of step with its tables.
-                if self._active_count > 1 and not keep:
-                    keep = True  # a reader began since keep was decided
+                # Other live snapshots are older than ts: they need the old versions.
+                keep = self._active_count > 1
+                if not keep and self._gc_queue:
+                    self._collect_garbage()
                 if txn.catalog_changed:
                     self.catalog, self.tables = txn.catalog, txn.tables
                 for t, writes in plan:
@@ -437,10 +434,11 @@ class Database:
     def _deliver(self, changes: ChangeSet) -> None:
         """Run after-commit hooks in commit order; a failing hook is logged, isolated."""
         if not self.durable_hooks:
-            with self._delivery:  # no observer: nothing to order, just advance
-                if changes.ts > self._delivered_ts:
-                    self._delivered_ts = changes.ts
-                self._delivery.notify_all()
+            # No observer, nothing to order: advance without the condition variable.
+            # (A committer parked below only exists while observers are registered;
+            # if one is added meanwhile, its 1 s wait timeout bounds the delay.)
+            if changes.ts > self._delivered_ts:
+                self._delivered_ts = changes.ts
             return
         with self._delivery:
             while self._delivered_ts < changes.ts - 1 and self._poison is None:
