@@ -130,3 +130,19 @@ def test_dml_conflict_resolution(statements):
             pair.check("SELECT rowid, * FROM d", Shape())
     finally:
         pair.close()
+
+
+def test_in_list_values_have_no_affinity():
+    """``a IN (x, y)`` is ``a = +x OR a = +y``: a column in the list lent its affinity."""
+    check_all(["CREATE TABLE v(i INTEGER, t TEXT)", "INSERT INTO v VALUES (0, '1')"], [
+        "SELECT lower(i) IN (NULL, i), lower(i) IN (i), '0' IN (i, 5), i IN ('0'), t IN (1),"
+        " 1 IN (t), '1' IN (t), i IN (t, '0') FROM v",
+        "SELECT NULL FROM v WHERE (lower(v.i) IN (NULL, NULL, v.i))",
+    ])
+
+
+def test_replace_with_a_pattern_starting_with_nul():
+    """replace(x, X'00', y): SQLite sees an empty C string and returns x itself."""
+    check_all([], ["SELECT replace(0, x'00', NULL), replace(0, x'00', 'z'), replace('abc', x'00', 'z'),"
+                   " typeof(replace(0, x'00', NULL)), replace(x'6100', x'0061', 'q'),"
+                   " replace('a', x'0061', 'q')"])

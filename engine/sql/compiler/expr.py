@@ -396,7 +396,11 @@ class ExprCompiler:
             field = node.args["field"]
             table = exp.Table(this=exp.to_identifier(field.name))
             return self._in_subquery(x, exp.select("*").from_(table))
+        # "a IN (x, y)" is "a = +x OR a = +y" (datatype3 4.2): list values carry no
+        # affinity, even column references; their collation still counts
         items = [self.compile(e) for e in node.expressions]
+        items = [Compiled(c.fn, None, c.collation, c.explicit_collation, c.constant)
+                 for c in items]
         tests = [self.comparison(x, item, ops.eq) for item in items]
         xf = x.fn
 

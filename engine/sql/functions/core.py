@@ -277,7 +277,8 @@ def replace(x, pattern, replacement):
     if x is None or pattern is None:
         return None
     p = to_text(pattern)
-    if p == "":  # the argument itself (a BLOB was turned into text by value_text)
+    if p[:1] in ("", "\x00"):  # an empty C string (a NUL first byte too): x itself
+        # (a BLOB x was turned into text by value_text)
         return to_text(x) if type(x) is bytes else x
     if replacement is None:
         return None
