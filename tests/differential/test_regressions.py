@@ -146,3 +146,23 @@ def test_replace_with_a_pattern_starting_with_nul():
     check_all([], ["SELECT replace(0, x'00', NULL), replace(0, x'00', 'z'), replace('abc', x'00', 'z'),"
                    " typeof(replace(0, x'00', NULL)), replace(x'6100', x'0061', 'q'),"
                    " replace('a', x'0061', 'q')"])
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+@pytest.mark.parametrize("decls", [("INTEGER", "TEXT"), ("INTEGER", "TEXT COLLATE NOCASE"),
+                                   ("TEXT COLLATE NOCASE", "TEXT COLLATE RTRIM"), ("INTEGER", "")])
+def test_join_equality_collation_and_index_affinity(decls, indexed):
+    """A BINARY column's collation was taken for "none", so the other side's NOCASE won;
+    hash and index joins took the inner side's collation instead of the left operand's;
+    an index probe was used where the comparison converts values unlike the index."""
+    setup = [f"CREATE TABLE t1(a {decls[0]}, b)", f"CREATE TABLE t2(a {decls[1]}, c)"]
+    for v in ("1", "'1'", "1.0", "'a'", "'A'", "'a '", "x'61'", "NULL", "' 1'"):
+        setup += [f"INSERT INTO t1 VALUES ({v}, 0)", f"INSERT INTO t2 VALUES ({v}, 0)"]
+    if indexed:
+        setup += ["CREATE INDEX i1 ON t1(a)", "CREATE INDEX i2 ON t2(a)"]
+    check_all(setup, [
+        "SELECT x2.a, x3.a FROM t1 AS x2 NATURAL JOIN t2 AS x3",
+        "SELECT x2.a, x3.a FROM t1 AS x2 JOIN t2 AS x3 ON x3.a = x2.a",
+        "SELECT x2.a, x3.a FROM t1 AS x2 LEFT JOIN t2 AS x3 ON x2.a = x3.a",
+        "SELECT t1.a = t2.a, t2.a = t1.a, +t1.a = t2.a FROM t1, t2",
+    ])

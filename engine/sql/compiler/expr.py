@@ -172,7 +172,8 @@ class ExprCompiler:
             self._mark_correlated(scope)
             cell = scope.cell
             fn = lambda row: cell[0][i]
-        return Compiled(fn, meta.affinity, meta.collation if meta.collation != "BINARY" else None,
+        # a column always has a collation (BINARY too): it outranks an expression's none
+        return Compiled(fn, meta.affinity, meta.collation or "BINARY",
                         column_name=meta.name)
 
     def _mark_correlated(self, target) -> None:

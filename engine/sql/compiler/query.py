@@ -25,7 +25,8 @@ from sqlglot import exp
 from engine.errors import OperationalError
 from engine.sql import operators as ops
 from engine.sql.dialect import Variable
-from engine.sql.compiler.expr import Compiled, ExprCompiler, Runtime, _hash_key_function
+from engine.sql.compiler.expr import (Compiled, ExprCompiler, Runtime, _collation,
+                                      _hash_key_function)
 from engine.sql.compiler.scope import ROWID_NAMES, ColumnMeta, Scope, Source
 from engine.sql.compiler.window import WindowStage, collect_windows, window_operands
 from engine.sql.functions import Distinct, lookup_aggregate
@@ -1213,8 +1214,14 @@ class Planner:
                     if first.column != pos or ix.schema.where_sql:
                         continue
                     col_meta = schema.columns[pos]
-                    coll = (oc.collation if oc.explicit_collation else col_meta.collation
-                            if col_meta.collation != "BINARY" else (oc.collation or "BINARY"))
+                    if not _index_affinity_ok(
+                            ops.comparison_affinity(col_meta.affinity, oc.affinity),
+                            col_meta.affinity):
+                        continue
+                    # the comparison's collation as written: the left operand's wins
+                    column_side = Compiled(None, col_meta.affinity, col_meta.collation or "BINARY")
+                    coll = (_collation(column_side, oc) if _refs_within(c.this, scope, [source])
+                            else _collation(oc, column_side))
                     if coll != first.collation:
                         continue
                     conv = _probe_conv(col_meta.affinity, oc.affinity)
@@ -1253,14 +1260,8 @@ class Planner:
                 continue
             ci, co = comp.compile(inner), comp.compile(outer)
             aff = ops.comparison_affinity(ci.affinity, co.affinity)
-            coll = "BINARY"
-            if ci.explicit_collation or co.explicit_collation:
-                coll = ci.collation if ci.explicit_collation else co.collation
-            else:
-                coll = co.collation or ci.collation or "BINARY"
-            if co.collation and ci.collation and co.collation != ci.collation and not (
-                    ci.explicit_collation or co.explicit_collation):
-                coll = co.collation  # the left operand's collation wins (outer side is left)
+            # the comparison's collation as written: the left operand's wins
+            coll = _collation(ci, co) if inner is a else _collation(co, ci)
             hk = _hash_key_function(coll)
             conv = ops.apply_comparison_affinity
             fi, fo = ci.fn, co.fn
@@ -1387,6 +1388,16 @@ def _tracking_groups(source_rows, cell, specs, group_fns, single_extreme):
         if not single_extreme or changed:
             state[0] = row
     return table
+
+
+def _index_affinity_ok(comparison_affinity, column_affinity) -> bool:
+    """SQLite's indexAffinityOk: an index on a column answers an equality only when
+    the comparison converts values the way the column stored them."""
+    if comparison_affinity is None:
+        return True
+    if comparison_affinity == ops.TEXT:
+        return column_affinity == ops.TEXT
+    return column_affinity in (ops.NUMERIC, ops.INTEGER, ops.REAL)
 
 
 def _norm(v):
