@@ -1105,11 +1105,10 @@ class Planner:
         lookup = None
         if source.table is not None:
             lookup = self._lookup_join(source, cross, local, comp, scope)
+        # The materialized inner side (hash table or row list), rebuilt per execution.
+        state: dict = {}
         if lookup is not None:
-            fetch = lookup
-
-            def matches(left):
-                return fetch(left)
+            matches = lookup
         elif equi:
             left_key_fns, right_key_fns = equi
             rt_inner = inner_rows
@@ -1123,8 +1122,6 @@ class Planner:
                     table.setdefault(k, []).append(r[offset:])
                 return table
 
-            state = {}
-
             def matches(left):
                 table = state.get("t")
                 if table is None:
@@ -1135,8 +1132,6 @@ class Planner:
                 return table.get(k, ())
             self.explain.append(f"HASH JOIN {source.name}")
         else:
-            state = {}
-
             def matches(left):
                 rows = state.get("rows")
                 if rows is None:
@@ -1146,7 +1141,7 @@ class Planner:
         outer = kind == "LEFT"
 
         def rows():
-            state_reset()
+            state.clear()
             for left in left_rows():
                 matched = False
                 for r in matches(left):
@@ -1159,13 +1154,6 @@ class Planner:
                         yield row
                 if outer and not matched:
                     yield left + null_pad
-
-        def state_reset():
-            if lookup is None:
-                try:
-                    state.clear()
-                except NameError:
-                    pass
         return rows
 
     def _lookup_join(self, source, cross, local, comp, scope):
@@ -1265,8 +1253,8 @@ class Planner:
             hk = _hash_key_function(coll)
             conv = ops.apply_comparison_affinity
             fi, fo = ci.fn, co.fn
-            right_fns.append(lambda r, fi=fi: _norm(hk(conv(fi(r), aff))))
-            left_fns.append(lambda r, fo=fo: _norm(hk(conv(fo(r), aff))))
+            right_fns.append(lambda r, fi=fi: hk(conv(fi(r), aff)))
+            left_fns.append(lambda r, fo=fo: hk(conv(fo(r), aff)))
         if not left_fns:
             return None
         return left_fns, right_fns
@@ -1398,11 +1386,6 @@ def _index_affinity_ok(comparison_affinity, column_affinity) -> bool:
     if comparison_affinity == ops.TEXT:
         return column_affinity == ops.TEXT
     return column_affinity in (ops.NUMERIC, ops.INTEGER, ops.REAL)
-
-
-def _norm(v):
-    """Hash-join key normalization: equal SQL values -> equal Python keys."""
-    return v
 
 
 def _finalize(acc):
