@@ -132,8 +132,16 @@ def compare_rows(expected, actual, shape: Shape, context=""):
         assert Counter(row_form(r, fc) for r in a) == Counter(row_form(r, fc) for r in e), f"{context}\ntie run {i} differs\nours:   {a}\nsqlite: {e}"
 
 
+# Errors SQLite 3.40 raises on SQL the generator writes correctly (its flattener moves
+# a derived table's RIGHT JOIN into the outer FROM): an oracle bug, the example is void.
+ORACLE_BUG_MESSAGES = ("ON clause references tables to its right",)
+
+
 def compare_outcomes(expected, actual, shape: Shape, context=""):
     """Both failed with the same error class, or both succeeded with equal rows."""
+    if expected[0] == "error" and expected[2] in ORACLE_BUG_MESSAGES:
+        from hypothesis import reject
+        reject()
     if expected[0] == "error" or actual[0] == "error":
         assert actual[0] == expected[0] and actual[1] == expected[1], f"{context}\nours:   {actual}\nsqlite: {expected}"
         return

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from grammar import VALUES, Gen, sql_literal
 from oracle import Pair, Shape
 
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
 SLOW = settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
 
 SCHEMA = [

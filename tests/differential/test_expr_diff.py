@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from grammar import VALUES, Gen, sql_literal
 from oracle import Pair, Shape
 
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 SLOW = settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
 
 COLUMNS = ("i", "r", "t", "tn", "b", "n", "x")

@@ -166,3 +166,14 @@ def test_join_equality_collation_and_index_affinity(decls, indexed):
         "SELECT x2.a, x3.a FROM t1 AS x2 LEFT JOIN t2 AS x3 ON x2.a = x3.a",
         "SELECT t1.a = t2.a, t2.a = t1.a, +t1.a = t2.a FROM t1, t2",
     ])
+
+
+def test_update_or_replace_rereads_rows_by_key():
+    """UPDATE OR REPLACE updated a row it had already deleted (from its old image): SQLite
+    keeps only the rowids and updates whatever row holds the key when it gets there."""
+    check_all(["CREATE TABLE d(id INTEGER PRIMARY KEY, u UNIQUE)",
+               "INSERT INTO d VALUES (1, NULL), (2, '0'), (5, 'x')",
+               "CREATE TABLE e(k UNIQUE, v)", "INSERT INTO e VALUES (1, 'a'), (2, 'b'), (3, 'c')"], [
+        "UPDATE OR REPLACE d SET id = id + 1 RETURNING *", "SELECT * FROM d",
+        "UPDATE OR REPLACE e SET k = k + 1", "SELECT rowid, * FROM e",
+    ])

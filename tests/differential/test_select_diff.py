@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from grammar import create_sql, queries, schemas, table_rows
 from oracle import Pair
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 SLOW = settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
 
 

@@ -284,6 +284,7 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
     triggers = planner.session.triggers(schema, "UPDATE")
     conflict = (node.args.get("alternative") or "ABORT").upper()  # parsed as written
     null_defaults = _null_defaults(schema, planner.session.column_defaults(table), conflict)
+    reread = conflict == "REPLACE"
     if node.args.get("from_") is not None:
         matching, values = _joined_rows(node, planner, table, parent)
         sets = [(pos, lambda _row, j=j: values[0][j]) for j, (pos, _f) in enumerate(sets)]
@@ -301,6 +302,13 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
         out = []
         count = 0
         for key, row in matching():
+            if reread:
+                # OR REPLACE may have deleted this row or moved another onto its key:
+                # SQLite updates whatever row holds the key now (it keeps rowids only)
+                current = txn.get(name, key)
+                if current is None:
+                    continue
+                row = current + (key,) if with_rowid else current
             cell[0] = row
             new = list(row[:len(schema.columns)])
             new_key = None
