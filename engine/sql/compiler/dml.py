@@ -252,6 +252,25 @@ def _matching_rows(planner, table, where, scope, source):
     return collect
 
 
+def apply_assignments(sets, env_row, values, schema):
+    """UPDATE's SET list applied to one row: ``(new values list, new rowid or None)``.
+
+    ``sets`` holds ``(position, fn)`` (position -1 = the rowid); each ``fn`` reads
+    ``env_row``. A new rowid also lands in the INTEGER PRIMARY KEY column.
+    """
+    new = list(values)
+    new_key = None
+    for pos, fn in sets:
+        v = fn(env_row)
+        if pos == -1:
+            new_key = v
+        else:
+            new[pos] = v
+    if new_key is not None and schema.rowid_alias is not None:
+        new[schema.rowid_alias] = new_key
+    return new, new_key
+
+
 def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = None) -> DmlPlan:
     view = instead_of.view_target(planner, node, "UPDATE")
     if view is not None:
@@ -310,16 +329,7 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
                     continue
                 row = current + (key,) if with_rowid else current
             cell[0] = row
-            new = list(row[:len(schema.columns)])
-            new_key = None
-            for pos, fn in sets:
-                v = fn(row)
-                if pos == -1:
-                    new_key = v
-                else:
-                    new[pos] = v
-            if new_key is not None and schema.rowid_alias is not None:
-                new[schema.rowid_alias] = new_key
+            new, new_key = apply_assignments(sets, row, row[:len(schema.columns)], schema)
             old_full = row if with_rowid else row + (None,)
             if triggers and triggers.before:
                 nk = new_key if new_key is not None else key

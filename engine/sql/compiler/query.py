@@ -763,19 +763,7 @@ class Planner:
                     pipeline = self._join_step(pipeline, source, rows_fn, inner_rows, local,
                                                cross, comp, scope, kind)
             left_sources.append(source)
-        residual = [comp.predicate(c) for c in remaining]
-        if not residual:
-            return pipeline
-        base = pipeline
-
-        def rows():
-            for row in base():
-                for p in residual:
-                    if not p(row):
-                        break
-                else:
-                    yield row
-        return rows
+        return self._filtered(pipeline, remaining, comp)
 
     def _join_conditions(self, join_node, source, left_sources, scope, padded=False):
         """ON conjuncts plus the equalities of USING/NATURAL; ``padded``: the FROM
@@ -786,7 +774,7 @@ class Planner:
         names = []
         if using:
             names = [u.name for u in using]
-        elif join_node.args.get("method") == "NATURAL" or str(join_node.args.get("method", "")).upper() == "NATURAL":
+        elif str(join_node.args.get("method") or "").upper() == "NATURAL":
             right = {c.name.lower() for c in source.columns}
             for s in left_sources:
                 for c in s.columns:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.errors import OperationalError
+from engine.sql.compiler.dml import apply_assignments
 from engine.sql.compiler.expr import ExprCompiler
 from engine.sql.compiler.scope import Scope
 from engine.sql.parse import parse_one
@@ -172,16 +173,7 @@ class Upsert:
         self.target_cell[0] = old_full
         if clause.where is not None and not is_true(clause.where(old_full)):
             return None
-        new = list(old)
-        new_key = None
-        for pos, fn in clause.sets:
-            v = fn(old_full)
-            if pos == -1:
-                new_key = v
-            else:
-                new[pos] = v
-        if new_key is not None and schema.rowid_alias is not None:
-            new[schema.rowid_alias] = new_key
+        new, new_key = apply_assignments(clause.sets, old_full, old, schema)
         trig_old = old_full if with_rowid else old + (None,)
         if triggers and triggers.before:
             nk = new_key if new_key is not None else key
