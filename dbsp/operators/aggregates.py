@@ -183,19 +183,7 @@ class _Extremum(Aggregate):
         return SortedDict()
 
     def _add(self, state, value, row, weight):
-        sort_key = self.key(value)
-        bucket = state.get(sort_key)
-        if bucket is None:
-            if weight:
-                state[sort_key] = {value: weight}
-            return
-        new = bucket.get(value, 0) + weight
-        if new:
-            bucket[value] = new
-        else:
-            del bucket[value]
-            if not bucket:
-                del state[sort_key]
+        _bucket_add(state, self.key(value), value, weight)
 
     def _result(self, state):
         if not state:
@@ -248,18 +236,7 @@ class GroupConcat(Aggregate):
             else:
                 del state[value]
             return
-        sort_key = self.order_key(row)
-        bucket = state.get(sort_key)
-        if bucket is None:
-            state[sort_key] = {value: weight}
-            return
-        new = bucket.get(value, 0) + weight
-        if new:
-            bucket[value] = new
-        else:
-            del bucket[value]
-            if not bucket:
-                del state[sort_key]
+        _bucket_add(state, self.order_key(row), value, weight)
 
     def _result(self, state):
         if not state:
@@ -271,3 +248,21 @@ class GroupConcat(Aggregate):
                 text = value if type(value) is str else str(value)
                 parts.extend([text] * count)
         return self.separator.join(parts)
+
+
+def _bucket_add(state, sort_key, value, weight: int) -> None:
+    """Add ``weight`` to ``value`` in the bucket of ``sort_key`` of an ordered
+    multiset (``state``: sort key -> {value: weight}); empty buckets are removed.
+    O(log n)."""
+    bucket = state.get(sort_key)
+    if bucket is None:
+        if weight:
+            state[sort_key] = {value: weight}
+        return
+    new = bucket.get(value, 0) + weight
+    if new:
+        bucket[value] = new
+    else:
+        del bucket[value]
+        if not bucket:
+            del state[sort_key]
