@@ -17,7 +17,9 @@ from engine.database import Database
 
 __all__ = ["acquire", "release", "open_count"]
 
-_lock = threading.Lock()
+# Reentrant: a Connection garbage-collected while this thread holds the lock (its
+# __del__ releases its database) must not deadlock the thread against itself.
+_lock = threading.RLock()
 _open: dict = {}   # key -> [Database, refcount]
 
 
