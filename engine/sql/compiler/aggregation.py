@@ -1,0 +1,284 @@
+"""Aggregation: GROUP BY / plain aggregates into one dict of group states.
+
+Aggregates are the function registry's accumulators (step/finalize); bare
+columns read the group's last row, or with a lone min()/max() the row that set
+the extreme, as SQLite's.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.errors import OperationalError
+from engine.sql.compiler.expr import ExprCompiler, _hash_key_function
+from engine.sql.compiler.ordering import _ordinal, _distinct_run, _top_count
+from engine.sql.compiler.plan import QueryPlan
+from engine.sql.compiler.projection import _output_meta, _projector
+from engine.sql.compiler.window import window_operands
+from engine.sql.functions import Distinct, lookup_aggregate
+from engine.sql.functions.aggregates import RunningExtreme
+
+
+class AggregatePlanner:
+    """Planner methods: aggregation (a mixin of ``Planner``)."""
+
+    def _aggregate_select(self, node, scope, comp, source_rows, select_items, agg_nodes, parent):
+        group = node.args.get("group")
+        group_fns = []
+        if group is not None:
+            for g in group.expressions:
+                target = self._group_target(g, select_items, scope)
+                c = comp.compile(target)
+                group_fns.append((c.fn, _hash_key_function(c.collation or "BINARY")))
+        specs = [self._aggregate_spec(n, comp) for n in agg_nodes]
+        width = scope.width
+        slots = {id(n): width + k for k, n in enumerate(agg_nodes)}
+        post = ExprCompiler(scope, self.rt, aggregates=slots, planner=self)
+        having = node.args.get("having")
+        having_fn = post.predicate(having.this) if having is not None else None
+        single_extreme = len(specs) == 1 and specs[0][0] in ("min", "max")
+        empty_row = (None,) * width
+        grouped = group is not None
+
+        plain = not single_extreme and all(spec[3] is None for spec in specs)
+
+        def groups():
+            cell = scope.cell
+            if plain:
+                table = _plain_groups(source_rows, cell, specs, group_fns)
+            else:
+                table = _tracking_groups(source_rows, cell, specs, group_fns, single_extreme)
+            if not table and not grouped:
+                table[()] = [empty_row, [spec[1]() for spec in specs]]
+            for state in table.values():
+                yield state[0] + tuple([_finalize(a) for a in state[1]])
+
+        def rows():
+            cell = scope.cell
+            for g in groups():
+                cell[0] = g
+                if having_fn is None or having_fn(g):
+                    yield g
+
+        rows, post = self._windows(node, select_items, scope, post, rows, width + len(specs))
+        out = [post.compile(item) for item in select_items]
+        columns = [_output_meta(item, c) for item, c in zip(select_items, out)]
+        project = _projector([c.fn for c in out])
+        order = node.args.get("order")
+        distinct = node.args.get("distinct") is not None
+        if order is not None:
+            terms = self._order_terms(order, select_items, columns, post, aggregate=True)
+            run = self._sorted_run(rows, project, terms, distinct, columns, scope,
+                                   _top_count(node, post))
+        else:
+            def run():
+                for g in rows():
+                    yield project(g)
+            if distinct:
+                run = _distinct_run(run, columns)
+        run = self._limit(node, run, post)
+        return QueryPlan(columns, run, scope, scope.correlated)
+
+    def _group_target(self, g, select_items, scope):
+        if isinstance(g, exp.Literal) and not g.is_string:
+            k = int(g.this)
+            if k < 1 or k > len(select_items):
+                raise OperationalError(
+                    f"{_ordinal(k)} GROUP BY term out of range - should be between 1 and "
+                    f"{len(select_items)}")
+            item = select_items[k - 1]
+            return item.this if isinstance(item, exp.Alias) else item
+        if isinstance(g, exp.Column) and not g.table:
+            try:
+                scope.resolve(g.name)
+            except OperationalError:
+                for item in select_items:
+                    if isinstance(item, exp.Alias) and item.alias.lower() == g.name.lower():
+                        return item.this
+        return g
+
+    def _aggregate_spec(self, node, comp):
+        """``(name, factory, args_fn(row) -> tuple, filter_fn | None, arg fns)`` for one
+        call."""
+        filt = None
+        if isinstance(node, exp.Filter):
+            filt = comp.predicate(node.expression.this)
+            node = node.this
+        name = node.name.lower()
+        args = list(node.expressions)
+        distinct = False
+        if args and isinstance(args[0], exp.Distinct):
+            distinct = True
+            args = list(args[0].expressions) + args[1:]
+            if any(isinstance(a, exp.Star) for a in args):
+                raise OperationalError('near "*": syntax error')
+            if len(args) != 1:
+                raise OperationalError(
+                    "DISTINCT aggregates must have exactly one argument")
+        if len(args) == 1 and isinstance(args[0], exp.Star):
+            args = []
+            if name != "count":
+                raise OperationalError(f"wrong number of arguments to function {name}()")
+        user = self.session.user_aggregate(name, len(args)) if self.session else None
+        if user is not None:
+            base_factory = user
+        else:
+            found = lookup_aggregate(name, len(args))
+            if found is None:
+                raise OperationalError(f"wrong number of arguments to function {name}()")
+            base_factory = found.factory
+        compiled = [comp.compile(a) for a in args]
+        coll = compiled[0].collation if compiled else None
+        if name in ("min", "max") and user is None:
+            # Plain aggregation never removes a row: a running extreme, O(1) per row.
+            want_max, collation = name == "max", coll or "BINARY"
+            factory = lambda: RunningExtreme(want_max, collation)
+        else:
+            factory = base_factory
+        if distinct:
+            inner_factory = factory
+            factory = lambda: Distinct(inner_factory(), coll or "BINARY")
+        fns = [c.fn for c in compiled]
+        if not fns:
+            args_fn = lambda row: ()
+        elif len(fns) == 1:
+            (f,) = fns
+            args_fn = lambda row: (f(row),)
+        else:
+            args_fn = lambda row: tuple(g(row) for g in fns)
+        return (name, factory, args_fn, filt, fns)
+
+
+def _step_calls(accs, specs):
+    """One group's step calls, bound once and split by arity: ``([step], [(step, fn)],
+    [(step, args_fn)])`` so a row costs one call per aggregate and no argument tuple."""
+    nullary, unary, general = [], [], []
+    for acc, spec in zip(accs, specs):
+        fns = spec[4]
+        if not fns:
+            nullary.append(acc.step)
+        elif len(fns) == 1:
+            unary.append((acc.step, fns[0]))
+        else:
+            general.append((acc.step, spec[2]))
+    return nullary, unary, general
+
+
+def _plain_groups(source_rows, cell, specs, group_fns):
+    """Aggregate rows with no FILTER and no bare-column min/max tracking:
+    ``{group key: [last row, accumulators, ...]}`` (the last row gives bare columns, as
+    SQLite's). O(rows x aggregates), one dict probe per row when grouped, none when not."""
+    if not group_fns:
+        accs = [spec[1]() for spec in specs]
+        nullary, unary, general = _step_calls(accs, specs)
+        last = None
+        for row in source_rows():
+            cell[0] = row
+            for step in nullary:
+                step()
+            for step, f in unary:
+                step(f(row))
+            for step, args_fn in general:
+                step(*args_fn(row))
+            last = row
+        return {} if last is None else {(): [last, accs]}
+    table = {}
+    get = table.get
+    single = group_fns[0] if len(group_fns) == 1 else None
+    for row in source_rows():
+        cell[0] = row
+        if single is not None:
+            key = single[1](single[0](row))
+        else:
+            key = tuple([k(f(row)) for f, k in group_fns])
+        state = get(key)
+        if state is None:
+            accs = [spec[1]() for spec in specs]
+            state = table[key] = [row, accs, *_step_calls(accs, specs)]
+        else:
+            state[0] = row
+        for step in state[2]:
+            step()
+        for step, f in state[3]:
+            step(f(row))
+        for step, args_fn in state[4]:
+            step(*args_fn(row))
+    return table
+
+
+def _tracking_groups(source_rows, cell, specs, group_fns, single_extreme):
+    """Aggregate rows with FILTER clauses or a lone min()/max() (whose bare columns come
+    from the row that set the extreme): ``{group key: [representative row, accs]}``."""
+    table = {}
+    for row in source_rows():
+        cell[0] = row
+        key = tuple([k(f(row)) for f, k in group_fns])
+        state = table.get(key)
+        if state is None:
+            state = table[key] = [row, [spec[1]() for spec in specs]]
+        changed = False
+        for spec, acc in zip(specs, state[1]):
+            args_fn, filt = spec[2], spec[3]
+            if filt is not None and not filt(row):
+                continue
+            if single_extreme:
+                before = acc.value()
+                acc.step(*args_fn(row))
+                changed = acc.value() is not before
+            else:
+                acc.step(*args_fn(row))
+        if not single_extreme or changed:
+            state[0] = row
+    return table
+
+
+def _finalize(acc):
+    try:
+        return acc.finalize()
+    except Exception as exc:  # noqa: BLE001 - aggregate errors become SQL errors
+        from engine.sql.functions import SqlFunctionError
+        if isinstance(exc, SqlFunctionError):
+            raise OperationalError(exc.message) from None
+        raise
+
+
+def _collect_aggregates(select: exp.Select, items, session=None):
+    """Aggregate calls in the select list, HAVING and ORDER BY (not in subqueries)."""
+    from engine.sql.functions import aggregate_names
+    names = aggregate_names()
+    if session is not None:
+        names = names | session.user_aggregate_names()
+    found = []
+    roots = list(items)
+    for key in ("having", "order"):
+        if select.args.get(key) is not None:
+            roots.append(select.args[key])
+
+    def visit(node):
+        if isinstance(node, (exp.Subquery, exp.Select, exp.Exists)):
+            return
+        if isinstance(node, exp.Window):  # the call is a window's; its operands may aggregate
+            for child in window_operands(node):
+                visit(child)
+            return
+        if isinstance(node, exp.Filter) and isinstance(node.this, exp.Anonymous):
+            if node.this.name.lower() not in names:
+                raise OperationalError(
+                    f"FILTER may not be used with non-aggregate {node.this.name.lower()}()")
+            found.append(node)
+            node.this._agg_in_filter = True
+            return
+        if isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            nargs = len(node.expressions)
+            if name in names and not (name in ("min", "max") and nargs != 1):
+                if nargs == 1 and isinstance(node.expressions[0], exp.Star):
+                    nargs = 0
+                found.append(node)
+                return
+        for child in node.iter_expressions():
+            visit(child)
+
+    for r in roots:
+        visit(r)
+    return found

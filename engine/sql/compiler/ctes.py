@@ -1,0 +1,116 @@
+"""Common table expressions: WITH lists in scope, CTE references planned once
+per statement, and WITH RECURSIVE as a queue of rows."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.errors import OperationalError
+from engine.sql.compiler.ordering import _row_key_function
+from engine.sql.compiler.plan import QueryPlan
+from engine.sql.compiler.scope import ColumnMeta, Source
+
+
+class CtePlanner:
+    """Planner methods: common table expressions (a mixin of ``Planner``)."""
+
+    def _cte_map(self, with_) -> dict:
+        out = {}
+        for cte in with_.expressions:
+            alias = cte.args["alias"]
+            name = alias.name.lower()
+            cols = [c.name for c in alias.columns] if alias.columns else None
+            out[name] = {"query": cte.this, "columns": cols, "name": alias.name,
+                         "recursive": bool(with_.args.get("recursive")), "plan": None}
+        return out
+
+    def _find_cte(self, name: str):
+        for level in reversed(self.ctes):
+            cte = level.get(name.lower())
+            if cte is not None:
+                return cte
+        return None
+
+    def _cte_source(self, cte, alias, scope):
+        if cte.get("active"):
+            # A reference from inside its own recursive definition: the working table.
+            cols = cte["work_columns"]
+            work = cte["work"]
+            return Source(alias, [ColumnMeta(c.name, c.affinity, c.collation) for c in cols]), \
+                (lambda: (lambda: iter(list(work))))
+        plan = cte.get("plan")
+        if plan is None:
+            plan = cte["plan"] = self._cte_plan(cte)
+        cols = [ColumnMeta(c.name, c.affinity, c.collation) for c in plan.columns]
+        return Source(alias, cols), (lambda: plan.run)
+
+    def _cte_plan(self, cte):
+        query = cte["query"]
+        names = cte["columns"]
+        if cte["recursive"] and isinstance(query, exp.Union) and _references(query.expression,
+                                                                             cte["name"]):
+            return self._recursive_cte(cte, query, names)
+        plan = self.query(query, None)
+        if names:
+            if len(names) != len(plan.columns):
+                raise OperationalError(
+                    f"table {cte['name']} has {len(plan.columns)} values for {len(names)} columns")
+            plan.columns = [ColumnMeta(n, c.affinity, c.collation)
+                            for n, c in zip(names, plan.columns)]
+        return plan
+
+    def _recursive_cte(self, cte, query, names):
+        """WITH RECURSIVE: a queue of rows, each run through the recursive step once
+        (SQLite's algorithm, lang_with.html 3.2), streamed so an outer LIMIT stops it."""
+        setup = self.query(query.this, None)
+        columns = setup.columns
+        if names:
+            if len(names) != len(columns):
+                raise OperationalError(
+                    f"table {cte['name']} has {len(columns)} values for {len(names)} columns")
+            columns = [ColumnMeta(n, c.affinity, c.collation) for n, c in zip(names, columns)]
+        work: list = []
+        cte["active"], cte["work"], cte["work_columns"] = True, work, columns
+        try:
+            step = self.query(query.expression, None)
+        finally:
+            cte["active"] = False
+        if len(step.columns) != len(columns):
+            raise OperationalError(
+                "SELECTs to the left and right of UNION do not have the same number of "
+                "result columns")
+        distinct = bool(query.args.get("distinct"))
+        key = _row_key_function(columns)
+
+        def run():
+            queue = list(setup.run())
+            seen = set()
+            if distinct:
+                unique = []
+                for r in queue:
+                    k = key(r)
+                    if k not in seen:
+                        seen.add(k)
+                        unique.append(r)
+                queue = unique
+            head = 0
+            while head < len(queue):
+                row = queue[head]
+                head += 1
+                yield row
+                work[:] = [row]
+                for r in step.run():
+                    if distinct:
+                        k = key(r)
+                        if k in seen:
+                            continue
+                        seen.add(k)
+                    queue.append(r)
+                if head > 4096:
+                    del queue[:head]
+                    head = 0
+        return QueryPlan(columns, run)
+
+
+def _references(node, name: str) -> bool:
+    return any(t.name.lower() == name.lower() for t in node.find_all(exp.Table))

@@ -1,0 +1,250 @@
+"""ORDER BY, DISTINCT and LIMIT/OFFSET stages, and index-ordered reads that
+make a sort unnecessary."""
+
+from __future__ import annotations
+
+import heapq
+from itertools import islice
+
+from sqlglot import exp
+
+from engine.errors import OperationalError
+from engine.sql.compiler.expr import _hash_key_function
+from engine.sql.dialect import Variable
+from engine.values import INTEGER, apply_affinity, sort_key_function
+
+
+class OrderingPlanner:
+    """Planner methods: order by, distinct and limit/offset stages, and index-ordered reads that (a mixin of ``Planner``)."""
+
+    def _index_ordered(self, node, scope, comp, select_items, columns):
+        """Rows of ``SELECT ... FROM t ORDER BY col`` (one table, no WHERE, one ascending
+        term on a plain column) read in the order of an index led by ``col`` with the same
+        collation, so no sort is needed and a LIMIT stops the scan early: O(k log n) for
+        ``LIMIT k`` instead of O(n log n). None when the shape does not apply. Ties come in
+        rowid order, as the stable sort over a rowid-ordered scan would give them."""
+        if node.args.get("joins") or len(scope.sources) != 1 or node.args.get("group"):
+            return None
+        terms = node.args["order"].expressions
+        source = scope.sources[0]
+        table = source.table
+        if len(terms) != 1 or table is None or source.rowid_slot is None:
+            return None
+        term = terms[0]
+        col = term.this
+        if (term.args.get("desc") or term.args.get("nulls_first") is False
+                or not isinstance(col, exp.Column)
+                or self._output_index(col, columns, select_items) is not None):
+            return None
+        try:
+            found, slot, _meta = scope.resolve(col.name, col.table or None)
+        except OperationalError:
+            return None
+        schema = table.schema
+        if found is not scope or slot >= len(schema.columns) or slot == schema.rowid_alias:
+            return None
+        coll = (comp.compile(col).collation or "BINARY").upper()
+        for ix in table.indexes:
+            lead = ix.schema.columns[0]
+            if (lead.column == slot and not lead.desc and not ix.schema.where_sql
+                    and lead.collation.upper() == coll):
+                break
+        else:
+            return None
+        self.explain.append(f"SCAN {source.name} USING INDEX {ix.schema.name}")
+        rt = self.rt
+
+        def rows():
+            for key, r in rt.txn.index_rows(table, ix):
+                yield r + (key,)
+        return rows
+
+    def _sorted_run(self, source_rows, project, terms, distinct, columns, scope,
+                    top_count=None):
+        """Rows projected, de-duplicated if DISTINCT, then sorted; ``top_count() -> k |
+        None``: only the first k rows are needed (LIMIT + OFFSET), so the sorter may
+        select them with a heap, O(n log k) instead of O(n log n)."""
+        key_fns = [t[0] for t in terms]
+        sorter = _make_sorter([(lambda p, i=i: p[0][i], t[1], t[2]) for i, t in enumerate(terms)],
+                              self.session.collations if self.session else None)
+        rowkey = _row_key_function(columns)
+
+        def run():
+            cell = scope.cell
+            pairs = []
+            seen = set() if distinct else None
+            for row in source_rows():
+                cell[0] = row
+                out = project(row)
+                if seen is not None:
+                    k = rowkey(out)
+                    if k in seen:
+                        continue
+                    seen.add(k)
+                pairs.append((tuple(f(row, out) for f in key_fns), out))
+            for _keys, out in sorter(pairs, top_count() if top_count else None):
+                yield out
+        return run
+
+    def _order_terms(self, order, select_items, columns, comp, aggregate):
+        """Each ORDER BY term as ``(key(row, out), collation, ordered_node)``."""
+        terms = []
+        for o in order.expressions:
+            idx = self._output_index(o.this, columns, select_items)
+            if idx is not None:
+                coll = columns[idx].collation or "BINARY"
+                if isinstance(o.this, exp.Collate):
+                    coll = o.this.expression.name.upper()
+                terms.append((lambda row, out, i=idx: out[i], coll, o))
+            else:
+                c = comp.compile(o.this)
+                f = c.fn
+                terms.append((lambda row, out, f=f: f(row), c.collation or "BINARY", o))
+        return terms
+
+    def _output_index(self, term, columns, select_items, compound=False):
+        """ORDER BY k / alias -> output column index, else None (an expression)."""
+        inner = term.this if isinstance(term, exp.Collate) else term
+        if isinstance(inner, exp.Literal) and not inner.is_string:
+            try:
+                k = int(inner.this)
+            except ValueError:
+                k = None
+            if k is None or k < 1 or k > len(columns):
+                raise OperationalError(
+                    f"{_ordinal(k)} ORDER BY term out of range - should be between 1 and "
+                    f"{len(columns)}")
+            return k - 1
+        if isinstance(inner, exp.Column) and not inner.table:
+            name = inner.name.lower()
+            if select_items is not None:
+                for i, item in enumerate(select_items):
+                    if isinstance(item, exp.Alias) and item.alias.lower() == name:
+                        return i
+            if compound:
+                for i, c in enumerate(columns):
+                    if c.name.lower() == name:
+                        return i
+        if compound:
+            if select_items is None:
+                for i, c in enumerate(columns):
+                    if inner.sql().lower() == c.name.lower():
+                        return i
+            raise OperationalError("1st ORDER BY term does not match any column in the result set")
+        return None
+
+    def _limit(self, node, run, comp):
+        limit = node.args.get("limit")
+        offset = node.args.get("offset")
+        if limit is None and offset is None:
+            return run
+        lim_fn = comp.fn(limit.expression) if limit is not None else None
+        off_expr = offset.expression if offset is not None else (
+            limit.args.get("offset") if limit is not None else None)
+        off_fn = comp.fn(off_expr) if off_expr is not None else None
+        base = run
+
+        def limited():
+            n = _int_arg(lim_fn(())) if lim_fn else -1
+            k = _int_arg(off_fn(())) if off_fn else 0
+            if k < 0:
+                k = 0
+            it = base()
+            if n < 0:
+                yield from islice(it, k, None)
+            else:
+                yield from islice(it, k, k + n)
+        return limited
+
+
+def _int_arg(v) -> int:
+    if v is None:
+        raise OperationalError("datatype mismatch")
+    if type(v) is int:
+        return v
+    conv = apply_affinity(v, INTEGER) if isinstance(v, (str, float)) else v
+    if type(conv) is not int:
+        raise OperationalError("datatype mismatch")
+    return conv
+
+
+def _ordinal(k) -> str:
+    if k is None:
+        return "1st"
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(k % 10 if k % 100 not in (11, 12, 13) else 0, "th")
+    return f"{k}{suffix}"
+
+
+def _row_key_function(columns):
+    """A hashable identity for DISTINCT/UNION: SQLite equality under each column's collation."""
+    keys = [_hash_key_function(c.collation or "BINARY") for c in columns]
+    if all(c.collation in (None, "BINARY") for c in columns):
+        return lambda r: r
+    return lambda r: tuple(k(v) for k, v in zip(keys, r))
+
+
+def _distinct_run(run, columns):
+    key = _row_key_function(columns)
+
+    def distinct():
+        seen = set()
+        for r in run():
+            k = key(r)
+            if k not in seen:
+                seen.add(k)
+                yield r
+    return distinct
+
+
+def _top_count(node, comp):
+    """``() -> LIMIT + OFFSET`` of a SELECT whose LIMIT and OFFSET are literals or
+    parameters (evaluating them twice is then harmless), None when there is no such
+    bound; a bad value also gives None and the LIMIT stage reports the error."""
+    limit = node.args.get("limit")
+    if limit is None:
+        return None
+    offset = node.args.get("offset")
+    off_expr = offset.expression if offset is not None else limit.args.get("offset")
+    exprs = [e for e in (limit.expression, off_expr) if e is not None]
+    if not all(isinstance(e, (exp.Literal, Variable)) for e in exprs):
+        return None
+    lim_fn = comp.fn(limit.expression)
+    off_fn = comp.fn(off_expr) if off_expr is not None else None
+
+    def count():
+        try:
+            n = _int_arg(lim_fn(()))
+            k = _int_arg(off_fn(())) if off_fn is not None else 0
+        except Exception:  # noqa: BLE001 - reported by the LIMIT stage itself
+            return None
+        return None if n < 0 else max(k, 0) + n
+    return count
+
+
+def _make_sorter(terms, collations=None):
+    """Sort by several terms ``(key_fn(item), collation, ordered_node)``: one stable
+    sort per term, last term first. NULLS FIRST/LAST as written or SQLite's default."""
+    plans = []
+    for key_fn, coll, ordered in terms:
+        desc = bool(ordered.args.get("desc"))
+        nulls_first = ordered.args.get("nulls_first")
+        if nulls_first is None:
+            nulls_first = not desc
+        skey = sort_key_function(coll, collations)
+        null_rank = (0 if nulls_first else 1) if not desc else (1 if nulls_first else 0)
+        plans.append((key_fn, skey, desc, null_rank))
+
+    def sorter(items, limit=None):
+        if limit is not None and len(plans) == 1 and limit < len(items) // 2:
+            # heapq.nsmallest/nlargest equal sorted(...)[:limit] (stable, documented).
+            key_fn, skey, desc, null_rank = plans[0]
+            other = 1 - null_rank
+            pick = heapq.nlargest if desc else heapq.nsmallest
+            return pick(limit, items, key=lambda it: (null_rank, 0) if key_fn(it) is None
+                        else (other, skey(key_fn(it))))
+        for key_fn, skey, desc, null_rank in reversed(plans):
+            other = 1 - null_rank
+            items.sort(key=lambda it: (null_rank, 0) if key_fn(it) is None
+                       else (other, skey(key_fn(it))), reverse=desc)
+        return items
+    return sorter

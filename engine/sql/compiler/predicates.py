@@ -1,0 +1,98 @@
+"""WHERE analysis: conjuncts, the sources an expression references, and the
+sargable ``column op value`` terms an access path can probe with."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.errors import OperationalError
+from engine.sql.compiler.scope import Scope
+
+
+def _conjuncts(node) -> list:
+    if node is None:
+        return []
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    if isinstance(node, exp.Paren) and isinstance(node.this, exp.And):
+        return _conjuncts(node.this)
+    return [node]
+
+
+def _column_refs(node):
+    """Column references of ``node`` outside nested subqueries."""
+    out = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, exp.Column):
+            out.append(n)
+            continue
+        if isinstance(n, (exp.Subquery, exp.Select)) and n is not node:
+            # a subquery's outer references count too (conservatively)
+            out.extend(c for c in n.find_all(exp.Column))
+            continue
+        stack.extend(v for v in n.iter_expressions())
+    return out
+
+
+def _source_of(col: exp.Column, scope: Scope):
+    """The Source of this scope a column reference resolves to, or None (outer/unknown)."""
+    try:
+        found, idx, _meta = scope.resolve(col.name, col.table or None)
+    except OperationalError:
+        return None
+    if found is not scope:
+        return "outer"
+    for s in scope.sources:
+        if s.offset <= idx < s.offset + s.width:
+            return s
+    return None
+
+
+def _refs_within(node, scope, sources) -> bool:
+    """Does ``node`` reference only columns of ``sources`` (or outer scopes/constants)?"""
+    for col in _column_refs(node):
+        if isinstance(col.this, exp.Star):
+            return False
+        s = _source_of(col, scope)
+        if s is None:
+            return False
+        if s == "outer":
+            continue
+        if not any(s is x for x in sources):
+            return False
+    return True
+
+
+def _refs_any(node, scope, sources) -> bool:
+    for col in _column_refs(node):
+        s = _source_of(col, scope)
+        if s is not None and s != "outer" and any(s is x for x in sources):
+            return True
+    return False
+
+
+def _sargable(cond, source, scope):
+    """``(column_name, op, other_expr)`` terms of ``cond`` usable to probe ``source``."""
+    flip = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
+    ops_map = {exp.EQ: "=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
+    out = []
+    if type(cond) in ops_map:
+        op = ops_map[type(cond)]
+        for a, b, o in ((cond.this, cond.expression, op), (cond.expression, cond.this, flip[op])):
+            if isinstance(a, exp.Column) and _source_of(a, scope) is source and \
+                    not _refs_any(b, scope, [source]):
+                out.append((a.name, o, b))
+    elif isinstance(cond, exp.In) and isinstance(cond.this, exp.Column) and \
+            not cond.args.get("query") and not cond.args.get("field") and \
+            _source_of(cond.this, scope) is source and \
+            not any(_refs_any(e, scope, [source]) for e in cond.expressions):
+        out.append((cond.this.name, "IN", list(cond.expressions)))
+    elif isinstance(cond, exp.Between) and isinstance(cond.this, exp.Column) and \
+            _source_of(cond.this, scope) is source:
+        lo, hi = cond.args["low"], cond.args["high"]
+        if not _refs_any(lo, scope, [source]) and not _refs_any(hi, scope, [source]):
+            out.append((cond.this.name, ">=", lo))
+            out.append((cond.this.name, "<=", hi))
+    return out

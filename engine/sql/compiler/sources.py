@@ -1,0 +1,119 @@
+"""FROM items: tables, views, subqueries, VALUES, CTE references and the schema
+table, each as a ``Source`` of the scope plus a way to produce its rows."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.errors import OperationalError
+from engine.sql.compiler.scope import ColumnMeta, Source
+
+
+_SCHEMA_TABLES = ("sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema")
+
+
+class SourcePlanner:
+    """Planner methods: from items (a mixin of ``Planner``)."""
+
+    def _from(self, node, scope):
+        """Add the FROM sources to ``scope``; return ``plan(conjuncts, comp) -> rows()``."""
+        from_ = node.args.get("from_")
+        joins = node.args.get("joins") or []
+        if from_ is None:
+            if joins:
+                raise OperationalError("not supported by turso_stream: JOIN without FROM")
+            return lambda conjuncts, comp: self._no_from(conjuncts, comp)
+        items = [(None, from_.this, None)] + [(j, j.this, j) for j in joins]
+        steps = []
+        for join, item, join_node in items:
+            source, rows_fn = self._source(item, scope)
+            scope.add(source)
+            steps.append((source, rows_fn, join_node))
+        return lambda conjuncts, comp: self._join_plan(steps, scope, conjuncts, comp)
+
+    def _no_from(self, conjuncts, comp):
+        preds = [comp.predicate(c) for c in conjuncts]
+
+        def rows():
+            row = ()
+            for p in preds:
+                if not p(row):
+                    return
+            yield row
+        return rows
+
+    def _source(self, item, scope):
+        """``(Source, rows_factory)`` for one FROM item."""
+        if isinstance(item, exp.Table):
+            name = item.name
+            alias = item.alias or name
+            cte = self._find_cte(name) if not item.args.get("db") else None
+            if cte is not None:
+                return self._cte_source(cte, alias, scope)
+            if name.lower() in _SCHEMA_TABLES:
+                return self._schema_source(name, alias)
+            table = self.session.table_for_query(name)
+            if table is None:
+                view = self.session.view_for_query(name)
+                if view is None:
+                    raise OperationalError(f"no such table: {name}")
+                return self._view_source(view, alias, scope)
+            return self._table_source(table, alias)
+        if isinstance(item, exp.Subquery):
+            alias = item.alias or ""
+            plan = self.query(item.this, scope.parent)
+            cols = [ColumnMeta(c.name, c.affinity, c.collation) for c in plan.columns]
+            if item.args.get("alias") is not None and item.args["alias"].columns:
+                for c, ident in zip(cols, item.args["alias"].columns):
+                    c.name = ident.name
+            return Source(alias, cols), (lambda: plan.run)
+        if isinstance(item, exp.Values):
+            plan = self._values(item, scope.parent)
+            alias = item.alias or ""
+            cols = list(plan.columns)
+            if item.args.get("alias") is not None and item.args["alias"].columns:
+                cols = [ColumnMeta(i.name) for i in item.args["alias"].columns]
+            return Source(alias, cols), (lambda: plan.run)
+        raise OperationalError(f"not supported by turso_stream: FROM item {item.sql()}")
+
+    def _schema_source(self, name, alias):
+        """``sqlite_schema`` (alias ``sqlite_master``) and the temp schema's table:
+        one row per schema object in creation order. ``rootpage`` numbers objects
+        that store rows (there are no pages here); views and triggers have 0."""
+        session = self.session
+        temp = "temp" in name.lower()
+        cols = [ColumnMeta("type", "TEXT"), ColumnMeta("name", "TEXT"),
+                ColumnMeta("tbl_name", "TEXT"), ColumnMeta("rootpage", "INTEGER"),
+                ColumnMeta("sql", "TEXT")]
+
+        def rows():
+            if temp:
+                entries = [("view", n, n, sql) for n, sql in session.temp_views.items()]
+            else:
+                entries = session.txn.catalog.entries()
+            page = 1
+            out = []
+            for type_, obj_name, tbl, sql in entries:
+                root = 0
+                if type_ in ("table", "index"):
+                    page += 1
+                    root = page
+                out.append((type_, obj_name, tbl, root, sql))
+            return iter(out)
+        return Source(alias, cols), (lambda: rows)
+
+    def _table_source(self, table, alias):
+        schema = table.schema
+        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in schema.columns]
+        rowid_slot = None if schema.without_rowid else len(cols)
+        source = Source(alias, cols, rowid_slot=rowid_slot, table=table)
+        return source, None  # rows come from the access path chosen in _join_plan
+
+    def _view_source(self, view_sql_ast, alias, scope):
+        query, col_names = view_sql_ast
+        plan = self.query(query, None)
+        cols = [ColumnMeta(c.name, c.affinity, c.collation) for c in plan.columns]
+        if col_names:
+            for c, n in zip(cols, col_names):
+                c.name = n
+        return Source(alias, cols), (lambda: plan.run)
