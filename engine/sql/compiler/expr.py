@@ -103,6 +103,12 @@ class ExprCompiler:
     # -- entry ---------------------------------------------------------------------------
 
     def compile(self, node) -> Compiled:
+        aggregates = self.aggregates
+        if aggregates is not None and id(node) in aggregates:
+            # A post-aggregation slot: an aggregate call, or (view maintenance) a
+            # GROUP BY expression whose value the group row carries.
+            i = aggregates[id(node)]
+            return Compiled(lambda row: row[i])
         handler = _HANDLERS.get(type(node))
         if handler is None:
             for klass in type(node).__mro__:
