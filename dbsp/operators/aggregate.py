@@ -19,6 +19,10 @@ from ..zset import ZSet
 from .base import Operator
 
 
+# Deltas at least this big take the bucketed path (initial population of a view).
+_BULK = 512
+
+
 def _default_output(group_key, values):
     return tuple(group_key) + values
 
@@ -58,6 +62,9 @@ class GroupAggregate(Operator):
         work = self.work
         work.rows += len(delta._data)
         work.lookups += len(delta._data)
+        if len(delta._data) >= _BULK:
+            self._step_bulk(delta, touched)
+            return self._emit(touched)
         for row, weight in delta._data.items():
             key = () if group_key is None else group_key(row)
             group = groups.get(key)
@@ -71,6 +78,30 @@ class GroupAggregate(Operator):
         if group_key is None and not touched:
             touched[()] = groups[()]
         return self._emit(touched)
+
+    def _step_bulk(self, delta, touched):
+        """A big delta (initial population): bucket rows by group first, then hand each
+        aggregate a group's rows at once (``add_many``), which ordered aggregates turn
+        into one sort instead of a sorted insert per row. Same result as ``step``."""
+        group_key = self.group_key
+        buckets = {}
+        for row, weight in delta._data.items():
+            key = () if group_key is None else group_key(row)
+            pairs = buckets.get(key)
+            if pairs is None:
+                buckets[key] = [(row, weight)]
+            else:
+                pairs.append((row, weight))
+        groups = self.groups
+        aggregates = self.aggregates
+        for key, pairs in buckets.items():
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = self._new_group()
+            touched[key] = group
+            group.count += sum([w for _r, w in pairs])
+            for agg, state in zip(aggregates, group.states):
+                agg.add_many(state, pairs)
 
     def _emit(self, touched):
         """Retract old rows and emit new rows of touched groups; O(#touched)."""
