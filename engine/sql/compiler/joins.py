@@ -19,7 +19,7 @@ from engine.values import sort_key_function
 
 
 class JoinPlanner:
-    """Planner methods: joins (a mixin of ``Planner``)."""
+    """Planner methods building the FROM pipeline and its join steps (a mixin of ``Planner``)."""
 
     def _join_plan(self, steps, scope, conjuncts, comp):
         """Build the row pipeline for the FROM clause with WHERE ``conjuncts`` pushed down."""
@@ -125,7 +125,10 @@ class JoinPlanner:
             lookup = self._lookup_join(source, cross, local, comp, scope)
         # The materialized inner side (hash table or row list), rebuilt per execution.
         state: dict = {}
-        if lookup is not None:
+        if hasattr(rows_fn, "rows_for"):
+            # a table-valued function (table_functions): its rows depend on the left row
+            matches = rows_fn.matcher(local, comp)
+        elif lookup is not None:
             matches = lookup
         elif equi:
             left_key_fns, right_key_fns = equi

@@ -7,13 +7,14 @@ from sqlglot import exp
 
 from engine.errors import OperationalError
 from engine.sql.compiler.scope import ColumnMeta, Source
+from engine.sql.compiler.table_functions import is_table_function, table_function_source
 
 
 _SCHEMA_TABLES = ("sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema")
 
 
 class SourcePlanner:
-    """Planner methods: from items (a mixin of ``Planner``)."""
+    """Planner methods turning FROM items into sources (a mixin of ``Planner``)."""
 
     def _from(self, node, scope):
         """Add the FROM sources to ``scope``; return ``plan(conjuncts, comp) -> rows()``."""
@@ -44,6 +45,8 @@ class SourcePlanner:
 
     def _source(self, item, scope):
         """``(Source, rows_factory)`` for one FROM item."""
+        if is_table_function(item):  # json_each(...) / json_tree(...)
+            return table_function_source(self, item, scope)
         if isinstance(item, exp.Table):
             name = item.name
             alias = item.alias or name

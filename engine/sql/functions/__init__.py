@@ -14,10 +14,7 @@ from engine.sql.functions.aggregates import Distinct  # noqa: F401
 
 # Modules written alongside this package; imported when present so this
 # package works before (and independently of) them.
-try:
-    from engine.sql.functions import printf  # noqa: F401
-except ImportError:  # pragma: no cover
-    printf = None
+from engine.sql.functions import printf_fn  # noqa: F401
 try:
     from engine.sql.functions import datetime_fns  # noqa: F401
 except ImportError:  # pragma: no cover
