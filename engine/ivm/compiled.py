@@ -35,6 +35,9 @@ class CompiledView:
     key_columns: tuple[int, ...] = ()
     # The strategy per construct, for EXPLAIN and the docs ("incremental" operators).
     explain: list[str] = field(default_factory=list)
+    # Parametrized queries (subscriptions): k > 0 parameters; input PARAMS_RELATION
+    # takes (p1..pk, None) rows and every output row ends with its k values.
+    param_count: int = 0
     _primed: bool = False
 
     def step(self, deltas: dict[str, ZSet]) -> ZSet:

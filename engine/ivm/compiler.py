@@ -28,6 +28,7 @@ table rows apart and gives scan order to order-sensitive aggregates.
 from __future__ import annotations
 
 import dataclasses
+import operator
 
 from sqlglot import exp
 
@@ -36,6 +37,8 @@ from engine.errors import OperationalError, unsupported
 from engine.ivm.aggregates import dbsp_aggregate
 from engine.ivm.compiled import CompiledView
 from engine.ivm.determinism import check_deterministic
+from engine.ivm.parameters import (
+    PARAMS_RELATION, mentions_params, params_source, parametrize)
 from engine.sql import operators as ops
 from engine.sql.compiler.aggregation import _collect_aggregates
 from engine.sql.compiler.expr import ExprCompiler, Runtime, _collation, _hash_key_function
@@ -45,6 +48,7 @@ from engine.sql.compiler.projection import _output_meta, _projector
 from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
 from engine.sql.compiler.window import collect_windows
+from engine.sql.dialect import Variable
 from engine.values import sort_key_function
 
 MATERIALIZED_PREFIX = "CREATE MATERIALIZED VIEW"
@@ -86,11 +90,36 @@ def compile_view(session, query: exp.Expression, column_names=None) -> CompiledV
                         explain=compiler.explain)
 
 
+def compile_parametrized(session, query: exp.Expression) -> CompiledView:
+    """Compile a query with bound parameters into one circuit for every binding.
+
+    The circuit's input ``PARAMS_RELATION`` takes the distinct parameter tuples,
+    each with a trailing presence flag of None (``(p1, ..., pk, None)``); each output
+    row is the result row followed by its binding's k values (see parameters.py).
+    A query without parameters compiles as a view.
+    """
+    check_deterministic(query.transform(_strip_variables), session)
+    query, count = parametrize(query)
+    if not count:
+        return compile_view(session, query)
+    compiler = ViewCompiler(session, count)
+    rel = compiler.query(query)
+    compiler.circuit.output("out", rel.stream)
+    return CompiledView(compiler.circuit, rel.columns, dict(compiler.input_names),
+                        dict(compiler.constants), key_columns=compiler.key_columns,
+                        explain=compiler.explain, param_count=count)
+
+
+def _strip_variables(node):
+    return exp.Null() if isinstance(node, Variable) else node
+
+
 class ViewCompiler:
     """Compiles one view's query into ``self.circuit`` (see module docstring)."""
 
-    def __init__(self, session):
+    def __init__(self, session, param_count: int = 0):
         self.session = session
+        self.param_count = param_count  # > 0: a parametrized query (see parameters.py)
         self.rt = Runtime(session)
         # The executor's planner, for its AST-level helpers only (``*`` expansion,
         # USING/NATURAL conditions, GROUP BY targets, ORDER BY terms).
@@ -145,9 +174,20 @@ class ViewCompiler:
         comp = ExprCompiler(scope, self.rt, planner=self)
         stream = self._from(node, scope, comp)
         where = node.args.get("where")
-        if where is not None:
-            stream = stream.filter(comp.predicate(where.this))
+        conjuncts = _conjuncts(where.this) if where is not None else []
+        params = self.param_count if self._depth == 1 else 0
+        if params:
+            stream, conjuncts = self._join_params(stream, scope, comp, conjuncts)
+        elif any(mentions_params(c) for c in conjuncts) or (
+                self.param_count and mentions_params(node)):
+            raise unsupported("parameters inside a subquery, CTE or compound query of a "
+                              "subscription")
+        test = _all_of([comp.predicate(c) for c in conjuncts])
+        if test is not None:
+            stream = stream.filter(test)
         items = self.planner._expand_stars(node.expressions, scope)
+        if params:
+            self._params_slots = [scope.width - params - 1 + i for i in range(params)]
         if collect_windows(node, items):
             raise unsupported("window functions in a materialized view")
         aggregates = _collect_aggregates(node, items, self.session)
@@ -162,7 +202,11 @@ class ViewCompiler:
         if grouped is not None and self._depth == 1:
             self.key_columns = tuple(i for i, item in enumerate(items)
                                      if _strip_alias(item) in grouped)
-        project = _projector([c.fn for c in compiled])
+        fns = [c.fn for c in compiled]
+        if params:
+            # Each output row ends with its binding (p1..pk), read from the P slots.
+            fns += [lambda row, i=i: row[i] for i in self._params_slots]
+        project = _projector(fns)
         distinct = node.args.get("distinct") is not None
         if distinct:
             _require_binary(columns, "SELECT DISTINCT")
@@ -170,17 +214,18 @@ class ViewCompiler:
         if limited and not distinct:
             # Rank the source rows (their hidden rowids break ties in scan order),
             # then project the survivors.
-            width = len(items)
+            width = len(items) + params
             terms = self._order_keys(node, items, columns, comp)
             joined = stream.map(lambda row: project(row) + row)
-            ranked = self._top_k(joined, node, comp, terms, width)
+            ranked = self._top_k(joined, node, comp, terms, width, params)
             return Rel(ranked.map(lambda row: row[:width]), columns)
         stream = stream.map(project)
         if distinct:
             stream = stream.distinct()
             if limited:
                 terms = self._order_keys(node, items, columns, comp, outputs_only=True)
-                stream = self._top_k(stream, node, comp, terms, 0)
+                stream = self._top_k(stream, node, comp, terms, 0, params,
+                                     len(items) + params)
         elif node.args.get("order") is not None:
             self.explain.append("ORDER BY without LIMIT: does not change the contents")
         return Rel(stream, columns)
@@ -307,6 +352,17 @@ class ViewCompiler:
             parts.append(right.anti_join(matched, _whole, _whole).map(lambda row: pad + row))
         return parts[0].plus(*parts[1:])
 
+    def _join_params(self, stream, scope, comp, conjuncts):
+        """Join the parameter relation P after the FROM clause, on the WHERE conjuncts
+        that mention a parameter; returns ``(stream, remaining conjuncts)``."""
+        source = params_source(self.param_count)
+        scope.add(source)
+        on = [c for c in conjuncts if mentions_params(c)]
+        rest = [c for c in conjuncts if not mentions_params(c)]
+        self._params_stream = self._input(PARAMS_RELATION)
+        joined = self._join(stream, self._params_stream, source, on, "INNER", scope, comp)
+        return joined, rest
+
     def _equi_keys(self, conds, source, scope, comp):
         """``(left key fn, right key fn, conjuncts used)`` for ``a = b`` conjuncts with one
         side on ``source`` alone and the other on earlier sources; None if there are none.
@@ -374,9 +430,24 @@ class ViewCompiler:
                 column_slots.append((len(key_fns) - 1, resolved))
             else:
                 expr_slots.append((len(key_fns) - 1, width + len(expr_slots), target))
+        params = self.param_count if self._depth == 1 else 0
+        if params:
+            # Group by the binding too; without GROUP BY each binding's one row must
+            # exist even when nothing matches: P's presence rows make the group.
+            for slot in self._params_slots:
+                key_fns.append(operator.itemgetter(slot))
+                column_slots.append((len(key_fns) - 1, slot))
+            if group is None:
+                pad = (None,) * (width - params - 1)
+                stream = stream.plus(self._params_stream.map(
+                    lambda row: pad + row[:params] + (1,)))
         extra = len(expr_slots)
         scan_order = _scan_order(scope)
         aggs = [dbsp_aggregate(n, comp, scan_order) for n in aggregate_nodes]
+        if params and group is None:
+            present = width - 1
+            for agg in aggs:
+                agg.value = _skipping_presence(agg.value, present)
         for k, n in enumerate(aggregate_nodes):
             slots[id(n)] = width + extra + k
         template = [None] * width
@@ -387,7 +458,7 @@ class ViewCompiler:
                 row[slot] = key[k]
             return tuple(row) + tuple(key[k] for k, _s, _t in expr_slots) + values
 
-        group_key = None if group is None else _tuple_key(key_fns, none_ok=True)
+        group_key = None if not key_fns else _tuple_key(key_fns, none_ok=True)
         stream = stream.aggregate(group_key, aggs, output)
         self.explain.append("GROUP BY: incremental aggregate" if group is not None
                             else "aggregate: incremental")
@@ -482,18 +553,25 @@ class ViewCompiler:
                                       "with LIMIT, in a materialized view")
                 continue
             c = comp.compile(o.this)
-            terms.append((lambda row, f=c.fn: f(row[width:]), c.collation or "BINARY", o))
+            skip = width + self.param_count if self._depth == 1 else width
+            terms.append((lambda row, f=c.fn: f(row[skip:]), c.collation or "BINARY", o))
         return terms
 
-    def _top_k(self, stream, node, comp, terms, width):
-        """``top_k`` for the LIMIT/OFFSET of ``node`` ordered by ``terms``."""
+    def _top_k(self, stream, node, comp, terms, width, params=0, out_width=None):
+        """``top_k`` for the LIMIT/OFFSET of ``node`` ordered by ``terms``; with
+        ``params``, ranked per binding (the k values ending the first ``out_width``
+        (default ``width``) positions of a row)."""
+        partition = None
+        if params:
+            end = out_width if out_width is not None else width
+            partition = lambda row: row[end - params:end]  # noqa: E731
         limit = _constant_int(node.args.get("limit"), comp, "LIMIT")
         offset = _constant_int(node.args.get("offset"), comp, "OFFSET") or 0
         if limit is not None and limit < 0:
             limit = None
         sort_key = _sort_key(terms)
         self.explain.append("ORDER BY ... LIMIT: incremental top-k")
-        return stream.top_k(sort_key, limit, max(offset, 0),
+        return stream.top_k(sort_key, limit, max(offset, 0), partition_key=partition,
                             tie_key=(lambda row: total_order_key(row[width:])) if width
                             else total_order_key)
 
@@ -502,6 +580,11 @@ class ViewCompiler:
 
 def _whole(row):
     return row
+
+
+def _skipping_presence(value, present):
+    """An aggregate's value extractor that skips parameter presence rows (NULL)."""
+    return lambda row: None if row[present] == 1 else value(row)
 
 
 def _strip_alias(node):
@@ -571,6 +654,8 @@ def _scan_order(scope):
     """Row -> the rowids of its table sources (scan order), or None if one has none."""
     slots = []
     for s in scope.sources:
+        if s.name == PARAMS_RELATION:
+            continue
         if s.rowid_slot is None:
             return None
         slots.append(s.offset + s.rowid_slot)

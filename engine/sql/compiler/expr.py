@@ -178,8 +178,10 @@ class ExprCompiler:
             self._mark_correlated(scope)
             cell = scope.cell
             fn = lambda row: cell[0][i]
-        # a column always has a collation (BINARY too): it outranks an expression's none
-        return Compiled(fn, meta.affinity, meta.collation or "BINARY",
+        # a column always has a collation (BINARY too): it outranks an expression's none;
+        # "" marks a column standing for a bound value (view parameters), which has none
+        coll = meta.collation
+        return Compiled(fn, meta.affinity, "BINARY" if coll is None else (coll or None),
                         column_name=meta.name)
 
     def _mark_correlated(self, target) -> None:
