@@ -21,6 +21,8 @@ class ChangeSet:
     time: float
     tables: dict[str, list] = field(default_factory=dict)
     catalog_changed: bool = False
+    # Subscription notifications computed inside the commit, delivered after it.
+    notifications: list | None = None
 
     def delta(self, table: str):
         """The table's change as ``(row, weight)`` pairs: -1 for before, +1 for after."""

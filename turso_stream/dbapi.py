@@ -291,6 +291,36 @@ class Connection:
             finally:
                 registry.release(self._db)
 
+    # -- subscriptions (turso_stream.subscriptions) ----------------------------------------
+
+    def subscribe(self, sql: str, params=(), callback=None):
+        """Subscribe ``callback(change)`` to the result of the query ``sql``: first the
+        current result, then a Change per commit that changes it (see
+        ``turso_stream.subscriptions``). Returns a handle (``unsubscribe()``, context
+        manager). The query must be deterministic, as a materialized view's."""
+        from engine.ivm.subscriptions import hub_for
+        from engine.sql.parse import parse_one
+        from engine.sql.session import _parameter_count, bind_parameters
+        from turso_stream.subscriptions import SubscriptionHandle, dispatcher_for
+        self._ensure_usable()
+        if not callable(callback):
+            raise TypeError("subscribe() needs a callable callback")
+        node = parse_one(sql)
+        if not isinstance(node, (exp.Select, exp.SetOperation, exp.Values)):
+            raise ProgrammingError("subscribe() takes a query (SELECT)")
+        values = tuple(bind_parameters(node, _parameter_count(node), params))
+        hub = hub_for(self._db)
+        handle = SubscriptionHandle(hub, callback, dispatcher_for(hub))
+        with self._lock:
+            hub.subscribe(self._session, sql, node, values, handle, handle._start)
+        return handle
+
+    def watch(self, sql: str, params=()):
+        """``async for change in conn.watch(sql, params)``: ``subscribe`` as an async
+        iterator; the subscription ends when the iteration does."""
+        from turso_stream.subscriptions import watch
+        return watch(lambda q, p, cb: self.subscribe(q, p, cb), sql, params)
+
     def __enter__(self):
         self._ensure_usable()
         return self
