@@ -1,0 +1,120 @@
+"""Subscriptions: commit latency against the number of subscribers, and delivery latency.
+
+Run: ``python bench/bench_subscriptions.py [--quick]``. Prints a table:
+
+* single-row INSERT + commit latency (p50/p99, :memory:, autocommit) with 0, 1, 100
+  and 10,000 subscriptions to ``SELECT id, v FROM t WHERE grp = ?``, each bound to its
+  own value; the inserted rows hit one binding, as in a reactive UI where each
+  client watches its own rows. Target: 10,000 subscriptions <= 2x one.
+* delivery latency from COMMIT returning to the callback running (p50/p99).
+
+Peers: stdlib sqlite3 and pyturso have no subscription API; the equivalent there is
+re-running each client's query after every commit (shown for 100 clients, sqlite3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import turso_stream  # noqa: E402
+
+QUERY = "SELECT id, v FROM t WHERE grp = ?"
+
+
+def _pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def commit_latency(n_subs: int, commits: int, rows: int):
+    conn = turso_stream.connect(":memory:", isolation_level=None, check_same_thread=False)
+    conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, grp INT, v INT)")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO t(grp, v) VALUES (?, ?)",
+                     ((i % max(n_subs, 1), i) for i in range(rows)))
+    conn.execute("COMMIT")
+    handles = [conn.subscribe(QUERY, (g,), lambda change: None) for g in range(n_subs)]
+    lat = []
+    for i in range(commits):
+        t0 = time.perf_counter()
+        conn.execute("INSERT INTO t(grp, v) VALUES (?, ?)", (i % max(n_subs, 1), i))
+        lat.append(time.perf_counter() - t0)
+    for h in handles:
+        h.unsubscribe()
+    conn.close()
+    return _pct(lat, 0.5), _pct(lat, 0.99)
+
+
+def delivery_latency(commits: int):
+    conn = turso_stream.connect(":memory:", isolation_level=None, check_same_thread=False)
+    conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, grp INT, v INT)")
+    arrived = {}
+    done = threading.Event()
+
+    def cb(change):
+        if not change.initial:
+            arrived[change.inserted[0][1]] = time.perf_counter()
+            if len(arrived) == commits:
+                done.set()
+    conn.subscribe(QUERY, (1,), cb)
+    sent = {}
+    for i in range(commits):
+        conn.execute("INSERT INTO t(grp, v) VALUES (1, ?)", (i,))
+        sent[i] = time.perf_counter()
+        time.sleep(0.0005)  # one commit at a time, as a UI event stream
+    done.wait(10)
+    lat = [arrived[i] - sent[i] for i in sent if i in arrived]
+    conn.close()
+    return _pct(lat, 0.5), _pct(lat, 0.99)
+
+
+def sqlite_requery(clients: int, commits: int, rows: int):
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, grp INT, v INT)")
+    conn.execute("CREATE INDEX t_grp ON t(grp)")
+    conn.executemany("INSERT INTO t(grp, v) VALUES (?, ?)",
+                     ((i % clients, i) for i in range(rows)))
+    lat = []
+    for i in range(commits):
+        t0 = time.perf_counter()
+        conn.execute("INSERT INTO t(grp, v) VALUES (?, ?)", (i % clients, i))
+        for g in range(clients):
+            conn.execute(QUERY, (g,)).fetchall()
+        lat.append(time.perf_counter() - t0)
+    return _pct(lat, 0.5), _pct(lat, 0.99)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    commits = 300 if args.quick else 2000
+    rows = 10_000 if args.quick else 100_000
+    print(f"{'case':<52} {'p50 us':>9} {'p99 us':>9} {'ratio':>7}")
+    base = None
+    for n in (0, 1, 100, 10_000):
+        p50, p99 = commit_latency(n, commits, rows)
+        if n == 1:
+            base = p50
+        ratio = f"{p50 / base:.2f}" if base and n >= 1 else ""
+        print(f"{'insert+commit, ' + str(n) + ' subscriptions':<52} {p50 * 1e6:9.1f} "
+              f"{p99 * 1e6:9.1f} {ratio:>7}")
+    p50_10k = commit_latency(10_000, commits, rows)[0]
+    print(f"target: 10,000 subscriptions <= 2x one: {p50_10k / base:.2f}x -> "
+          f"{'met' if p50_10k <= 2 * base else 'NOT met'}")
+    p50, p99 = sqlite_requery(100, max(commits // 10, 50), rows)
+    print(f"{'sqlite3: insert + re-run 100 clients queries':<52} {p50 * 1e6:9.1f} {p99 * 1e6:9.1f}")
+    p50, p99 = delivery_latency(200 if args.quick else 1000)
+    print(f"{'delivery: COMMIT returned -> callback running':<52} {p50 * 1e6:9.1f} {p99 * 1e6:9.1f}")
+
+
+if __name__ == "__main__":
+    main()
