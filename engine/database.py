@@ -341,6 +341,9 @@ class Database:
         """Log and install ``txn``'s writes at a new commit timestamp (write lock held)."""
         ts = self.last_ts + 1
         now = time.time()
+        if txn.cdc is not None:  # CDC: its rows join this commit's frame (engine.cdc)
+            from engine.cdc import capture
+            capture(txn, ts, now)
         schema = self._schema_record(txn) if txn.catalog_changed else None
         tables = txn.tables if txn.catalog_changed else self.tables
         record = []

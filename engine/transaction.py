@@ -68,6 +68,7 @@ class Transaction:
         self._undo: list = []
         self._marks: list[tuple[str, int]] = []
         self.user_version = None  # PRAGMA user_version set in this transaction
+        self.cdc = None  # engine.cdc.CaptureConfig: capture this transaction's rows
 
     # -- table resolution --------------------------------------------------------
 

@@ -25,6 +25,7 @@ from turso_stream.adapters import (
 from turso_stream.dbapi import (
     LEGACY_TRANSACTION_CONTROL, Connection, Cursor, connect, enable_callback_tracebacks)
 from turso_stream.row import Row
+from turso_stream import cdc, signals  # noqa: E402,F401 - the change feed, blinker signals
 
 __version__ = "0.1.0"
 

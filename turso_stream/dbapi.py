@@ -136,6 +136,8 @@ class Connection:
         self.text_factory = str
         self._trace = None
         self._trace_params = None
+        from turso_stream import signals
+        signals.watch(self._db)  # commit/table_changed/view_changed senders
         self._closed = False
         if self._autocommit is False:
             self._run("BEGIN")
@@ -277,6 +279,27 @@ class Connection:
             self._run("ROLLBACK")
         if self._autocommit is False:
             self._run("BEGIN")
+
+    # -- change feed (turso_stream.cdc) ------------------------------------------------------
+
+    def changes(self, since=0, tables=None):
+        """Yield the durable captured changes after ``since`` (turso_stream.cdc.changes)."""
+        self._ensure_usable()
+        from turso_stream import cdc
+        return cdc.changes(self, since, tables)
+
+    def changes_debezium(self, since=0, tables=None):
+        """``changes`` as Debezium JSON envelopes (turso_stream.cdc.changes_debezium)."""
+        self._ensure_usable()
+        from turso_stream import cdc
+        return cdc.changes_debezium(self, since, tables)
+
+    def trim_changes(self, before_change_id) -> int:
+        """Delete captured changes older than ``before_change_id``; returns the count."""
+        self._ensure_usable()
+        from turso_stream import cdc
+        with self._lock:
+            return cdc.trim_changes(self, before_change_id)
 
     def close(self) -> None:
         """Roll back any open transaction and release the database (idempotent)."""

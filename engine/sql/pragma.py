@@ -194,6 +194,12 @@ def _table_list(session, arg):
     return Result(("schema", "name", "type", "ncol", "wr", "strict"), rows)
 
 
+def _capture_data_changes_conn(session, arg):
+    """PRAGMA capture_data_changes_conn: this connection's CDC mode (engine.cdc)."""
+    from engine.cdc import pragma_capture
+    return pragma_capture(session, arg)
+
+
 _PRAGMAS = {
     "table_info": _table_info,
     "table_xinfo": lambda s, a: _table_info(s, a, True),
@@ -208,4 +214,5 @@ _PRAGMAS = {
     "data_version": _data_version,
     "wal_checkpoint": _wal_checkpoint,
     "table_list": _table_list,
+    "capture_data_changes_conn": _capture_data_changes_conn,
 }

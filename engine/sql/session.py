@@ -91,6 +91,9 @@ class Session:
         self.closed = False
         self.foreign_keys = False  # PRAGMA foreign_keys (per connection, OFF as in SQLite)
         self.fk_pending: list = []  # deferred FK violations to re-check at COMMIT
+        self.cdc = None  # PRAGMA capture_data_changes_conn (engine.cdc.CaptureConfig)
+        from engine.cdc import install_functions
+        install_functions(self)  # table_columns_json_array, bin_record_json_object
 
     # -- registries ------------------------------------------------------------------------
 
@@ -186,6 +189,7 @@ class Session:
         if self.txn is None:
             mode = self.pending_mode or "DEFERRED"
             self.txn = self.db.begin(mode, self.timeout)
+            self.txn.cdc = self.cdc
         return self.txn
 
     def _end_txn(self, commit: bool) -> None:

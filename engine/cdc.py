@@ -1,0 +1,442 @@
+"""Change data capture (CDC): Turso's ``turso_cdc`` feed, written inside the commit.
+
+Surface (Turso Database's, so its users' tools keep working):
+
+* ``PRAGMA capture_data_changes_conn('off|id|before|after|full[,table]')`` turns
+  capture on for *this connection's* writes; the query form returns
+  ``(mode, table, version)``. Enabling creates the CDC table (default
+  ``turso_cdc``) and ``turso_cdc_version`` when missing.
+* The CDC table (an ordinary table, checkpointed into the SQLite file)::
+
+      change_id INTEGER PRIMARY KEY AUTOINCREMENT, change_time INTEGER,
+      change_txn_id INTEGER, change_type INTEGER, table_name TEXT, id,
+      before BLOB, after BLOB, updates BLOB
+
+  ``change_type``: 1 insert, 0 update, -1 delete, 2 the end of a transaction.
+  ``before``/``after`` are SQLite records (fileformat2.html, "Record Format") of the
+  row's columns in declared order: ``before`` in modes before/full, ``after`` in
+  after/full. ``updates`` (mode full, updates only) is a record of 2N values: N
+  flags (1 = column changed), then the N new values (NULL where unchanged).
+* ``table_columns_json_array(table)`` and ``bin_record_json_object(columns, blob)``
+  read a record as a JSON object (a BLOB value becomes its hex text; Turso refuses).
+
+Semantics (ours, stricter than a per-statement log):
+
+* One CDC row per row a transaction changed, with its net effect (a row inserted
+  then updated in one transaction is one insert; inserted then deleted: nothing),
+  then one commit row. ``change_txn_id`` is the commit timestamp: durable,
+  unique, increasing in commit order.
+* ``capture`` runs in ``Database._apply_commit`` under the write lock, before the
+  log frame is encoded: CDC rows are logged and installed with the changes they
+  describe (one frame, atomic), ``change_id`` increases in commit order even for
+  BEGIN CONCURRENT writers, and a rolled-back transaction leaves nothing.
+* change_ids are never reused (AUTOINCREMENT): the same commit advances the CDC
+  table's ``sqlite_sequence`` row, so trimming the history never rewinds them.
+* Schema changes (CREATE/DROP/ALTER) are not captured as ``sqlite_schema`` rows
+  (Turso captures them); rows an ALTER TABLE rewrites appear as updates.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+from engine.errors import OperationalError
+
+CDC_TABLE = "turso_cdc"
+VERSION_TABLE = "turso_cdc_version"
+CDC_VERSION = "v2"
+SEQUENCE_TABLE = "sqlite_sequence"
+MODES = ("off", "id", "before", "after", "full")
+INSERT, UPDATE, DELETE, COMMIT = 1, 0, -1, 2
+
+CDC_COLUMNS = ("change_id", "change_time", "change_txn_id", "change_type", "table_name",
+               "id", "before", "after", "updates")
+VERSION_SQL = ("CREATE TABLE turso_cdc_version "
+               "(table_name TEXT PRIMARY KEY, version TEXT NOT NULL)")
+
+
+def cdc_table_sql(name: str) -> str:
+    """The CREATE TABLE of a CDC table named ``name`` (Turso's exact columns)."""
+    quoted = '"' + name.replace('"', '""') + '"' if not name.isidentifier() else name
+    return (f"CREATE TABLE {quoted} (change_id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            f"change_time INTEGER, change_txn_id INTEGER, change_type INTEGER, "
+            f'table_name TEXT, id, "before" BLOB, "after" BLOB, updates BLOB)')
+
+
+class CaptureConfig:
+    """A connection's capture setting: ``mode`` (id/before/after/full) and CDC table."""
+
+    __slots__ = ("mode", "table", "want_before", "want_after", "want_updates")
+
+    def __init__(self, mode: str, table: str = CDC_TABLE):
+        if mode not in MODES or mode == "off":
+            raise OperationalError(f"unknown capture_data_changes_conn mode: {mode}")
+        self.mode = mode
+        self.table = table
+        self.want_before = mode in ("before", "full")
+        self.want_after = mode in ("after", "full")
+        self.want_updates = mode == "full"
+
+    def __repr__(self):
+        return f"CaptureConfig({self.mode!r}, {self.table!r})"
+
+
+def parse_setting(value) -> CaptureConfig | None:
+    """``'mode[,table]'`` -> CaptureConfig, or None for 'off'. Raises on a bad mode."""
+    text = str(value).strip()
+    mode, _, table = text.partition(",")
+    mode = mode.strip().lower()
+    table = table.strip() or CDC_TABLE
+    if mode == "off":
+        return None
+    return CaptureConfig(mode, table)
+
+
+# -- the commit-time capture ---------------------------------------------------------------
+
+def capture(txn, ts: int, now: float) -> None:
+    """Add ``txn``'s CDC rows to its own write set, so they commit in its log frame.
+
+    Called by ``Database._apply_commit`` with the write lock held, after validation
+    and before the frame is encoded. ``before`` images are the latest committed
+    versions (for BEGIN CONCURRENT, validation proved they are the snapshot's).
+    O(w) record encodings for the w rows written, plus O(s) for the s rows of
+    ``sqlite_sequence``.
+    """
+    cfg = txn.cdc
+    db = txn.db
+    tables = txn.tables if txn.catalog_changed else db.tables
+    cdc_name = cfg.table.lower()
+    cdc = tables.get(cdc_name)
+    if cdc is None:
+        raise OperationalError(f"CDC table {cfg.table} does not exist (capture is on)")
+    skip = (cdc_name, VERSION_TABLE, SEQUENCE_TABLE)
+    writes_of = txn.writes
+    change_id = _next_change_id(txn, cdc, tables)
+    first_id = change_id
+    change_time = int(now)
+    want_before, want_after, want_updates = cfg.want_before, cfg.want_after, cfg.want_updates
+    out = []
+    append = out.append
+    for tname, writes in list(writes_of.items()):
+        if not writes or tname in skip:
+            continue
+        t = tables.get(tname)
+        if t is None:
+            continue
+        latest = t.versions.rows.get
+        name = t.name
+        pk = t.schema.primary_key if t.without_rowid else None
+        for key, after in writes.items():
+            before = latest(key)
+            if before is None:
+                if after is None:
+                    continue
+                kind = INSERT
+            else:
+                kind = DELETE if after is None else UPDATE
+            rid = key if pk is None else _pk_id(after if after is not None else before, pk)
+            b = encode_record(before) if want_before and before is not None else None
+            a = encode_record(after) if want_after and after is not None else None
+            u = updates_record(before, after) if want_updates and kind == UPDATE else None
+            append((change_id, change_time, ts, kind, name, rid, b, a, u))
+            change_id += 1
+    if not out:
+        return
+    append((change_id, change_time, ts, COMMIT, None, None, None, None, None))
+    w = writes_of.get(cdc_name)
+    if w is None:
+        w = writes_of[cdc_name] = {}
+    for row in out:
+        w[row[0]] = row
+    if cdc.schema.autoincrement:
+        _advance_sequence(txn, tables, cdc.name, change_id)
+    assert change_id - first_id + 1 == len(out)
+
+
+def _pk_id(row, pk):
+    """The ``id`` of a WITHOUT ROWID row: its primary key value, or a JSON array."""
+    if len(pk) == 1:
+        return row[pk[0]]
+    return json.dumps([_json_value(row[i]) for i in pk], separators=(",", ":"))
+
+
+def _next_change_id(txn, cdc, tables) -> int:
+    """One more than every change_id ever used: max(largest key, sqlite_sequence)."""
+    rows = cdc.versions.rows
+    top = rows.keys()[-1] if rows else 0
+    own = txn.writes.get(cdc.name.lower())
+    if own:
+        top = max(top, max(own))
+    entry = _sequence_entry(txn, tables, cdc.name)
+    if entry is not None and type(entry[1][1]) is int:
+        top = max(top, entry[1][1])
+    return top + 1
+
+
+def _sequence_entry(txn, tables, name: str):
+    """``(key, row)`` of ``name``'s row in sqlite_sequence (own writes first), or None."""
+    seq = tables.get(SEQUENCE_TABLE)
+    if seq is None:
+        return None
+    lname = name.lower()
+    own = txn.writes.get(SEQUENCE_TABLE) or {}
+    for key, row in own.items():
+        if row is not None and isinstance(row[0], str) and row[0].lower() == lname:
+            return key, row
+    for key, row in seq.versions.rows.items():
+        if key not in own and isinstance(row[0], str) and row[0].lower() == lname:
+            return key, row
+    return None
+
+
+def _advance_sequence(txn, tables, name: str, last_id: int) -> None:
+    """Record ``last_id`` as the CDC table's AUTOINCREMENT high-water mark."""
+    seq = tables.get(SEQUENCE_TABLE)
+    if seq is None:
+        return
+    entry = _sequence_entry(txn, tables, name)
+    own = txn.writes.get(SEQUENCE_TABLE)
+    if own is None:
+        own = txn.writes[SEQUENCE_TABLE] = {}
+    if entry is not None:
+        own[entry[0]] = (entry[1][0], last_id)
+        return
+    rows = seq.versions.rows
+    top = rows.keys()[-1] if rows else 0
+    key = max([top] + [k for k in own]) + 1
+    own[key] = (name, last_id)
+
+
+# -- SQLite record format (fileformat2.html, section 2.1) ----------------------------------
+
+_pack_double = struct.Struct(">d").pack
+_unpack_double = struct.Struct(">d").unpack_from
+# (serial type, byte length) for integers by magnitude; 0 and 1 are types 8 and 9.
+_INT_SIZES = ((0x7F, 1, 1), (0x7FFF, 2, 2), (0x7FFFFF, 3, 3), (0x7FFFFFFF, 4, 4),
+              (0x7FFFFFFFFFFF, 5, 6))
+_INT_LEN = {1: 1, 2: 2, 3: 3, 4: 4, 5: 6, 6: 8}
+
+
+def _varint(v: int) -> bytes:
+    """SQLite's big-endian varint (1-9 bytes; the 9th byte carries 8 bits)."""
+    if 0 <= v <= 0x7F:
+        return bytes((v,))
+    v &= 0xFFFFFFFFFFFFFFFF
+    if v > 0x00FFFFFFFFFFFFFF:
+        out = [v & 0xFF]
+        v >>= 8
+        for _ in range(8):
+            out.append((v & 0x7F) | 0x80)
+            v >>= 7
+        return bytes(reversed(out))
+    out = [v & 0x7F]
+    v >>= 7
+    while v:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    return bytes(reversed(out))
+
+
+def _read_varint(data: bytes, pos: int):
+    """(value, next position) of the varint at ``pos``."""
+    v = 0
+    for i in range(8):
+        b = data[pos + i]
+        v = (v << 7) | (b & 0x7F)
+        if not b & 0x80:
+            return v, pos + i + 1
+    return (v << 8) | data[pos + 8], pos + 9
+
+
+def encode_record(values) -> bytes:
+    """``values`` as one SQLite record: header (serial types) then bodies. O(columns)."""
+    types = []
+    bodies = []
+    for v in values:
+        tv = type(v)
+        if v is None:
+            types.append(0)
+        elif tv is int:
+            if v == 0 or v == 1:
+                types.append(8 + v)
+                continue
+            mag = v if v >= 0 else ~v
+            for limit, st, n in _INT_SIZES:
+                if mag <= limit:
+                    break
+            else:
+                st, n = 6, 8
+            types.append(st)
+            bodies.append((v & ((1 << (8 * n)) - 1)).to_bytes(n, "big"))
+        elif tv is float:
+            types.append(7)
+            bodies.append(_pack_double(v))
+        elif tv is str:
+            b = v.encode("utf-8")
+            types.append(13 + 2 * len(b))
+            bodies.append(b)
+        else:
+            b = bytes(v)
+            types.append(12 + 2 * len(b))
+            bodies.append(b)
+    header = bytes(types) if max(types, default=0) <= 0x7F else b"".join(map(_varint, types))
+    size = len(header) + 1
+    if size > 0x7F:  # the size counts its own varint
+        size = len(header) + len(_varint(len(header) + 2))
+    return _varint(size) + header + b"".join(bodies)
+
+
+def decode_record(data: bytes) -> tuple:
+    """The values of one SQLite record (inverse of ``encode_record``). O(columns)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise OperationalError("malformed record: not a BLOB")
+    data = bytes(data)
+    try:
+        size, pos = _read_varint(data, 0)
+        types = []
+        while pos < size:
+            t, pos = _read_varint(data, pos)
+            types.append(t)
+        pos = size
+        out = []
+        for t in types:
+            if t == 0:
+                out.append(None)
+            elif t in (8, 9):
+                out.append(t - 8)
+            elif t <= 6:
+                n = _INT_LEN[t]
+                out.append(int.from_bytes(data[pos:pos + n], "big", signed=True))
+                pos += n
+            elif t == 7:
+                out.append(_unpack_double(data, pos)[0])
+                pos += 8
+            elif t >= 12:
+                n = (t - 12) >> 1
+                chunk = data[pos:pos + n]
+                if len(chunk) != n:
+                    raise IndexError
+                out.append(chunk.decode("utf-8", "replace") if t & 1 else chunk)
+                pos += n
+            else:
+                raise IndexError
+        if pos > len(data):
+            raise IndexError
+    except (IndexError, KeyError, struct.error):
+        raise OperationalError("malformed record") from None
+    return tuple(out)
+
+
+def updates_record(before: tuple, after: tuple) -> bytes:
+    """Turso's ``updates``: N changed-flags then the N new values (NULL if unchanged)."""
+    flags = []
+    values = []
+    for b, a in zip(before, after):
+        changed = type(a) is not type(b) or a != b
+        flags.append(1 if changed else 0)
+        values.append(a if changed else None)
+    return encode_record(flags + values)
+
+
+# -- reading records as JSON ---------------------------------------------------------------
+
+def _json_value(v):
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).hex()
+    if isinstance(v, float) and v != v:
+        return None
+    return v
+
+
+def record_json_object(columns, blob) -> str | None:
+    """``bin_record_json_object``: a record as ``{"column": value, ...}`` JSON text.
+
+    ``columns`` is a JSON array of names (``table_columns_json_array``); extra
+    values (a record written before columns were dropped) are named by position.
+    """
+    if blob is None:
+        return None
+    names = json.loads(columns) if isinstance(columns, str) else list(columns or ())
+    values = decode_record(blob)
+    obj = {}
+    for i, v in enumerate(values):
+        obj[names[i] if i < len(names) else str(i)] = _json_value(v)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def install_functions(session) -> None:
+    """Give ``session`` the SQL functions that read CDC records as JSON.
+
+    ``table_columns_json_array(t)`` needs the session's catalog, so these are
+    per-session functions (looked up before the built-ins, like user functions).
+    """
+    def table_columns_json_array(name):
+        txn = session.txn
+        cat = txn.catalog if txn is not None else session.db.catalog
+        t = cat.table(str(name)) if name is not None else None
+        if t is None:
+            raise OperationalError(f"no such table: {name}")
+        return json.dumps([c.name for c in t.columns], separators=(",", ":"))
+
+    session._functions[("table_columns_json_array", 1)] = table_columns_json_array
+    session._functions[("bin_record_json_object", 2)] = record_json_object
+
+
+# -- PRAGMA capture_data_changes_conn --------------------------------------------------------
+
+def pragma_capture(session, value):
+    """Read or set the session's capture mode; enabling creates the CDC tables."""
+    from engine.sql.session import Result
+    cols = ("mode", "table", "version")
+    if value is None:
+        cfg = session.cdc
+        if cfg is None:
+            return Result(cols, [("off", None, None)])
+        return Result(cols, [(cfg.mode, cfg.table, CDC_VERSION)])
+    cfg = parse_setting(value)
+    if cfg is not None:
+        _ensure_tables(session, cfg.table)
+    session.cdc = cfg
+    if session.txn is not None:
+        session.txn.cdc = cfg
+    return Result(None, [])
+
+
+def _ensure_tables(session, name: str) -> None:
+    """Create the CDC table and turso_cdc_version if missing (in the open
+    transaction when there is one, else in a transaction of their own)."""
+    txn = session.txn
+    if txn is None and session.explicit:
+        txn = session._ensure_txn()
+    cat = txn.catalog if txn is not None else session.db.catalog
+    existing = cat.table(name)
+    if existing is not None:
+        _check_cdc_schema(existing)
+        if cat.table(VERSION_TABLE) is not None:
+            return
+    own = txn is None
+    if own:
+        txn = session.db.begin("IMMEDIATE", session.timeout)
+    try:
+        if txn.catalog.table(name) is None:
+            txn.create_table(cdc_table_sql(name))
+        if txn.catalog.table(VERSION_TABLE) is None:
+            txn.create_table(VERSION_SQL)
+        txn.insert(VERSION_TABLE, (name, CDC_VERSION), conflict="IGNORE")
+    except BaseException:
+        if own:
+            txn.rollback()
+        raise
+    if own:
+        txn.commit()
+    session._cache.clear()
+
+
+def _check_cdc_schema(schema) -> None:
+    """An existing CDC table must have Turso's 9 columns keyed by change_id."""
+    if len(schema.columns) != len(CDC_COLUMNS) or schema.rowid_alias != 0:
+        raise OperationalError(
+            f"table {schema.name} exists but is not a CDC table "
+            f"(expected columns {', '.join(CDC_COLUMNS)})")
