@@ -398,10 +398,35 @@ def pragma_capture(session, value):
     cfg = parse_setting(value)
     if cfg is not None:
         _ensure_tables(session, cfg.table)
+        _track_durability(session.db)
     session.cdc = cfg
     if session.txn is not None:
         session.txn.cdc = cfg
     return Result(None, [])
+
+
+def durable_ts(db) -> int:
+    """The newest commit timestamp known durable together with every earlier one.
+
+    ``Database`` advances ``_delivered_ts`` after each commit's after-commit hooks;
+    the first hook (``_track_durability``) records the commit before the others
+    run, so a hook or signal receiver reading the feed sees its own commit.
+    """
+    return max(db._delivered_ts, getattr(db, "cdc_durable_ts", 0))
+
+
+def _track_durability(db) -> None:
+    """Put the durable-watermark hook first in ``db``'s after-commit hooks (once)."""
+    hooks = db.durable_hooks
+    if any(getattr(h, "_cdc_durable", False) for h in hooks):
+        return
+
+    def mark_durable(changes):
+        if changes.ts > getattr(db, "cdc_durable_ts", 0):
+            db.cdc_durable_ts = changes.ts
+
+    mark_durable._cdc_durable = True
+    hooks.insert(0, mark_durable)
 
 
 def _ensure_tables(session, name: str) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 
 import attrs
 
-from engine.cdc import CDC_TABLE, COMMIT, DELETE, INSERT, UPDATE, decode_record
+from engine.cdc import CDC_TABLE, COMMIT, DELETE, INSERT, UPDATE, decode_record, durable_ts
 from engine.errors import OperationalError
 
 __all__ = ["Change", "changes", "trim_changes", "changes_debezium", "debezium_envelope"]
@@ -86,12 +86,6 @@ def _as_dict(columns, values):
     return {(columns[i] if i < len(columns) else str(i)): v for i, v in enumerate(values)}
 
 
-def _durable_ts(db) -> int:
-    """The newest commit timestamp known durable, with every earlier one (the
-    database advances it in commit order after each commit's fsync)."""
-    return db._delivered_ts
-
-
 def changes(conn, since: int = 0, tables: Iterable[str] | None = None,
             cdc_table: str = CDC_TABLE) -> Iterator[Change]:
     """Yield the captured changes with ``change_id > since``, in change_id order.
@@ -108,7 +102,7 @@ def changes(conn, since: int = 0, tables: Iterable[str] | None = None,
         try:
             if txn.catalog.table(cdc_table) is None:
                 return
-            limit = _durable_ts(db)
+            limit = durable_ts(db)
             # Skip trimmed ranges: start at the first stored id >= lo.
             first = next(iter(txn.table(cdc_table).versions.rows.irange(lo)), None)
             if first is None:
