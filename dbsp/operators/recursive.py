@@ -7,6 +7,16 @@ fixed point of   X = distinct(body(X, I_1, ..., I_n))
 semantics over a finite domain); ``max_iterations`` guards against a body
 that keeps inventing rows.
 
+Multiset mode (``distinct=False``, SQL's ``WITH RECURSIVE ... UNION ALL``):
+X = body(X, I_1, ..., I_n) with no ``distinct``.  For a body linear in X,
+``body(X) = B + S(X)``, the fixed point is the multiset
+X = B + S(B) + S(S(B)) + ..., which is what SQLite's queue computes (every
+row is fed once to the recursive step).  It exists when S^k(B) = 0 for some
+k (e.g. a counter with a bound, paths in an acyclic graph); otherwise the
+iteration never empties and ``max_iterations`` raises ``FixedPointError``.
+The same 2-D delta machinery maintains it incrementally: only the final
+``distinct`` is left out.
+
 Incrementality (DBSP section 6): every stream of the body carries 2-D deltas
 over (outer tick, inner iteration).  Outer input deltas enter at iteration 0
 only (the δ0 operator); the feedback is an inner delay z^-1; linear operators
@@ -76,6 +86,25 @@ class NestedStream:
         return self.body._add(NestedJoin(left_key, right_key, combine, self.body.work),
                               (self, other))
 
+    def theta_join(self, other, predicate=None, combine=concat):
+        """``self ⋈_θ other`` inside the body: a join on the empty key (every pair
+        meets), then the predicate; O(|Δ| · |other side|) per iteration."""
+        pairs = self.join(other, _unit_key, _unit_key, _pair)
+        if predicate is not None:
+            pairs = pairs.filter(lambda pair: predicate(pair[0], pair[1]))
+        return pairs.map(lambda pair: combine(pair[0], pair[1]))
+
+    def cross_join(self, other, combine=concat):
+        return self.theta_join(other, None, combine)
+
+
+def _unit_key(_row):
+    return ()
+
+
+def _pair(left, right):
+    return (left, right)
+
 
 class _Body:
     """The node list of a nested circuit (topologically ordered by construction)."""
@@ -95,20 +124,29 @@ class _Body:
 _FEEDBACK = "feedback"
 
 
-class Recursive(Operator):
-    """Least fixed point of ``distinct(body(X, *inputs))``, maintained incrementally."""
+class FixedPointError(RuntimeError):
+    """A recursive query kept producing rows for ``max_iterations`` iterations."""
 
-    def __init__(self, body, n_inputs=1, max_iterations=100_000, work=None):
+
+class Recursive(Operator):
+    """Least fixed point of ``distinct(body(X, *inputs))`` (or, with
+    ``distinct=False``, of ``body(X, *inputs)`` as a multiset), maintained
+    incrementally."""
+
+    def __init__(self, body, n_inputs=1, max_iterations=100_000, work=None, distinct=True):
         super().__init__(work)
         self.arity = n_inputs
         self.max_iterations = max_iterations
+        self.distinct = distinct
         graph = _Body(self.work)
         feedback = graph._add(_FEEDBACK, ())
         inputs = [graph._add(("input", i), ()) for i in range(n_inputs)]
         result = body(feedback, *inputs)
         if not isinstance(result, NestedStream) or result.body is not graph:
             raise TypeError("the recursive body must return a stream built from its arguments")
-        self.result_index = graph._add(NestedDistinct(self.work), (result,)).index
+        if distinct:
+            result = graph._add(NestedDistinct(self.work), (result,))
+        self.result_index = result.index
         self.graph = graph
         self.stateful = [op for op, _ in graph.nodes if isinstance(op, NestedOperator)]
 
@@ -122,8 +160,10 @@ class Recursive(Operator):
         j = 0
         while True:
             if j > self.max_iterations:
-                raise RuntimeError(f"recursive query did not reach a fixed point within "
-                                   f"{self.max_iterations} iterations")
+                raise FixedPointError(
+                    f"recursive query did not reach a fixed point within "
+                    f"{self.max_iterations} iterations"
+                    + ("" if self.distinct else " (its UNION ALL recursion never ends)"))
             values = []
             quiet = True
             for op, inputs in nodes:
