@@ -100,9 +100,9 @@ def compile_parametrized(session, query: exp.Expression) -> CompiledView:
     """
     check_deterministic(query.transform(_strip_variables), session)
     query, count = parametrize(query)
-    if not count:
-        return compile_view(session, query)
-    compiler = ViewCompiler(session, count)
+    # A materialized view read by the query compiles inline (its deltas are not
+    # handed to subscriptions), so the circuit reads base tables only.
+    compiler = ViewCompiler(session, count, inline_views=True)
     rel = compiler.query(query)
     compiler.circuit.output("out", rel.stream)
     return CompiledView(compiler.circuit, rel.columns, dict(compiler.input_names),
@@ -117,9 +117,10 @@ def _strip_variables(node):
 class ViewCompiler:
     """Compiles one view's query into ``self.circuit`` (see module docstring)."""
 
-    def __init__(self, session, param_count: int = 0):
+    def __init__(self, session, param_count: int = 0, inline_views: bool = False):
         self.session = session
         self.param_count = param_count  # > 0: a parametrized query (see parameters.py)
+        self.inline_views = inline_views  # compile materialized views read as plain ones
         self.rt = Runtime(session)
         # The executor's planner, for its AST-level helpers only (``*`` expansion,
         # USING/NATURAL conditions, GROUP BY targets, ORDER BY terms).
@@ -282,7 +283,7 @@ class ViewCompiler:
             raise OperationalError(f"no such table: {name}")
         query, names = found
         obj = self.session.txn.catalog.others.get(name.lower())
-        if obj is not None and is_materialized(obj.sql):
+        if obj is not None and is_materialized(obj.sql) and not self.inline_views:
             # Another materialized view: its output deltas are this circuit's input.
             columns = compile_view(self.session, query, names).columns
             source = Source(alias, [ColumnMeta(c.name, c.affinity, c.collation) for c in columns])

@@ -185,9 +185,13 @@ class Session:
     def in_transaction(self) -> bool:
         return self.explicit
 
-    def _ensure_txn(self):
+    def _ensure_txn(self, write: bool = False):
+        """The open transaction, begun if needed. ``write``: an autocommit write
+        statement, which takes the write lock before its snapshot (as SQLite's write
+        statements do), so it waits for other writers instead of failing with a
+        stale snapshot."""
         if self.txn is None:
-            mode = self.pending_mode or "DEFERRED"
+            mode = self.pending_mode or ("IMMEDIATE" if write else "DEFERRED")
             self.txn = self.db.begin(mode, self.timeout)
             self.txn.cdc = self.cdc
         return self.txn
@@ -243,7 +247,7 @@ class Session:
         if kind is None:
             raise ProgrammingError("executemany() can only execute DML statements.")
         autocommit = self.txn is None and not self.explicit
-        txn = self._ensure_txn()
+        txn = self._ensure_txn(autocommit)
         total = 0
         count = None
         clock = pin_statement_clock()
@@ -307,7 +311,7 @@ class Session:
                        Session._release, Session._pragma):
             return handler(self, node, params)
         autocommit = self.txn is None and not self.explicit
-        txn = self._ensure_txn()
+        txn = self._ensure_txn(autocommit and isinstance(node, _WRITE_STATEMENTS))
         fk = self.foreign_keys and isinstance(node, (exp.Insert, exp.Update, exp.Delete))
         mark = txn.statement_mark() if not autocommit or fk else None
         clock = pin_statement_clock()
@@ -780,6 +784,10 @@ def _quote_ident(name: str) -> str:
                                                     "GROUP", "INDEX", "KEY"):
         return name
     return '"' + name.replace('"', '""') + '"'
+
+
+# Statements that write (an autocommit one begins IMMEDIATE: see _ensure_txn).
+_WRITE_STATEMENTS = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter)
 
 
 def _parameter_count(node) -> int:
