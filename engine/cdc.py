@@ -113,7 +113,8 @@ def capture(txn, ts: int, now: float) -> None:
         raise OperationalError(f"CDC table {cfg.table} does not exist (capture is on)")
     skip = (cdc_name, VERSION_TABLE, SEQUENCE_TABLE)
     writes_of = txn.writes
-    change_id = _next_change_id(txn, cdc, tables)
+    entry = _sequence_entry(txn, tables, cdc.name) if cdc.schema.autoincrement else None
+    change_id = _next_change_id(txn, cdc, entry)
     first_id = change_id
     change_time = int(now)
     want_before, want_after, want_updates = cfg.want_before, cfg.want_after, cfg.want_updates
@@ -145,13 +146,13 @@ def capture(txn, ts: int, now: float) -> None:
     if not out:
         return
     append((change_id, change_time, ts, COMMIT, None, None, None, None, None))
-    w = writes_of.get(cdc_name)
+    w = writes_of.get(cdc_name)  # written directly: the rows are already typed
     if w is None:
         w = writes_of[cdc_name] = {}
     for row in out:
         w[row[0]] = row
     if cdc.schema.autoincrement:
-        _advance_sequence(txn, tables, cdc.name, change_id)
+        _advance_sequence(txn, tables, cdc.name, change_id, entry)
     assert change_id - first_id + 1 == len(out)
 
 
@@ -162,14 +163,13 @@ def _pk_id(row, pk):
     return json.dumps([_json_value(row[i]) for i in pk], separators=(",", ":"))
 
 
-def _next_change_id(txn, cdc, tables) -> int:
+def _next_change_id(txn, cdc, entry) -> int:
     """One more than every change_id ever used: max(largest key, sqlite_sequence)."""
     rows = cdc.versions.rows
     top = rows.keys()[-1] if rows else 0
     own = txn.writes.get(cdc.name.lower())
     if own:
         top = max(top, max(own))
-    entry = _sequence_entry(txn, tables, cdc.name)
     if entry is not None and type(entry[1][1]) is int:
         top = max(top, entry[1][1])
     return top + 1
@@ -185,18 +185,18 @@ def _sequence_entry(txn, tables, name: str):
     for key, row in own.items():
         if row is not None and isinstance(row[0], str) and row[0].lower() == lname:
             return key, row
-    for key, row in seq.versions.rows.items():
+    for key, row in dict.items(seq.versions.rows):  # C iteration: a few rows
         if key not in own and isinstance(row[0], str) and row[0].lower() == lname:
             return key, row
     return None
 
 
-def _advance_sequence(txn, tables, name: str, last_id: int) -> None:
-    """Record ``last_id`` as the CDC table's AUTOINCREMENT high-water mark."""
+def _advance_sequence(txn, tables, name: str, last_id: int, entry) -> None:
+    """Record ``last_id`` as the CDC table's AUTOINCREMENT high-water mark
+    (``entry``: its sqlite_sequence row as ``_sequence_entry`` found it)."""
     seq = tables.get(SEQUENCE_TABLE)
     if seq is None:
         return
-    entry = _sequence_entry(txn, tables, name)
     own = txn.writes.get(SEQUENCE_TABLE)
     if own is None:
         own = txn.writes[SEQUENCE_TABLE] = {}

@@ -1,0 +1,83 @@
+"""CDC overhead per commit: the same write transactions with capture off and on.
+
+Each measurement is one connection (turso_stream DB-API, autocommit) running a
+transaction that writes ``rows`` rows of a 4-column table (INSERT, or UPDATE of
+existing rows), timed per COMMIT-returning statement batch. Storage:
+``:memory:``, file with synchronous=OFF, and file with synchronous=FULL (where
+the fsync dominates). Modes compared: off, id, full (full encodes before/after
+records and the updates record). Target: full <= 1.30x off.
+
+Usage: python bench/bench_cdc.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import turso_stream  # noqa: E402
+
+
+def _txn_latency(path: str, sync: str, mode: str, rows: int, commits: int, update: bool):
+    """Median seconds per write transaction of ``rows`` rows."""
+    conn = turso_stream.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA synchronous={sync}")
+    conn.execute("CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT, c REAL, d INTEGER)")
+    if mode != "off":
+        conn.execute(f"PRAGMA capture_data_changes_conn('{mode}')")
+    conn.execute("BEGIN")
+    for i in range(rows):
+        conn.execute("INSERT INTO t VALUES (?, ?, ?, ?)", (i, f"row{i}", i * 0.5, i))
+    conn.execute("COMMIT")
+    ins = "INSERT INTO t(b, c, d) VALUES (?, ?, ?)"
+    upd = "UPDATE t SET d = d + 1, b = ? WHERE a = ?"
+    times = []
+    for n in range(commits):
+        t0 = time.perf_counter()
+        conn.execute("BEGIN")
+        if update:
+            for i in range(rows):
+                conn.execute(upd, (f"v{n}", i))
+        else:
+            for i in range(rows):
+                conn.execute(ins, (f"new{n}", 1.5, n))
+        conn.execute("COMMIT")
+        times.append(time.perf_counter() - t0)
+    conn.close()
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    commits = 60 if args.quick else 300
+    tmp = tempfile.mkdtemp(prefix="bench_cdc")
+    print(f"{'storage':<12}{'work':<14}{'off us':>10}{'id us':>10}{'full us':>10}"
+          f"{'id/off':>9}{'full/off':>10}")
+    try:
+        for storage, sync in ((":memory:", "OFF"), ("file", "OFF"), ("file", "FULL")):
+            for rows, update in ((1, False), (1, True), (10, False), (10, True)):
+                res = {}
+                for mode in ("off", "id", "full"):
+                    path = storage if storage == ":memory:" else \
+                        os.path.join(tmp, f"{mode}{rows}{update}{sync}.db")
+                    res[mode] = _txn_latency(path, sync, mode, rows, commits, update)
+                label = f"{rows} {'update' if update else 'insert'}"
+                name = storage if storage == ":memory:" else f"file/{sync}"
+                print(f"{name:<12}{label:<14}{res['off'] * 1e6:>10.1f}{res['id'] * 1e6:>10.1f}"
+                      f"{res['full'] * 1e6:>10.1f}{res['id'] / res['off']:>9.2f}"
+                      f"{res['full'] / res['off']:>10.2f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
