@@ -566,6 +566,22 @@ class _Parser(SQLiteParser):
         self._retreat(index)
         return super()._parse_insert()
 
+    def _parse_on_conflict(self):
+        """An upsert chain (SQLite >= 3.35): ``ON CONFLICT ...`` clauses one after
+        another; a clause without a target ends the chain (the grammar's last
+        upsert), so a clause after it is a syntax error at its ON. One clause is
+        returned as the node, several as a list (read by compiler/upsert.py)."""
+        first = super()._parse_on_conflict()
+        if first is None:
+            return None
+        clauses = [first]
+        while clauses[-1].args.get("conflict_keys"):
+            more = super()._parse_on_conflict()
+            if more is None:
+                break
+            clauses.append(more)
+        return clauses[0] if len(clauses) == 1 else clauses
+
     def _parse_delete(self) -> exp.Expression:
         """DELETE FROM ...: SQLite requires FROM."""
         if not self._match(TokenType.FROM, advance=False):
@@ -574,6 +590,17 @@ class _Parser(SQLiteParser):
 
     def _warn_unsupported(self) -> None:
         """Silence sqlglot's Command-fallback warning: parse.py rejects Commands."""
+
+    def _parse_id_var(self, any_token=True, tokens=None):
+        """In ``OVER (GROUPS ...)`` the word is the frame keyword, never a base
+        window's name (as in SQLite's grammar, where GROUPS is a keyword there)."""
+        if tokens is self.WINDOW_ALIAS_TOKENS and self._curr is not None \
+                and self._curr.text.upper() == "GROUPS":
+            return None
+        ident = super()._parse_id_var(any_token=any_token, tokens=tokens)
+        if ident is not None and tokens is self.WINDOW_ALIAS_TOKENS:
+            ident.meta["chained"] = True  # OVER (base ...), not OVER base (window.py)
+        return ident
 
     def _parse_alias(self, this, explicit=False):
         """SQLite gives ``*`` and ``t.*`` no alias: ``SELECT * x`` is a syntax error."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.errors import OperationalError
+from engine.mvcc.index import has_null
 from engine.sql.compiler.dml import apply_assignments
 from engine.sql.compiler.expr import ExprCompiler
 from engine.sql.compiler.scope import Scope
@@ -43,6 +44,13 @@ class UpsertClause:
         self.sets = sets
         self.where = where
         self.assigned = assigned
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th ... 11th, 12th, 13th, 21st (printf's %r)."""
+    suffix = "th" if n % 10 >= 4 or n % 10 == 0 or (n // 10) % 10 == 1 else \
+        ("st", "nd", "rd")[n % 10 - 1]
+    return f"{n}{suffix}"
 
 
 def _where_text(sql: str) -> str:
@@ -107,7 +115,13 @@ def compile_upsert(nodes, planner, table, scope: Scope):
     comp = ExprCompiler(inner, planner.rt, planner=planner)
     clauses = []
     for i, node in enumerate(nodes):
-        constraint = _match_target(node, table)
+        try:
+            constraint = _match_target(node, table)
+        except OperationalError as exc:
+            if len(nodes) == 1:
+                raise
+            # upsert.c: in a chain the message names the clause ("2nd ON CONFLICT ...")
+            raise OperationalError(f"{_ordinal(i + 1)} {exc}") from None
         if constraint is _ANY and i != len(nodes) - 1:
             raise OperationalError(_NO_MATCH)
         action = node.args.get("action")
@@ -136,6 +150,22 @@ def compile_upsert(nodes, planner, table, scope: Scope):
     return Upsert(clauses, table, excluded_scope.cell, inner.cell, planner.session)
 
 
+def _same_key_collision(txn, name, prepared, key, index):
+    """``key`` when the row already stored under the new row's own key collides with
+    it on ``index``. (unique_conflict ignores the row at ``key`` itself, right for
+    UPDATE; an INSERT whose rowid and UNIQUE value both hit one existing row must
+    report the UNIQUE clause when it comes first in the chain.) O(log n)."""
+    if key is None:
+        return None
+    existing = txn.get(name, key)
+    if existing is None:
+        return None
+    new_key = index.key_of(prepared, key)
+    if new_key is None or has_null(new_key):
+        return None
+    return key if index.key_of(existing, key) == new_key else None
+
+
 class Upsert:
     """Compiled ON CONFLICT clauses of one INSERT (see module docstring)."""
 
@@ -156,6 +186,8 @@ class Upsert:
             targets = self.order if clause.constraint is _ANY else (clause.constraint,)
             for constraint in targets:
                 other = txn.unique_conflict(name, prepared, key, constraint)
+                if other is None and constraint is not None:
+                    other = _same_key_collision(txn, name, prepared, key, constraint)
                 if other is not None:
                     excluded = prepared if self.table.without_rowid else prepared + (key,)
                     return clause, other, excluded

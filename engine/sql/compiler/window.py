@@ -179,9 +179,13 @@ def _resolve(node, named: dict) -> _Definition:
     base = named.get(name.lower())
     if base is None:
         raise OperationalError(f"no such window: {name}")
+    # sqlite3WindowChain: a chained window may add only what its base lacks, and
+    # may not chain onto a base with an explicit frame at all
+    if partition:
+        raise OperationalError(f"cannot override PARTITION clause of window: {name}")
     if order and base.order:
         raise OperationalError(f"cannot override ORDER BY clause of window: {name}")
-    if (order or spec is not None) and base.spec is not None:
+    if base.spec is not None and base_name.meta.get("chained"):
         raise OperationalError(f"cannot override frame specification of window: {name}")
     return _Definition(base.partition, order or base.order,
                        spec if spec is not None else base.spec)
