@@ -189,8 +189,6 @@ class ViewCompiler:
         items = self.planner._expand_stars(node.expressions, scope)
         if params:
             self._params_slots = [scope.width - params - 1 + i for i in range(params)]
-        if collect_windows(node, items):
-            raise unsupported("window functions in a materialized view")
         aggregates = _collect_aggregates(node, items, self.session)
         if aggregates or node.args.get("group") is not None:
             stream, comp, grouped = self._aggregate(node, scope, comp, stream, items, aggregates)
@@ -198,6 +196,9 @@ class ViewCompiler:
             grouped = None
             if node.args.get("having") is not None:
                 raise OperationalError("a GROUP BY clause is required before HAVING")
+        if collect_windows(node, items):
+            from engine.ivm.windows import window_stage
+            stream, comp = window_stage(self, node, items, scope, comp, stream, grouped)
         compiled = [comp.compile(item) for item in items]
         columns = [_output_meta(item, c) for item, c in zip(items, compiled)]
         if grouped is not None and self._depth == 1:
