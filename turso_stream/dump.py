@@ -23,6 +23,9 @@ from engine.errors import OperationalError
 __all__ = ["iterdump", "backup", "copy_database", "schema_entries"]
 
 
+_MATERIALIZED = "CREATE MATERIALIZED VIEW "
+
+
 def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -137,8 +140,12 @@ def copy_database(source, target, *, pages: int = -1, progress=None) -> None:
                 remaining -= len(chunk)
                 if progress is not None and pages > 0:
                     progress(0, remaining, total)
+        plain_target = isinstance(target, _sqlite3.Connection)
         for type_, _name, _tbl, sql in entries:
             if type_ != "table":
+                if plain_target and sql.startswith(_MATERIALIZED):
+                    # sqlite3 has no materialized views: the plain view gives the same rows
+                    sql = "CREATE VIEW " + sql[len(_MATERIALIZED):]
                 target.execute(sql)
         target.execute("COMMIT")
     except BaseException:

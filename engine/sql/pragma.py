@@ -40,7 +40,9 @@ def _table_info(session, arg, extended=False):
     t = cat.table(str(arg)) if arg is not None else None
     cols = ("cid", "name", "type", "notnull", "dflt_value", "pk") + (("hidden",) if extended else ())
     if t is None:
-        return Result(cols, [])
+        view_cols = _view_columns(session, str(arg)) if arg is not None else None
+        return Result(cols, [(i, c.name, c.decltype or "", 0, None, 0) + ((0,) if extended else ())
+                             for i, c in enumerate(view_cols or ())])
     rows = []
     pk = list(t.primary_key)
     for i, c in enumerate(t.columns):
@@ -50,6 +52,26 @@ def _table_info(session, arg, extended=False):
              pk.index(i) + 1 if i in pk else 0)
         rows.append(r + ((c.hidden,) if extended else ()))
     return Result(cols, rows)
+
+
+def _view_columns(session, name):
+    """The result columns of view ``name`` (plain or materialized), or None. Plans
+    ``SELECT * FROM name`` in the session's transaction (or a read-only one)."""
+    from engine.sql.compiler.expr import Runtime
+    from engine.sql.compiler.query import Planner
+    from engine.sql.parse import parse_one
+    own = session.txn is None
+    if own:
+        session.txn = session.db.begin()
+    try:
+        if session.view_for_query(name) is None:
+            return None
+        quoted = '"' + name.replace('"', '""') + '"'
+        return Planner(session, Runtime(session)).query(parse_one(f"SELECT * FROM {quoted}")).columns
+    finally:
+        if own:
+            txn, session.txn = session.txn, None
+            txn.rollback()
 
 
 def _index_list(session, arg):

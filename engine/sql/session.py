@@ -94,6 +94,8 @@ class Session:
         self.cdc = None  # PRAGMA capture_data_changes_conn (engine.cdc.CaptureConfig)
         from engine.cdc import install_functions
         install_functions(self)  # table_columns_json_array, bin_record_json_object
+        from engine.ivm.maintainer import attach
+        self.views = attach(db)  # the database's materialized-view maintainer
 
     # -- registries ------------------------------------------------------------------------
 
@@ -150,6 +152,34 @@ class Session:
         if isinstance(target, exp.Schema):
             cols = [c.name for c in target.expressions]
         return node.expression, cols
+
+    def view_names(self, name, query, columns) -> list:
+        """Column names of view ``name`` as SQLite derives them from its source text."""
+        text = self.temp_views.get(name.lower())
+        if text is None:
+            text = self.txn.catalog.others[name.lower()].sql
+        return view_column_names(text, query, columns)
+
+    def materialized_read(self, name):
+        """For a materialized view: the ViewStore to read at this snapshot, or None to
+        evaluate its SELECT (see ViewMaintainer.reader); False for anything else."""
+        from engine.ivm.compiler import is_materialized
+        txn = self.txn
+        obj = txn.catalog.others.get(name.lower()) if txn is not None else None
+        if obj is None or obj.type != "view" or not is_materialized(obj.sql):
+            return False
+        return self.views.reader(txn, name)
+
+    def _views_current(self, plan) -> bool:
+        """Does a cached plan still read each materialized view the right way (its
+        store, or its SELECT when this transaction wrote to what the view reads)?"""
+        modes = getattr(plan, "view_modes", None)
+        if not modes:
+            return True
+        for name, from_store in modes:
+            if (self.materialized_read(name) not in (None, False)) != from_store:
+                return False
+        return True
 
     def triggers(self, table_schema, event: str):
         """The TableTriggers of ``table_schema`` for ``event`` (cached per schema version)."""
@@ -343,7 +373,8 @@ class Session:
         """The compiled statement for ``sql`` (cached per catalog version)."""
         version = self.txn.catalog.version
         entry = self._cache.get(sql)
-        if entry is not None and entry[0] == version and not entry[2].busy:
+        if entry is not None and entry[0] == version and not entry[2].busy \
+                and self._views_current(entry[1]):
             self._cache.move_to_end(sql)
             return entry[1], entry[2]
         rt = Runtime(self)
@@ -360,6 +391,7 @@ class Session:
             raise InterfaceError(kind)
         rt.busy = False
         plan.explain = planner.explain
+        plan.view_modes = planner.__dict__.get("view_modes")
         self._cache[sql] = (version, plan, rt)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -485,7 +517,7 @@ class Session:
             txn.create_index(_canonical_create(sql, "INDEX"), exists)
         elif kind == "VIEW":
             if node.args.get("materialized"):
-                raise unsupported("CREATE MATERIALIZED VIEW (not built yet)")
+                return self._create_materialized_view(sql, node, exists)
             name = node.this.this.name if isinstance(node.this, exp.Schema) else node.this.name
             if txn.catalog.name_taken(name):
                 if exists:
@@ -497,6 +529,23 @@ class Session:
             return self._create_trigger(sql, node, params)
         else:
             raise unsupported(f"CREATE {kind}")
+        self.changes = 0
+        return Result(None, [])
+
+    def _create_materialized_view(self, sql, node, exists) -> Result:
+        """CREATE MATERIALIZED VIEW: compiled now (errors change nothing), stored as its
+        canonical text; the maintainer populates it when the transaction commits."""
+        from engine.ivm.compiler import compile_view
+        txn = self.txn
+        target = node.this
+        name = target.this.name if isinstance(target, exp.Schema) else target.name
+        if txn.catalog.name_taken(name):
+            if exists:
+                return Result(None, [])
+            raise OperationalError(f"{txn.catalog.name_taken(name)} {name} already exists")
+        cols = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
+        compile_view(self, node.expression, cols)
+        txn.create_object("view", name, name, _canonical_create(sql, "MATERIALIZED VIEW"), exists)
         self.changes = 0
         return Result(None, [])
 
@@ -708,6 +757,21 @@ def _canonical_create(sql: str, kind: str) -> str:
         return sql
     prefix = "CREATE UNIQUE INDEX " if (kind == "INDEX" and "UNIQUE" in words) else f"CREATE {kind} "
     return prefix + sql[toks[i].start:].rstrip().rstrip(";").rstrip()
+
+
+def view_column_names(sql: str, query, columns=None):
+    """The names SQLite gives a view's columns: ``_result_names`` over the view's
+    source text. Without ``columns``, a list with None where the plan's name stands
+    (aliases, column references, ``*``). O(tokens)."""
+    if columns is not None:
+        return list(_result_names(sql, query, columns))
+    select = query
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return None
+    placeholders = [ColumnMeta(None) for _ in select.expressions]
+    return list(_result_names(sql, query, placeholders))
 
 
 _CLAUSE_WORDS = {"FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "WINDOW", "UNION",

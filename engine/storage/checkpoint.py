@@ -26,6 +26,10 @@ from engine.errors import DatabaseError
 
 META_TABLE = "_turso_stream_meta"
 _BATCH = 10_000
+# A materialized view is written as the plain view sqlite3 can read (same rows);
+# the meta table marks it (key 'materialized_view', value its name) for load_image.
+_MATERIALIZED = "CREATE MATERIALIZED VIEW "
+_PLAIN = "CREATE VIEW "
 
 
 def _quote(name: str) -> str:
@@ -45,7 +49,11 @@ def build_image(catalog, tables, schema_entries, ts: int, user_version: int = 0)
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("BEGIN")
         deferred = []
+        materialized = []
         for type_, name, _tbl, sql in schema_entries:
+            if type_ == "view" and sql.startswith(_MATERIALIZED):
+                sql = _PLAIN + sql[len(_MATERIALIZED):]
+                materialized.append(("materialized_view", name))
             if name.lower() == "sqlite_sequence":
                 continue  # SQLite made it with the first AUTOINCREMENT table
             if type_ == "table":
@@ -61,7 +69,7 @@ def build_image(catalog, tables, schema_entries, ts: int, user_version: int = 0)
             conn.execute(sql)
         conn.execute(f"CREATE TABLE {META_TABLE}(key TEXT, value)")
         conn.executemany(f"INSERT INTO {META_TABLE} VALUES (?, ?)",
-                         [("checkpoint_ts", ts), ("format", 1)])
+                         [("checkpoint_ts", ts), ("format", 1)] + materialized)
         conn.execute(f"PRAGMA user_version = {int(user_version)}")  # the file header's
         conn.execute("COMMIT")
         return conn.serialize()
@@ -105,11 +113,16 @@ def load_image(data: bytes, header: dict | None = None):
         schema, rows, ts = [], {}, 0
         if header is not None:
             header["user_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
+        materialized = set()
+        if any(e[1] == META_TABLE for e in entries):
+            meta = conn.execute(f"SELECT key, value FROM {META_TABLE}").fetchall()
+            ts = dict(meta).get("checkpoint_ts", 0)
+            materialized = {v.lower() for k, v in meta if k == "materialized_view"}
         for type_, name, tbl, sql in entries:
             if name == META_TABLE:
-                ts = dict(conn.execute(f"SELECT key, value FROM {META_TABLE}")).get(
-                    "checkpoint_ts", 0)
                 continue
+            if type_ == "view" and name.lower() in materialized and sql.startswith(_PLAIN):
+                sql = _MATERIALIZED + sql[len(_PLAIN):]
             if (name.startswith("sqlite_") and name != "sqlite_sequence") or sql is None:
                 continue
             schema.append((type_, name, tbl, sql))

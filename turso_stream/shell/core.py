@@ -9,9 +9,8 @@ skipped.  Errors go to stderr as sqlite3 prints them; the exit status is 1 when 
 error happened (sqlite3's rule), and ``.bail on`` stops at the first one.
 
 Long-running work reports through :meth:`Shell.progress` (``.import`` uses it every
-``PROGRESS_EVERY`` rows).  It is the hook meant for ``CREATE MATERIALIZED VIEW`` over a
-large table: when views are wired into turso_stream, their initial population should
-call it with rows done / rows total so the interactive shell can show progress.
+``PROGRESS_EVERY`` rows); ``CREATE MATERIALIZED VIEW``'s initial population reports
+through :meth:`Shell.view_progress` ("Populating v: 45%").
 """
 
 from __future__ import annotations
@@ -94,6 +93,8 @@ class Shell:
             self.close()
         self.conn = conn
         self.db_path = database
+        # Initial population of a materialized view reports here (engine.ivm.maintainer).
+        conn._session.views.progress = self.view_progress
 
     def close(self) -> None:
         """Close the database; a failure to checkpoint is reported, not raised."""
@@ -130,12 +131,22 @@ class Shell:
     def progress(self, what: str, done: int, total: int | None = None) -> None:
         """Report progress of long work on stderr when a person is watching.
 
-        Called every ``progress_every`` rows by ``.import``; the intended caller for
-        ``CREATE MATERIALIZED VIEW``'s initial population once views are wired in."""
+        Called every ``progress_every`` rows by ``.import``."""
         if not self.interactive:
             return
         tail = f" of {total}" if total is not None else ""
         self.err.write(f"\r{what}: {done}{tail}")
+        self.err.flush()
+
+    def view_progress(self, name: str, done: int, total: int) -> None:
+        """``Populating v: 45%`` on stderr while a materialized view is first filled
+        (interactive sessions only; the line is cleared when population ends)."""
+        if not self.interactive or total <= 0:
+            return
+        if done >= total:
+            self.err.write("\r" + " " * (len(name) + 20) + "\r")
+        else:
+            self.err.write(f"\rPopulating {name}: {done * 100 // total}%")
         self.err.flush()
 
     # -- SQL -------------------------------------------------------------------------------

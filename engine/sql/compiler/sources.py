@@ -60,7 +60,13 @@ class SourcePlanner:
                 view = self.session.view_for_query(name)
                 if view is None:
                     raise OperationalError(f"no such table: {name}")
-                return self._view_source(view, alias, scope)
+                store = self.session.materialized_read(name)
+                if store is not False:
+                    # Cached plans re-check that the view is still read this way.
+                    self.__dict__.setdefault("view_modes", []).append((name, store is not None))
+                if store is not False and store is not None:
+                    return self._store_source(store, alias)
+                return self._view_source(view, alias, scope, name)
             return self._table_source(table, alias)
         if isinstance(item, exp.Subquery):
             alias = item.alias or ""
@@ -112,11 +118,19 @@ class SourcePlanner:
         source = Source(alias, cols, rowid_slot=rowid_slot, table=table)
         return source, None  # rows come from the access path chosen in _join_plan
 
-    def _view_source(self, view_sql_ast, alias, scope):
+    def _view_source(self, view_sql_ast, alias, scope, name=None):
         query, col_names = view_sql_ast
         plan = self.query(query, None)
-        cols = [ColumnMeta(c.name, c.affinity, c.collation) for c in plan.columns]
+        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in plan.columns]
+        if not col_names and name is not None:
+            col_names = self.session.view_names(name, query, cols)
         if col_names:
             for c, n in zip(cols, col_names):
                 c.name = n
         return Source(alias, cols), (lambda: plan.run)
+
+    def _store_source(self, store, alias):
+        """A materialized view read from its store (engine.ivm.store): a table source
+        without a rowid, so scans and index probes on its key columns apply."""
+        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in store.columns]
+        return Source(alias, cols, table=store.table), None

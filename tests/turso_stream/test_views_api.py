@@ -1,0 +1,73 @@
+"""Materialized views through the DB-API: iterdump, backup, the shell, types."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+
+import turso_stream
+from turso_stream.shell.core import Shell
+
+
+def _conn():
+    conn = turso_stream.connect(":memory:")
+    conn.executescript("""
+        CREATE TABLE t(a INTEGER, b TEXT, c REAL);
+        INSERT INTO t VALUES (1,'x',1.5),(2,'y',2.5),(3,'x',NULL);
+        CREATE MATERIALIZED VIEW g AS
+            SELECT b, sum(a), avg(a), total(c), count(c), max(c) FROM t GROUP BY b;
+        CREATE MATERIALIZED VIEW g2 AS SELECT b FROM g WHERE "sum(a)" > 2;
+    """)
+    conn.commit()
+    return conn
+
+
+def test_value_types_are_sqlite3s():
+    conn = _conn()
+    oracle = sqlite3.connect(":memory:")
+    oracle.executescript("""
+        CREATE TABLE t(a INTEGER, b TEXT, c REAL);
+        INSERT INTO t VALUES (1,'x',1.5),(2,'y',2.5),(3,'x',NULL);
+        CREATE VIEW g AS SELECT b, sum(a), avg(a), total(c), count(c), max(c) FROM t GROUP BY b;
+    """)
+    ours = sorted(conn.execute("SELECT * FROM g").fetchall())
+    theirs = sorted(oracle.execute("SELECT * FROM g").fetchall())
+    assert ours == theirs
+    assert [[type(v) for v in r] for r in ours] == [[type(v) for v in r] for r in theirs]
+
+
+def test_iterdump_recreates_views_after_their_tables():
+    conn = _conn()
+    lines = list(conn.iterdump())
+    creates = [i for i, line in enumerate(lines) if line.startswith("CREATE")]
+    assert lines[creates[-2]].startswith("CREATE MATERIALIZED VIEW g AS")
+    assert lines[creates[-1]].startswith("CREATE MATERIALIZED VIEW g2 AS")
+    assert max(i for i, line in enumerate(lines) if line.startswith("INSERT")) < creates[-2]
+    copy = turso_stream.connect(":memory:")
+    copy.executescript("\n".join(lines))
+    assert sorted(copy.execute("SELECT * FROM g2").fetchall()) == [("x",)]
+    copy.execute("INSERT INTO t VALUES (5,'y',0)")
+    assert sorted(copy.execute("SELECT * FROM g2").fetchall()) == [("x",), ("y",)]
+
+
+def test_backup_into_sqlite3_writes_plain_views():
+    conn = _conn()
+    target = sqlite3.connect(":memory:")
+    conn.backup(target)
+    assert sorted(target.execute("SELECT * FROM g2").fetchall()) == [("x",)]
+    sql = target.execute("SELECT sql FROM sqlite_schema WHERE name = 'g'").fetchone()[0]
+    assert sql.startswith("CREATE VIEW g AS")
+
+
+def test_shell_schema_and_population_progress():
+    out, err = io.StringIO(), io.StringIO()
+    shell = Shell(":memory:", stdout=out, stderr=err)
+    shell.interactive = True
+    shell.conn.execute("CREATE TABLE big(a INTEGER)")
+    shell.conn.executemany("INSERT INTO big VALUES (?)", [(i,) for i in range(45_000)])
+    shell.run_sql("CREATE MATERIALIZED VIEW m AS SELECT a FROM big WHERE a > 10;", 1, False)
+    assert "Populating m: 44%" in err.getvalue()
+    shell.meta(".schema m")
+    assert "CREATE MATERIALIZED VIEW m AS SELECT a FROM big WHERE a > 10\n/* m(a) */;" in out.getvalue()
+    assert shell.conn.execute("SELECT count(*) FROM m").fetchall() == [(44_989,)]
+    shell.close()
