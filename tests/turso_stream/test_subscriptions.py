@@ -289,3 +289,18 @@ def test_bad_input_raises_and_subscribes_nothing():
         conn.subscribe("SELECT v FROM t", (), None)
     hub = getattr(conn._db, "subscription_hub", None)
     assert hub is None or not hub.queries
+
+
+def test_subscription_over_a_materialized_view():
+    """A subscription reading a materialized view sees the view's changes (the view's
+    query compiles inline into the subscription's circuit)."""
+    conn = _connect()
+    conn.execute("CREATE TABLE t(grp TEXT, v INT)")
+    conn.execute("INSERT INTO t VALUES ('a', 1), ('b', 2)")
+    conn.execute("CREATE MATERIALIZED VIEW totals AS SELECT grp, sum(v) AS s FROM t GROUP BY grp")
+    got = Integral()
+    conn.subscribe("SELECT grp, s FROM totals WHERE s > ?", (1,), got)
+    conn.execute("INSERT INTO t VALUES ('a', 5)")
+    _wait(lambda: got.rows == _typed([("a", 6), ("b", 2)]))
+    conn.execute("DELETE FROM t WHERE grp = 'b'")
+    _wait(lambda: got.rows == _typed([("a", 6)]))
