@@ -23,6 +23,9 @@ class ChangeSet:
     catalog_changed: bool = False
     # Subscription notifications computed inside the commit, delivered after it.
     notifications: list | None = None
+    # Materialized views' net deltas of this commit ({view name: ZSet}), set by the
+    # view maintainer for after-commit observers.
+    views: dict | None = None
 
     def delta(self, table: str):
         """The table's change as ``(row, weight)`` pairs: -1 for before, +1 for after."""

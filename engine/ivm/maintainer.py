@@ -122,6 +122,16 @@ class ViewMaintainer:
                 outputs[v.name] = self._populate(v, ts, keep)
             elif ticks or any(outputs.get(r) for r in v.inputs):
                 outputs[v.name] = self._step(v, ticks, outputs, ts, keep)
+        # Each view's net delta, for after-commit observers (signals.view_changed).
+        views = {}
+        for name, per_tick in outputs.items():
+            total = ZSet()
+            for delta in per_tick:
+                total.add(delta)
+            if total:
+                views[name] = total
+        if views:
+            changes.views = views
 
     def _step(self, v: _View, ticks, outputs, ts, keep) -> list:
         """Step ``v`` once per tick; install its delta; return its output per tick."""

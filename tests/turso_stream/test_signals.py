@@ -174,3 +174,25 @@ def test_no_observer_until_a_receiver_connects():
         assert any(getattr(h, "_turso_signals", False) for h in conn._db.durable_hooks)
     finally:
         signals.commit.disconnect(fn)
+
+
+def test_view_changed_fires_for_a_materialized_view():
+    """A commit that changes a materialized view sends view_changed with its delta."""
+    import time as _time
+    import turso_stream
+    from turso_stream import signals
+    conn = turso_stream.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t(g TEXT, v INT)")
+    conn.execute("CREATE MATERIALIZED VIEW s AS SELECT g, sum(v) FROM t GROUP BY g")
+    seen = []
+    receiver = lambda sender, **kw: seen.append((kw["view"], sorted(kw["delta"].items())))  # noqa: E731
+    signals.view_changed.connect(receiver)
+    try:
+        conn.execute("INSERT INTO t VALUES ('a', 2)")
+        conn.execute("INSERT INTO t VALUES ('a', 3)")
+        deadline = _time.monotonic() + 5
+        while len(seen) < 2 and _time.monotonic() < deadline:
+            _time.sleep(0.01)
+    finally:
+        signals.view_changed.disconnect(receiver)
+    assert seen == [("s", [(("a", 2), 1)]), ("s", [(("a", 2), -1), (("a", 5), 1)])]
