@@ -183,14 +183,16 @@ class ViewCompiler:
                 self.param_count and mentions_params(node)):
             raise unsupported("parameters inside a subquery, CTE or compound query of a "
                               "subscription")
-        test = _all_of([comp.predicate(c) for c in conjuncts])
-        if test is not None:
-            stream = stream.filter(test)
+        from engine.ivm import subqueries  # (IN/EXISTS/scalar subqueries attach slots)
+        stream = subqueries.filter_with_subqueries(self, stream, scope, comp, conjuncts)
         items = self.planner._expand_stars(node.expressions, scope)
         if params:
             self._params_slots = [scope.width - params - 1 + i for i in range(params)]
         aggregates = _collect_aggregates(node, items, self.session)
         if aggregates or node.args.get("group") is not None:
+            group = node.args.get("group")
+            stream, comp = subqueries.attach_subqueries(
+                self, stream, scope, comp, aggregates + (group.expressions if group else []))
             stream, comp, grouped = self._aggregate(node, scope, comp, stream, items, aggregates)
         else:
             grouped = None
@@ -199,6 +201,9 @@ class ViewCompiler:
         if collect_windows(node, items):
             from engine.ivm.windows import window_stage
             stream, comp = window_stage(self, node, items, scope, comp, stream, grouped)
+        stream, comp = subqueries.attach_subqueries(
+            self, stream, scope, comp, subqueries.select_roots(node, items),
+            subqueries.grouped_slots_of(grouped, scope))
         compiled = [comp.compile(item) for item in items]
         columns = [_output_meta(item, c) for item, c in zip(items, compiled)]
         if grouped is not None and self._depth == 1:
@@ -474,7 +479,10 @@ class ViewCompiler:
         _check_grouped_references(roots, scope, slots, {s for _k, s in column_slots})
         having = node.args.get("having")
         if having is not None:
-            stream = stream.filter(post.predicate(having.this))
+            from engine.ivm import subqueries
+            stream = subqueries.filter_with_subqueries(
+                self, stream, scope, post, _conjuncts(having.this),
+                {s for _k, s in column_slots})
         return stream, post, grouped
 
     # -- compound queries, VALUES ------------------------------------------------------------
@@ -699,6 +707,9 @@ class _Descending:
 
     def __lt__(self, other):
         return other.key < self.key
+
+    def __le__(self, other):  # SortedList._check compares with <=
+        return other.key <= self.key
 
     def __eq__(self, other):
         return self.key == other.key
