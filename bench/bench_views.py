@@ -1,0 +1,113 @@
+"""Materialized views: single-row commit latency with five views, and CREATE time.
+
+Run: ``python bench/bench_views.py [--sizes 10000,100000,1000000]``. For each N, a
+table of N rows carries five views (filter+project, GROUP BY with SUM/COUNT/AVG,
+MIN/MAX per group, a 2-way join, a join+aggregate); it prints the CREATE MATERIALIZED
+VIEW time of each and the p50/p99 latency of single-row INSERT / UPDATE / DELETE
+commits (autocommit, :memory:), next to stdlib sqlite3 re-running the GROUP BY query
+after each commit (what an application without IVM does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import turso_stream  # noqa: E402
+
+GROUPS = 1000
+VIEWS = {
+    "filter": "SELECT id, val FROM t WHERE val > 500",
+    "group": "SELECT grp, sum(val), count(*), avg(val) FROM t GROUP BY grp",
+    "minmax": "SELECT grp, min(val), max(val) FROM t GROUP BY grp",
+    "join": "SELECT t.id, d.label FROM t JOIN d ON t.grp = d.grp",
+    "joinagg": "SELECT d.label, sum(t.val) FROM t JOIN d ON t.grp = d.grp GROUP BY d.label",
+}
+
+
+def _pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def _load(conn, n):
+    conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, grp INT, val INT)")
+    conn.execute("CREATE TABLE d(grp INTEGER PRIMARY KEY, label TEXT)")
+    conn.execute("BEGIN")
+    rng = random.Random(1)
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?)",
+                     ((i, i % GROUPS, rng.randrange(1000)) for i in range(1, n + 1)))
+    conn.executemany("INSERT INTO d VALUES (?, ?)", ((g, f"L{g % 50}") for g in range(GROUPS)))
+    conn.execute("COMMIT")
+
+
+def ours(n, commits):
+    conn = turso_stream.connect(":memory:", isolation_level=None)
+    _load(conn, n)
+    create = {}
+    for name, sql in VIEWS.items():
+        t0 = time.perf_counter()
+        conn.execute(f"CREATE MATERIALIZED VIEW v_{name} AS {sql}")
+        create[name] = time.perf_counter() - t0
+    rng = random.Random(2)
+    lat = {"insert": [], "update": [], "delete": [], "insert+read": []}
+    next_id = n + 1
+    for _ in range(commits):
+        g = rng.randrange(GROUPS)
+        t0 = time.perf_counter()
+        conn.execute("INSERT INTO t VALUES (?, ?, ?)", (next_id, g, rng.randrange(1000)))
+        t1 = time.perf_counter()
+        conn.execute("SELECT * FROM v_group WHERE grp = ?", (g,)).fetchall()
+        t2 = time.perf_counter()
+        lat["insert"].append(t1 - t0)
+        lat["insert+read"].append(t2 - t0)
+        next_id += 1
+        t0 = time.perf_counter()
+        conn.execute("UPDATE t SET val = ? WHERE id = ?", (rng.randrange(1000), rng.randrange(1, n)))
+        lat["update"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        conn.execute("DELETE FROM t WHERE id = ?", (next_id - 1,))
+        lat["delete"].append(time.perf_counter() - t0)
+    conn.close()
+    return create, lat
+
+
+def sqlite_requery(n, commits):
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    _load(conn, n)
+    lat = []
+    for i in range(commits):
+        t0 = time.perf_counter()
+        conn.execute("INSERT INTO t VALUES (?, ?, ?)", (n + 1 + i, i % GROUPS, i))
+        conn.execute(VIEWS["group"]).fetchall()
+        lat.append(time.perf_counter() - t0)
+    return _pct(lat, 0.5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--commits", type=int, default=300)
+    args = ap.parse_args()
+    print(f"{'N':>9} {'measure':<34} {'p50 us':>10} {'p99 us':>10} {'vs sqlite3':>10}")
+    for n in [int(s) for s in args.sizes.split(",")]:
+        create, lat = ours(n, args.commits)
+        requery = sqlite_requery(n, max(args.commits // 10, 10))
+        for name, secs in create.items():
+            print(f"{n:>9} {'CREATE MATERIALIZED VIEW ' + name:<34} {secs * 1e6:10.0f}")
+        for kind, values in lat.items():
+            p50 = _pct(values, 0.5)
+            ratio = f"{requery / p50:.0f}x" if kind == "insert" else ""
+            print(f"{n:>9} {kind + ' (5 views)':<34} {p50 * 1e6:10.1f} "
+                  f"{_pct(values, 0.99) * 1e6:10.1f} {ratio:>10}")
+        print(f"{n:>9} {'sqlite3: insert + re-run GROUP BY':<34} {requery * 1e6:10.1f}")
+
+
+if __name__ == "__main__":
+    main()
