@@ -87,36 +87,50 @@ class ViewStore:
         """Turn a view delta (a ZSet) into store writes ``key -> row | None``.
 
         Updates the row -> keys map at once, so consecutive deltas of one commit
-        compose. O(|delta| + total |weight|). Raises InternalError when the delta
-        retracts rows the view does not hold (a maintenance bug: never silent).
+        compose. O(|delta| + total |weight|). A row held once maps to its key (an
+        int), a repeated row to a list of keys: the common case costs no list.
+        Raises InternalError when the delta retracts rows the view does not hold
+        (a maintenance bug: never silent).
         """
         keys_of = self._keys_of
-        for row, weight in delta.items():
-            if weight > 0:
-                keys = keys_of.get(row)
-                if keys is None:
-                    keys = keys_of[row] = []
-                for _ in range(weight):
-                    self._next_key += 1
-                    keys.append(self._next_key)
-                    writes[self._next_key] = row
-            else:
-                keys = keys_of.get(row)
-                if keys is None or len(keys) < -weight:
-                    raise InternalError(
-                        f"materialized view {self.name}: delta retracts {row!r} "
-                        f"{-weight} time(s), view holds {len(keys or ())}")
-                for _ in range(-weight):
-                    writes[keys.pop()] = None
+        get = keys_of.get
+        next_key = self._next_key
+        try:
+            for row, weight in delta.items():
+                have = get(row)
+                if weight == 1 and have is None:
+                    next_key += 1
+                    keys_of[row] = next_key
+                    writes[next_key] = row
+                    continue
+                keys = [] if have is None else ([have] if type(have) is int else have)
+                if weight > 0:
+                    for _ in range(weight):
+                        next_key += 1
+                        keys.append(next_key)
+                        writes[next_key] = row
+                else:
+                    if len(keys) < -weight:
+                        raise InternalError(
+                            f"materialized view {self.name}: delta retracts {row!r} "
+                            f"{-weight} time(s), view holds {len(keys)}")
+                    for _ in range(-weight):
+                        writes[keys.pop()] = None
                 if not keys:
                     del keys_of[row]
+                else:
+                    keys_of[row] = keys[0] if len(keys) == 1 else keys
+        finally:
+            self._next_key = next_key
 
     def _check(self) -> None:
         """Assert: every key of the map holds an equal latest row, and nothing else."""
         rows = self.table.versions.rows
         count = 0
         for row, keys in self._keys_of.items():
-            assert keys, f"empty key list for {row!r}"
+            if type(keys) is int:
+                keys = [keys]
+            assert len(keys) >= 1, f"empty key list for {row!r}"
             for k in keys:
                 assert rows.get(k) == row, (k, row, rows.get(k))
                 count += 1

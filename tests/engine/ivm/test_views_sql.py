@@ -190,8 +190,8 @@ def test_drop_view_and_drop_table_it_reads():
 @pytest.mark.parametrize("query, message", [
     ("SELECT a, random() FROM t", "random"),
     ("SELECT * FROM nope", "no such table: nope"),
-    ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
-     "SELECT n FROM r", "not supported"),
+    # which row stands for a NOCASE group is arbitrary: refused, never approximated
+    ("SELECT DISTINCT b COLLATE NOCASE FROM t", "not supported"),
 ])
 def test_create_errors_change_nothing(query, message):
     ours, _ = _pair()
