@@ -15,15 +15,17 @@ read from the transaction's statement savepoint (``Transaction.statement_changes
    (leaving the transaction open) while any remains violated.
 
 Parent lookups use the parent's rowid / primary key / UNIQUE index (O(log n));
-finding the children of a parent key scans the child table (O(child rows)).
-Known gap: FK actions do not fire triggers on the child table.
+finding the children of a parent key probes an index led by the child columns
+(O(log n + k)) or, without one, scans the child table. Actions fire the child
+table's triggers. Known gap: rows written by those triggers are not themselves
+run through the actions and checks of this statement.
 """
 
 from __future__ import annotations
 
 from engine.errors import IntegrityError, OperationalError
 from engine.sql.lexer import ID, OPERATOR, tokenize
-from engine.values import apply_affinity
+from engine.values import apply_affinity, sort_key_function
 
 FAILED = "FOREIGN KEY constraint failed"
 
@@ -125,6 +127,13 @@ class ForeignKeys:
                 for c in constraints_of(catalog, t):
                     self.by_child.setdefault(t.name.lower(), []).append(c)
                     self.by_parent.setdefault(c.parent.lower(), []).append(c)
+        # SQLite runs a parent's actions newest child table first, each table's
+        # constraints in declaration order (the order of its FKey hash lists)
+        self.action_order: dict[str, list[Constraint]] = {}
+        for parent, cs in self.by_parent.items():
+            tables = list(dict.fromkeys(c.child.lower() for c in cs))
+            self.action_order[parent] = [c for t in reversed(tables)
+                                         for c in cs if c.child.lower() == t]
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -153,10 +162,11 @@ class ForeignKeys:
         raise _mismatch(c.child, c.parent)
 
     def children(self, txn, c: Constraint, values: tuple) -> list:
-        """``(key, row)`` of child rows whose key equals parent key ``values``. O(n)."""
+        """``(key, row)`` of child rows whose key equals parent key ``values``:
+        O(log n + k) through an index led by the child columns, else O(n) scan."""
         cols, affs = c.child_cols, c.affinities
         out = []
-        for key, row in txn.scan(c.child):
+        for key, row in self._child_candidates(txn, c, values):
             for p, a, v in zip(cols, affs, values):
                 w = row[p]
                 if w is None or apply_affinity(w, a) != v:
@@ -164,6 +174,31 @@ class ForeignKeys:
             else:
                 out.append((key, row))
         return out
+
+    def _child_candidates(self, txn, c: Constraint, values: tuple):
+        """``(key, row)`` pairs holding every child row with key ``values`` (maybe
+        more: callers re-check): an index probe when an index without WHERE has the
+        child columns as its leading columns (in any order, as SQLite's
+        sqlite3FkLocateIndex allows) and the child columns have the parent key's
+        affinities, else the whole table."""
+        t = txn.table(c.child)
+        n = len(c.child_cols)
+        columns = t.schema.columns
+        if any(columns[p].affinity != a for p, a in zip(c.child_cols, c.affinities)):
+            # the match applies the parent's affinity to stored child values: only
+            # when the child column has that affinity already are index keys comparable
+            return txn.scan(c.child)
+        for ix in t.indexes:
+            parts = ix.schema.columns
+            if ix.schema.where_sql is not None or len(parts) < n:
+                continue
+            lead = [p.column for p in parts[:n]]
+            if None in lead or sorted(lead) != sorted(c.child_cols):
+                continue
+            by_col = dict(zip(c.child_cols, values))
+            prefix = tuple(sort_key_function(p.collation)(by_col[p.column]) for p in parts[:n])
+            return txn.index_rows(t, ix, prefix)
+        return txn.scan(c.child)
 
     # -- the statement check -------------------------------------------------------------
 
@@ -181,8 +216,8 @@ class ForeignKeys:
             table, _key, old, new = work[done]
             done += 1
             if old is not None:
-                for c in self.by_parent.get(table.lower(), ()):
-                    work.extend(self._parent_action(txn, c, old, new))
+                for c in self.action_order.get(table.lower(), ()):
+                    work.extend(self._parent_action(txn, c, old, new, session))
         pending = session.fk_pending
         for table, key, old, new in work:
             if new is not None:
@@ -211,9 +246,12 @@ class ForeignKeys:
     def _parent_ok(self, txn, c, values) -> bool:
         return self.parent_exists(txn, c, values) or not self.children(txn, c, values)
 
-    def _parent_action(self, txn, c: Constraint, old, new) -> list:
+    def _parent_action(self, txn, c: Constraint, old, new, session=None) -> list:
         """Apply ``c``'s ON DELETE / ON UPDATE action for a parent row change; returns
-        the child writes it made as ``(table, key, before, after)``."""
+        the child writes it made as ``(table, key, before, after)``. As in SQLite
+        (the actions are trigger programs), a CASCADE delete fires the child
+        table's DELETE triggers and the other actions its UPDATE triggers (UPDATE OF
+        the child key columns); a BEFORE trigger returning RAISE(IGNORE) skips the row."""
         values = _key_values(old, c.parent_cols)
         if values is None:
             return []
@@ -237,21 +275,44 @@ class ForeignKeys:
             cols = child.schema.columns
             defaults = [SCHEMA_COMPILER.constant(cols[p].default_sql)()
                         if cols[p].default_sql is not None else None for p in c.child_cols]
+        deleting = action == "CASCADE" and new is None
+        triggers = None
+        if session is not None:
+            triggers = session.triggers(child.schema, "DELETE" if deleting else "UPDATE")
+        with_rowid = not child.schema.without_rowid
+        assigned = frozenset(child.schema.columns[p].name.lower() for p in c.child_cols)
         for key, row in kids:
-            if action == "CASCADE" and new is None:
+            old_full = row + (key,) if with_rowid else row + (None,)
+            if deleting:
+                if triggers and triggers.before and not triggers.fire_before(txn, None, old_full):
+                    continue
+                if txn.get(child.name, key) is None:
+                    continue
                 txn.delete(child.name, key)
                 out.append((child.name, key, row, None))
+                if triggers and triggers.after:
+                    triggers.fire_after(txn, None, old_full)
                 continue
             fill = new_values if action == "CASCADE" else \
                 defaults if action == "SET DEFAULT" else [None] * len(c.child_cols)
             updated = list(row)
             for p, v in zip(c.child_cols, fill):
                 updated[p] = v
+            if triggers and triggers.before:
+                if not triggers.fire_before(txn, tuple(updated) + (key if with_rowid else None,),
+                                            old_full, assigned):
+                    continue
+                current = txn.get(child.name, key)
+                if current is None:
+                    continue
             new_key = txn.update(child.name, key, tuple(updated))
             if new_key != key:
                 out.append((child.name, key, row, None))
-            out.append((child.name, new_key, None if new_key != key else row,
-                        txn.get(child.name, new_key)))
+            stored = txn.get(child.name, new_key)
+            out.append((child.name, new_key, None if new_key != key else row, stored))
+            if triggers and triggers.after:
+                triggers.fire_after(txn, stored + (new_key if with_rowid else None,), old_full,
+                                    assigned)
         return out
 
     # -- COMMIT and PRAGMA foreign_key_check --------------------------------------------
