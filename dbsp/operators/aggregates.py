@@ -180,22 +180,34 @@ class Avg(Sum):
 
 
 class _Extremum(Aggregate):
-    """Shared MIN/MAX: SortedDict key(value) -> {value: multiplicity}."""
+    """Shared MIN/MAX over an ordered multiset ``key(value) -> {value: multiplicity}``.
+
+    The state is a one-slot list holding that multiset: a plain dict while the
+    group has at most ``SMALL`` distinct keys (``min``/``max`` over them is
+    cheaper than a SortedDict, whose construction alone costs more than a small
+    group's whole life), promoted to a SortedDict past that, so big groups keep
+    O(log n) updates and O(1) results.
+    """
+
+    SMALL = 32
 
     def __init__(self, value, key=None, distinct=False):
         super().__init__(value, distinct)
         self.key = key if key is not None else _identity
 
     def _new(self):
-        return SortedDict()
+        return [{}]
 
     def _add(self, state, value, row, weight):
-        _bucket_add(state, self.key(value), value, weight)
+        multiset = state[0]
+        _bucket_add(multiset, self.key(value), value, weight)
+        if type(multiset) is dict and len(multiset) > self.SMALL:
+            state[0] = SortedDict(multiset)
 
     def add_many(self, state, pairs):
         """Batch insert: bucket the values locally, then merge; into an empty state
         that is one sort, O(n log n) in C, instead of n sorted inserts."""
-        if self.distinct or state:
+        if self.distinct or state[0]:
             super().add_many(state, pairs)
             return
         extract, key = self.value, self.key
@@ -217,17 +229,22 @@ class _Extremum(Aggregate):
         if retracts:
             for k in [k for k, b in local.items() if not _prune(b)]:
                 del local[k]
-        state.update(local)
+        state[0] = SortedDict(local) if len(local) > self.SMALL else local
 
     def _result(self, state):
-        if not state:
+        multiset = state[0]
+        if not multiset:
             return None
-        bucket = state.peekitem(self.end)[1]
+        if type(multiset) is dict:
+            bucket = multiset[min(multiset) if self.end == 0 else max(multiset)]
+        else:
+            bucket = multiset.peekitem(self.end)[1]
         return next(iter(bucket))
 
     def _check_state(self, state):
         super()._check_state(state)
-        inner = state[0] if self.distinct else state
+        inner = (state[0] if self.distinct else state)[0]
+        assert type(inner) is SortedDict or len(inner) <= self.SMALL, len(inner)
         for sort_key, bucket in inner.items():
             assert bucket, sort_key
             for value, count in bucket.items():
