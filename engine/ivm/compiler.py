@@ -141,8 +141,6 @@ class ViewCompiler:
         with_ = node.args.get("with_") if isinstance(node, (exp.Select, exp.SetOperation)) \
             else None
         if with_ is not None:
-            if with_.args.get("recursive"):
-                raise unsupported("WITH RECURSIVE in a materialized view")
             self.ctes.append({cte.alias_or_name.lower(): cte for cte in with_.expressions})
             try:
                 return self._query(node)
@@ -268,7 +266,8 @@ class ViewCompiler:
             alias = item.alias or name
             cte = self._find_cte(name) if not item.args.get("db") else None
             if cte is not None:
-                return self._derived(self.query(cte.this), alias, cte.args.get("alias"))
+                from engine.ivm.recursion import cte_relation
+                return self._derived(cte_relation(self, cte), alias, cte.args.get("alias"))
             table = self.session.table_for_query(name)
             if table is not None:
                 source = self.planner._table_source(table, alias)[0]
