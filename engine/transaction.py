@@ -23,7 +23,7 @@ savepoint (or the SQL layer's per-statement mark) is open.
 from __future__ import annotations
 
 import heapq
-from itertools import count
+from itertools import count, islice
 
 from sortedcontainers import SortedList
 
@@ -31,7 +31,7 @@ from engine.catalog import parse_create_index, parse_create_table
 from engine.catalog.schema import Catalog, SchemaObject
 from engine.errors import (
     DatabaseLockedError, IntegrityError, OperationalError, ProgrammingError, unsupported)
-from engine.mvcc import BOTTOM, TOP, IndexStore, TableVersions
+from engine.mvcc import TOP, IndexStore, TableVersions
 from engine.mvcc.index import has_null
 from engine.table import Table
 from engine.values import INTEGER, apply_affinity
@@ -131,24 +131,42 @@ class Transaction:
 
     def index_rows(self, t: Table, ix: IndexStore, prefix: tuple = (), lo=None, hi=None,
                    reverse: bool = False):
-        """``index_scan`` for a resolved table and index (compiled plans hold both)."""
+        """``index_scan`` for a resolved table and index (compiled plans hold both).
+
+        Entries are read lazily in chunks (16 entries, then four times more each
+        time), so a reader that stops early (LIMIT, EXISTS) pays O(log n + k) for
+        the k entries it consumed rather than for the whole range."""
         ts = self.snapshot_ts
         versions = t.versions
+        low, high = _bounds(prefix, lo, hi)
+        inclusive = (True, True)
         w = self.writes.get(t.name.lower())
         if not w:
-            # C-speed reads of entries and rows, checked afterwards as in
+            # C-speed reads of entries and rows, each chunk checked afterwards as in
             # TableVersions.scan: a concurrent commit is noticed, never half-seen.
-            entries = list(ix.entries.irange(*_bounds(prefix, lo, hi), reverse=reverse))
-            rks = [e[-1] for e in entries]
-            rows = list(map(versions.rows.get, rks))
-            if versions.max_begin <= ts and not versions.history and None not in rows:
+            # After one, the rest of the range is read the checked way below.
+            irange = ix.entries.irange
+            get_row = versions.rows.get
+            size = 16
+            while True:
+                entries = list(islice(irange(low, high, inclusive, reverse), size))
+                rks = [e[-1] for e in entries]
+                rows = list(map(get_row, rks))
+                if versions.max_begin > ts or versions.history or None in rows:
+                    break
                 yield from zip(rks, rows)
-                return
+                if len(entries) < size:
+                    return
+                if reverse:  # resume strictly after the last entry read
+                    high, inclusive = entries[-1], (True, False)
+                else:
+                    low, inclusive = entries[-1], (False, True)
+                size *= 4
         # Copies (taken by C loops): other threads may commit while we iterate.
-        sources = [list(ix.entries.irange(*_bounds(prefix, lo, hi), reverse=reverse))]
+        sources = [list(ix.entries.irange(low, high, inclusive, reverse))]
         local = self.local_index.get(id(ix))
         if local:
-            sources.append(local.irange(*_bounds(prefix, lo, hi), reverse=reverse))
+            sources.append(local.irange(low, high, inclusive, reverse))
         seen = set()
         key_of = ix.key_of
         for entry in heapq.merge(*sources, reverse=reverse):
@@ -1008,7 +1026,9 @@ def _as_rowid(value) -> int:
 
 
 def _bounds(prefix, lo, hi):
-    low = prefix + ((BOTTOM,) if lo is None else (lo,))
+    # ``prefix`` itself sorts before every longer entry starting with it: no sentinel
+    # (whose comparisons are Python calls) is needed below.
+    low = prefix if lo is None else prefix + (lo,)
     high = prefix + ((TOP,) if hi is None else (hi, TOP))
     return low, high
 

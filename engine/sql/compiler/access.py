@@ -18,7 +18,7 @@ _EMPTY = object()
 
 
 class AccessPlanner:
-    """Planner methods: access paths (a mixin of ``Planner``)."""
+    """Planner methods choosing and running a table's access path (a mixin of ``Planner``)."""
 
     def _access(self, source, rows_fn, local, comp, scope):
         """Rows of one source (as a slice of the flat row: padded to its offset later)."""

@@ -7,6 +7,9 @@ the extreme, as SQLite's.
 
 from __future__ import annotations
 
+from itertools import islice
+from operator import itemgetter
+
 from sqlglot import exp
 
 from engine.errors import OperationalError
@@ -20,7 +23,7 @@ from engine.sql.functions.aggregates import RunningExtreme
 
 
 class AggregatePlanner:
-    """Planner methods: aggregation (a mixin of ``Planner``)."""
+    """Planner methods for aggregate queries (a mixin of ``Planner``)."""
 
     def _aggregate_select(self, node, scope, comp, source_rows, select_items, agg_nodes, parent):
         group = node.args.get("group")
@@ -36,7 +39,10 @@ class AggregatePlanner:
         post = ExprCompiler(scope, self.rt, aggregates=slots, planner=self)
         having = node.args.get("having")
         having_fn = post.predicate(having.this) if having is not None else None
-        single_extreme = len(specs) == 1 and specs[0][0] in ("min", "max")
+        # A lone min()/max() gives bare columns the row that set the extreme; with no
+        # bare column to read there is nothing to track.
+        single_extreme = (len(specs) == 1 and specs[0][0] in ("min", "max")
+                          and _has_bare_columns(node, select_items, agg_nodes))
         empty_row = (None,) * width
         grouped = group is not None
 
@@ -164,12 +170,75 @@ def _step_calls(accs, specs):
     return nullary, unary, general
 
 
+def _batch_steps(accs, specs):
+    """``[(step_values, column getter) | (step_rows, None)]`` when every aggregate
+    takes no argument or one plain column of this query's row and its accumulator
+    has a batch step, else None. Plain columns (``operator.itemgetter``) read no
+    correlated cell and raise nothing, so reading them a batch at a time is safe."""
+    steps = []
+    for acc, spec in zip(accs, specs):
+        fns = spec[4]
+        if not fns and hasattr(acc, "step_rows"):
+            steps.append((acc.step_rows, None))
+        elif len(fns) == 1 and type(fns[0]) is itemgetter and hasattr(acc, "step_values"):
+            steps.append((acc.step_values, fns[0]))
+        else:
+            return None
+    return steps
+
+
+_BATCH = 1024
+
+
+def _plain_batched(source_rows, accs, steps):
+    """Ungrouped aggregation a batch of ``_BATCH`` rows at a time: each aggregate's
+    column is read with a C ``map`` and handed to the accumulator's batch step,
+    so a row costs no Python call per aggregate. The last row gives bare columns.
+    O(rows x aggregates) in C loops, O(_BATCH) memory."""
+    it = source_rows()
+    last = None
+    while True:
+        rows = list(islice(it, _BATCH))
+        if not rows:
+            break
+        for step, get in steps:
+            if get is None:
+                step(len(rows))
+            else:
+                step(list(map(get, rows)))
+        last = rows[-1]
+        if len(rows) < _BATCH:
+            break
+    return {} if last is None else {(): [last, accs]}
+
+
+def _has_bare_columns(node, select_items, agg_nodes) -> bool:
+    """Does the select list, HAVING or ORDER BY read a column outside every aggregate
+    call (subqueries included, conservatively)?"""
+    aggregates = {id(n) for n in agg_nodes}
+    stack = list(select_items)
+    for key in ("having", "order"):
+        if node.args.get(key) is not None:
+            stack.append(node.args[key])
+    while stack:
+        n = stack.pop()
+        if id(n) in aggregates:
+            continue
+        if isinstance(n, exp.Column):
+            return True
+        stack.extend(n.iter_expressions())
+    return False
+
+
 def _plain_groups(source_rows, cell, specs, group_fns):
     """Aggregate rows with no FILTER and no bare-column min/max tracking:
     ``{group key: [last row, accumulators, ...]}`` (the last row gives bare columns, as
     SQLite's). O(rows x aggregates), one dict probe per row when grouped, none when not."""
     if not group_fns:
         accs = [spec[1]() for spec in specs]
+        batch = _batch_steps(accs, specs)
+        if batch is not None:
+            return _plain_batched(source_rows, accs, batch)
         nullary, unary, general = _step_calls(accs, specs)
         last = None
         for row in source_rows():
@@ -224,7 +293,10 @@ def _tracking_groups(source_rows, cell, specs, group_fns, single_extreme):
             if single_extreme:
                 before = acc.value()
                 acc.step(*args_fn(row))
-                changed = acc.value() is not before
+                after = acc.value()
+                # the row that set the extreme; while none is set (only NULLs so far)
+                # the latest row, as SQLite's minmax bare columns
+                changed = after is not before or after is None
             else:
                 acc.step(*args_fn(row))
         if not single_extreme or changed:

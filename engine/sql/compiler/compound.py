@@ -13,7 +13,7 @@ from engine.sql.compiler.scope import ColumnMeta, Scope, Source
 
 
 class CompoundPlanner:
-    """Planner methods: compound queries (a mixin of ``Planner``)."""
+    """Planner methods for compound queries (a mixin of ``Planner``)."""
 
     def _compound(self, node, parent):
         left = self.query(node.this, parent)

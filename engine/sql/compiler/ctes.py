@@ -12,7 +12,7 @@ from engine.sql.compiler.scope import ColumnMeta, Source
 
 
 class CtePlanner:
-    """Planner methods: common table expressions (a mixin of ``Planner``)."""
+    """Planner methods for WITH clauses (a mixin of ``Planner``)."""
 
     def _cte_map(self, with_) -> dict:
         out = {}

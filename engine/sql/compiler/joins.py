@@ -7,6 +7,8 @@ side; LEFT joins pad with NULLs, RIGHT and FULL joins remember matched rows.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from sqlglot import exp
 
 from engine.errors import OperationalError
@@ -131,24 +133,30 @@ class JoinPlanner:
         elif lookup is not None:
             matches = lookup
         elif equi:
-            left_key_fns, right_key_fns = equi
+            left_key, right_key = _join_key(equi[0]), _join_key(equi[1])
             rt_inner = inner_rows
 
             def build():
+                """``{key: [inner row slices]}``; NULL keys never match. O(inner rows)."""
                 table = {}
+                get = table.get
                 for r in rt_inner():
-                    k = tuple(f(r) for f in right_key_fns)
-                    if None in k:
+                    k = right_key(r)
+                    if k is None:
                         continue
-                    table.setdefault(k, []).append(r[offset:])
+                    bucket = get(k)
+                    if bucket is None:
+                        table[k] = [r[offset:]]
+                    else:
+                        bucket.append(r[offset:])
                 return table
 
             def matches(left):
                 table = state.get("t")
                 if table is None:
                     table = state["t"] = build()
-                k = tuple(f(left) for f in left_key_fns)
-                if None in k:
+                k = left_key(left)
+                if k is None:
                     return ()
                 return table.get(k, ())
             self.explain.append(f"HASH JOIN {source.name}")
@@ -160,6 +168,7 @@ class JoinPlanner:
                 return rows
 
         outer = kind == "LEFT"
+        test = _all_true(cross_preds)
 
         def rows():
             state.clear()
@@ -167,10 +176,7 @@ class JoinPlanner:
                 matched = False
                 for r in matches(left):
                     row = left + r
-                    for p in cross_preds:
-                        if not p(row):
-                            break
-                    else:
+                    if test is None or test(row):
                         matched = True
                         yield row
                 if outer and not matched:
@@ -255,7 +261,8 @@ class JoinPlanner:
         return None
 
     def _equi_keys(self, cross, source, scope, comp):
-        """Hash-join keys from ``a = b`` conjuncts with one side on ``source`` only."""
+        """Hash-join keys from ``a = b`` conjuncts with one side on ``source`` only:
+        ``(left operand fns, inner operand fns)``, each ``row -> hashable value``."""
         left_fns, right_fns = [], []
         for c in cross:
             if not isinstance(c, exp.EQ):
@@ -271,11 +278,8 @@ class JoinPlanner:
             aff = ops.comparison_affinity(ci.affinity, co.affinity)
             # the comparison's collation as written: the left operand's wins
             coll = _collation(ci, co) if inner is a else _collation(co, ci)
-            hk = _hash_key_function(coll)
-            conv = ops.apply_comparison_affinity
-            fi, fo = ci.fn, co.fn
-            right_fns.append(lambda r, fi=fi: hk(conv(fi(r), aff)))
-            left_fns.append(lambda r, fo=fo: hk(conv(fo(r), aff)))
+            right_fns.append(_equi_operand(ci, aff, coll, source.table is not None))
+            left_fns.append(_equi_operand(co, aff, coll, False))
         if not left_fns:
             return None
         return left_fns, right_fns
@@ -308,6 +312,60 @@ class JoinPlanner:
                 if not matched[i]:
                     yield pad + r
         return rows
+
+
+_NUMERIC_AFFINITIES = (ops.INTEGER, ops.REAL, ops.NUMERIC)
+
+
+def _equi_operand(compiled, affinity, collation, stored_column):
+    """One operand of a hash-join equality as ``row -> hashable value``: converted by
+    the comparison's ``affinity``, then made equal-iff-equal under ``collation``.
+    Steps that cannot change the value are left out: a base table's own column
+    (``stored_column``, read by ``operator.itemgetter``) already holds values of its
+    affinity class, and NUMERIC conversion only touches text."""
+    fn = compiled.fn
+    hk = _hash_key_function(collation) if collation in ("NOCASE", "RTRIM") else None
+    stored = stored_column and type(fn) is itemgetter
+    if affinity is None or (stored and (
+            (affinity == ops.TEXT and compiled.affinity == ops.TEXT)
+            or (affinity != ops.TEXT and compiled.affinity in _NUMERIC_AFFINITIES))):
+        return fn if hk is None else (lambda r: hk(fn(r)))
+    conv = ops.apply_comparison_affinity
+    if hk is None and affinity != ops.TEXT:
+        def numeric(r):
+            v = fn(r)
+            return conv(v, affinity) if type(v) is str else v
+        return numeric
+    if hk is None:
+        return lambda r: conv(fn(r), affinity)
+    return lambda r: hk(conv(fn(r), affinity))
+
+
+def _join_key(fns):
+    """``row -> key | None`` over the equi-join operand ``fns``: the value itself for
+    one operand, a tuple for several; None when any part is NULL (never equal)."""
+    if len(fns) == 1:
+        return fns[0]
+
+    def key(row):
+        k = tuple([f(row) for f in fns])
+        return None if None in k else k
+    return key
+
+
+def _all_true(preds):
+    """One test for a conjunction of predicates, or None when there are none."""
+    if not preds:
+        return None
+    if len(preds) == 1:
+        return preds[0]
+
+    def test(row):
+        for p in preds:
+            if not p(row):
+                return False
+        return True
+    return test
 
 
 def _join_kind(join_node) -> str:

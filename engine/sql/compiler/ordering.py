@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 from itertools import islice
+from operator import itemgetter
 
 from sqlglot import exp
 
@@ -13,16 +14,21 @@ from engine.sql.compiler.expr import _hash_key_function
 from engine.sql.dialect import Variable
 from engine.values import INTEGER, apply_affinity, sort_key_function
 
+# heapq's max-heap primitives (C), as heapq.nsmallest uses them; public from 3.14.
+_heapify_max = getattr(heapq, "heapify_max", None) or heapq._heapify_max
+_heapreplace_max = getattr(heapq, "heapreplace_max", None) or heapq._heapreplace_max
+
 
 class OrderingPlanner:
-    """Planner methods: order by, distinct and limit/offset stages, and index-ordered reads that (a mixin of ``Planner``)."""
+    """Planner methods for ORDER BY, DISTINCT and LIMIT (a mixin of ``Planner``)."""
 
     def _index_ordered(self, node, scope, comp, select_items, columns):
-        """Rows of ``SELECT ... FROM t ORDER BY col`` (one table, no WHERE, one ascending
+        """Rows of ``SELECT ... FROM t ORDER BY col [DESC]`` (one table, no WHERE, one
         term on a plain column) read in the order of an index led by ``col`` with the same
-        collation, so no sort is needed and a LIMIT stops the scan early: O(k log n) for
-        ``LIMIT k`` instead of O(n log n). None when the shape does not apply. Ties come in
-        rowid order, as the stable sort over a rowid-ordered scan would give them."""
+        collation (backward for DESC), so no sort is needed and a LIMIT stops the scan
+        early: O(log n + k) for ``LIMIT k`` (``index_rows`` reads lazily) instead of
+        O(n log n). None when the shape does not apply. Ties come in index order (rowid
+        ascending, descending when read backward), as SQLite's index walk gives them."""
         if node.args.get("joins") or len(scope.sources) != 1 or node.args.get("group"):
             return None
         terms = node.args["order"].expressions
@@ -32,7 +38,12 @@ class OrderingPlanner:
             return None
         term = terms[0]
         col = term.this
-        if (term.args.get("desc") or term.args.get("nulls_first") is False
+        desc = bool(term.args.get("desc"))
+        nulls_first = term.args.get("nulls_first")
+        # the index holds NULLs first: read forward for ASC (NULLS FIRST), backward
+        # for DESC (NULLS LAST), where ties come in descending rowid order as SQLite's
+        # backward index walk gives them
+        if ((nulls_first is not None and nulls_first == desc)
                 or not isinstance(col, exp.Column)
                 or self._output_index(col, columns, select_items) is not None):
             return None
@@ -55,18 +66,66 @@ class OrderingPlanner:
         rt = self.rt
 
         def rows():
-            for key, r in rt.txn.index_rows(table, ix):
+            for key, r in rt.txn.index_rows(table, ix, reverse=desc):
                 yield r + (key,)
         return rows
 
     def _sorted_run(self, source_rows, project, terms, distinct, columns, scope,
                     top_count=None):
-        """Rows projected, de-duplicated if DISTINCT, then sorted; ``top_count() -> k |
-        None``: only the first k rows are needed (LIMIT + OFFSET), so the sorter may
-        select them with a heap, O(n log k) instead of O(n log n)."""
+        """Rows projected (every row, as SQLite evaluates the select list before its
+        sorter), de-duplicated if DISTINCT, then ordered. Each row's sort key is
+        computed once; ``top_count() -> k | None``: when only the first k rows are
+        needed (LIMIT + OFFSET) a bounded heap selects them as they stream by,
+        O(n log k) time and O(k) memory instead of sorting all n. Equal keys keep
+        scan order (heapq.nsmallest/nlargest equal a stable sort's first k)."""
+        collations = self.session.collations if self.session else None
+        composite = _composite_key(terms, collations)
+        if composite is None:  # mixed ASC/DESC: one stable sort per term
+            return self._multi_pass_sorted_run(source_rows, project, terms, distinct,
+                                               columns, scope, top_count, collations)
+        row_key, descending = composite
+        rowkey = _row_key_function(columns)
+        first = itemgetter(0)
+        # keys read only the source row: a row that cannot enter the top k is never
+        # projected, as SQLite's sorter with a LIMIT skips computing its result columns
+        deferred = all(term[3][0] == "row" for term in terms)
+
+        def keyed():
+            cell = scope.cell
+            seen = set() if distinct else None
+            for row in source_rows():
+                cell[0] = row
+                out = project(row)
+                if seen is not None:
+                    k = rowkey(out)
+                    if k in seen:
+                        continue
+                    seen.add(k)
+                yield (row_key(row, out), out)
+
+        def run():
+            k = top_count() if top_count else None
+            if k is None:
+                items = list(keyed())
+                items.sort(key=first, reverse=descending)
+                for _key, out in items:
+                    yield out
+            elif distinct:
+                pick = heapq.nlargest if descending else heapq.nsmallest
+                for _key, out in pick(k, keyed(), key=first):
+                    yield out
+            else:
+                yield from _top_rows(source_rows(), scope.cell, project, row_key, k,
+                                     descending, deferred)
+        return run
+
+    def _multi_pass_sorted_run(self, source_rows, project, terms, distinct, columns, scope,
+                               top_count, collations):
+        """``_sorted_run`` for terms in both directions: the rows are collected, then
+        sorted stably once per term (``_make_sorter``)."""
         key_fns = [t[0] for t in terms]
         sorter = _make_sorter([(lambda p, i=i: p[0][i], t[1], t[2]) for i, t in enumerate(terms)],
-                              self.session.collations if self.session else None)
+                              collations)
         rowkey = _row_key_function(columns)
 
         def run():
@@ -81,13 +140,15 @@ class OrderingPlanner:
                     if k in seen:
                         continue
                     seen.add(k)
-                pairs.append((tuple(f(row, out) for f in key_fns), out))
+                pairs.append((tuple([f(row, out) for f in key_fns]), out))
             for _keys, out in sorter(pairs, top_count() if top_count else None):
                 yield out
         return run
 
     def _order_terms(self, order, select_items, columns, comp, aggregate):
-        """Each ORDER BY term as ``(key(row, out), collation, ordered_node)``."""
+        """Each ORDER BY term as ``(key(row, out), collation, ordered_node, reads)``;
+        ``reads`` is ``("out", getter)`` or ``("row", getter)``: the one-argument form
+        of ``key`` on the output or the source row (one call less per row)."""
         terms = []
         for o in order.expressions:
             idx = self._output_index(o.this, columns, select_items)
@@ -95,11 +156,18 @@ class OrderingPlanner:
                 coll = columns[idx].collation or "BINARY"
                 if isinstance(o.this, exp.Collate):
                     coll = o.this.expression.name.upper()
-                terms.append((lambda row, out, i=idx: out[i], coll, o))
+                item = select_items[idx] if select_items is not None else None
+                while isinstance(item, (exp.Alias, exp.Paren)):
+                    item = item.this
+                # a plain column reads the same value from the source row
+                reads = (("row", comp.compile(item).fn) if isinstance(item, exp.Column)
+                         else ("out", itemgetter(idx)))
+                terms.append((lambda row, out, i=idx: out[i], coll, o, reads))
             else:
                 c = comp.compile(o.this)
                 f = c.fn
-                terms.append((lambda row, out, f=f: f(row), c.collation or "BINARY", o))
+                terms.append((lambda row, out, f=f: f(row), c.collation or "BINARY", o,
+                              ("row", f)))
         return terms
 
     def _output_index(self, term, columns, select_items, compound=False):
@@ -219,6 +287,111 @@ def _top_count(node, comp):
             return None
         return None if n < 0 else max(k, 0) + n
     return count
+
+
+def _top_rows(rows, cell, project, row_key, k, descending, deferred=False):
+    """The first ``k`` projected rows in sort order, as ``sorted(...)[:k]`` of a
+    stable sort would give them (equal keys in arrival order): a bounded heap of
+    ``(key, sequence, out)`` whose worst entry is compared with each new key, so a
+    row that does not enter costs one comparison. O(n log k) time, O(k) memory;
+    the loop of heapq.nsmallest/nlargest, inlined to save a generator per row.
+    ``deferred``: the key reads only the row, so a row is projected only once it
+    enters the heap."""
+    if k <= 0:
+        return []
+    heap = []
+    seq = 0
+    it = iter(rows)
+    sign = -1 if descending else 1
+    for row in it:
+        cell[0] = row
+        out = project(row)
+        heap.append((row_key(row, out), sign * seq, out))
+        seq += 1
+        if seq == k:
+            break
+    else:
+        heap.sort(reverse=descending)
+        return [entry[2] for entry in heap]
+    if descending:  # a min-heap: heap[0] is the worst of the k largest
+        heapq.heapify(heap)
+        replace = heapq.heapreplace
+        worst = heap[0][0]
+        for row in it:
+            cell[0] = row
+            if deferred:
+                key = row_key(row, None)
+                if not key > worst:
+                    seq += 1
+                    continue
+                out = project(row)
+            else:
+                out = project(row)
+                key = row_key(row, out)
+            if key > worst:  # equal keys: the earlier row stays (stable)
+                replace(heap, (key, -seq, out))
+                worst = heap[0][0]
+            seq += 1
+    else:  # a max-heap: heap[0] is the worst of the k smallest
+        _heapify_max(heap)
+        replace = _heapreplace_max
+        worst = heap[0][0]
+        for row in it:
+            cell[0] = row
+            if deferred:
+                key = row_key(row, None)
+                if not key < worst:
+                    seq += 1
+                    continue
+                out = project(row)
+            else:
+                out = project(row)
+                key = row_key(row, out)
+            if key < worst:
+                replace(heap, (key, seq, out))
+                worst = heap[0][0]
+            seq += 1
+    heap.sort(reverse=descending)
+    return [entry[2] for entry in heap]
+
+
+def _term_key(term, collations):
+    """One ORDER BY term's sort key ``(row, out) -> orderable`` and its direction.
+    SQLite orders NULL first ascending (last descending); ``sort_key_function`` ranks
+    NULL lowest already, so only a written NULLS FIRST/LAST against that needs the
+    extra rank."""
+    _key_fn, coll, ordered, (reads, get) = term
+    desc = bool(ordered.args.get("desc"))
+    nulls_first = ordered.args.get("nulls_first")
+    skey = sort_key_function(coll, collations)
+    if nulls_first is None or nulls_first != desc:
+        if reads == "row":
+            return (lambda row, out: skey(get(row))), desc
+        return (lambda row, out: skey(get(out))), desc
+
+    on_row = reads == "row"
+
+    def key(row, out):  # NULL above every value: last ascending, first descending
+        v = get(row) if on_row else get(out)
+        return (1, 0) if v is None else (0, skey(v))
+    return key, desc
+
+
+def _composite_key(terms, collations=None):
+    """``(key(row, out), descending)`` ordering rows by all ORDER BY ``terms``
+    (see ``_order_terms``) with one sort, or None when the terms go in both
+    directions (a tuple key cannot mix them)."""
+    keys = [_term_key(term, collations) for term in terms]
+    directions = {desc for _k, desc in keys}
+    if len(directions) != 1:
+        return None
+    fns = [k for k, _desc in keys]
+    if len(fns) == 1:
+        return fns[0], keys[0][1]
+    if len(fns) == 2:
+        f, g = fns
+        return (lambda row, out: (f(row, out), g(row, out))), keys[0][1]
+    return (lambda row, out: tuple([f(row, out) for f in fns])), keys[0][1]
 
 
 def _make_sorter(terms, collations=None):

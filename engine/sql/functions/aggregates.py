@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from functools import reduce
+from operator import add
 
 from sortedcontainers import SortedList
 
 from engine.sql.functions.registry import SqlFunctionError, aggregate
 from engine.values import (
     INT64_MAX, INT64_MIN, numeric_value, sort_key_function, to_real, to_text)
+
+_NUMBER_TYPES = frozenset((int, float))
 
 
 @aggregate("count", 0)
@@ -30,6 +34,10 @@ class CountStar:
 
     def step(self):
         self.n += 1
+
+    def step_rows(self, n: int):
+        """``step()`` ``n`` times (batched plain aggregation). O(1)."""
+        self.n += n
 
     def inverse(self):
         self.n -= 1
@@ -52,6 +60,10 @@ class Count:
     def step(self, x):
         if x is not None:
             self.n += 1
+
+    def step_values(self, values: list):
+        """``step(x)`` for each x of ``values``. O(len(values)) in C."""
+        self.n += len(values) - values.count(None)
 
     def inverse(self, x):
         if x is not None:
@@ -100,6 +112,48 @@ class _SumState:
         else:
             self.rsum += to_real(x)
             self.approx = True
+
+    def step_values(self, values: list):
+        """``step(x)`` for each x of ``values`` in order, leaving exactly the state
+        the single steps would: the REAL sum is the same left-to-right additions,
+        and the INTEGER sum is checked for int64 overflow at every partial sum
+        unless a bound shows none can overflow. C loops (``functools.reduce``,
+        ``sum``) when the values are all INTEGER or all REAL. O(len(values))."""
+        kinds = set(map(type, values))
+        if type(None) in kinds:
+            values = [x for x in values if x is not None]
+            kinds.discard(type(None))
+        if not values:
+            return
+        if kinds == {float}:
+            self.cnt += len(values)
+            self.rsum = reduce(add, values, self.rsum)
+            self.approx = True
+        elif kinds == {int}:
+            self.cnt += len(values)
+            self.rsum = reduce(add, values, self.rsum)  # float + int, one at a time
+            if not (self.approx or self.overflow):
+                self._add_integers(values)
+        else:
+            step = self.step
+            for x in values:
+                step(x)
+
+    def _add_integers(self, values: list):
+        """Add INTEGER ``values`` to the exact sum, stopping at the first partial sum
+        outside int64 (sumStep's overflow) as single steps would."""
+        s = self.isum
+        bound = max(max(values), -min(values))
+        if abs(s) + len(values) * bound <= INT64_MAX:  # no partial sum can overflow
+            self.isum = s + sum(values)
+            return
+        for x in values:
+            total = s + x
+            if not INT64_MIN <= total <= INT64_MAX:
+                self.approx = self.overflow = True
+                break
+            s = total
+        self.isum = s
 
     def inverse(self, x):
         if x is None:
@@ -222,6 +276,22 @@ class RunningExtreme:
         best = self._best_key
         if best is None or (k > best if self._want_max else k < best):
             self._best, self._best_key = x, k
+
+    def step_values(self, values: list):
+        """``step(x)`` for each x of ``values``: the batch's extreme (Python's max/min
+        return the first of equals, as minmaxStep keeps) is stepped once. Numbers
+        compare directly (C); other values through the collation's sort key."""
+        kinds = set(map(type, values))
+        if type(None) in kinds:
+            values = [x for x in values if x is not None]
+            kinds.discard(type(None))
+        if not values:
+            return
+        pick = max if self._want_max else min
+        if kinds <= _NUMBER_TYPES:
+            self.step(pick(values))
+        else:
+            self.step(pick(values, key=self._key))
 
     def value(self):
         return self._best
