@@ -188,9 +188,9 @@ class ViewCompiler:
             self._params_slots = [scope.width - params - 1 + i for i in range(params)]
         aggregates = _collect_aggregates(node, items, self.session)
         if aggregates or node.args.get("group") is not None:
-            group = node.args.get("group")
             stream, comp = subqueries.attach_subqueries(
-                self, stream, scope, comp, aggregates + (group.expressions if group else []))
+                self, stream, scope, comp,
+                subqueries.pre_aggregate_roots(self, node, items, scope, aggregates))
             stream, comp, grouped = self._aggregate(node, scope, comp, stream, items, aggregates)
         else:
             grouped = None
@@ -333,6 +333,9 @@ class ViewCompiler:
         Outer kinds add the unmatched rows of one or both sides, NULL-padded.
         """
         offset = source.offset
+        from engine.ivm import subqueries
+        with_subqueries = [c for c in conds if subqueries.subquery_nodes([c])]
+        conds = [c for c in conds if all(c is not s for s in with_subqueries)]
         equi = self._equi_keys(conds, source, scope, comp)
         residual = [c for c in conds if equi is None or all(c is not e for e in equi[2])]
         test = _all_of([comp.predicate(c) for c in residual])
@@ -345,6 +348,12 @@ class ViewCompiler:
             predicate = None if test is None else (lambda a, b: test(a + b))
             joined = left.theta_join(right, predicate)
             self.explain.append(f"JOIN {source.name}: theta join")
+        if with_subqueries:
+            # ON terms with subqueries filter the joined rows (over attached slots,
+            # dropped after) before the outer kinds pad what did not match.
+            end = offset + source.width
+            joined = subqueries.filter_with_subqueries(
+                self, joined, scope, comp, with_subqueries).map(lambda row: row[:end])
         if kind == "INNER":
             return joined
         parts = [joined]

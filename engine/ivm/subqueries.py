@@ -176,6 +176,15 @@ def grouped_slots_of(grouped, scope):
     return slots
 
 
+def pre_aggregate_roots(vc, node, items, scope, aggregates):
+    """What aggregation evaluates per source row: the aggregate calls and the GROUP BY
+    targets (an alias or ordinal resolved to its select-list expression)."""
+    group = node.args.get("group")
+    targets = [vc.planner._group_target(g, items, scope)
+               for g in (group.expressions if group is not None else [])]
+    return list(aggregates) + targets
+
+
 def select_roots(node, items):
     """Where a SELECT's output stage evaluates expressions: the select list, and the
     ORDER BY when a LIMIT/OFFSET makes the order matter."""
@@ -574,7 +583,8 @@ def _join_params(vc, stream, p_stream, p_source, conds, scope, comp):
         joined = stream.join(p_stream, _tuple_key(left_fns), _tuple_key(right_fns))
         vc.explain.append("correlated subquery: hash join with its bindings")
         return joined.filter(test) if test is not None else joined
-    vc.explain.append("correlated subquery: theta join with its bindings")
+    vc.explain.append("correlated subquery: theta join with its bindings" if conds
+                      else "subquery: cross join with its bindings")
     predicate = None if test is None else (lambda a, b: test(a + b))
     return stream.theta_join(p_stream, predicate)
 

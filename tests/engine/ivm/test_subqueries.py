@@ -54,6 +54,8 @@ QUERIES = [
     "select a, (select e from u where u.a = t.a order by e limit 1 offset 1) from t",
     "select a, c from t where c > (select avg(e) from u where u.a = t.a)",
     "select a, (select count(*) from u) from t",
+    "select a, (select e from u union select x from v order by 1 desc limit 1), "
+    "a in (select x from v except select e from u) from t",
     "select a, (select d from u order by d desc limit 1) from t",
     "select f, (select typeof(t.f) || '!') from t",
     "select a, (select count(*) from u where u.a = t.a group by u.a) from t",
@@ -86,6 +88,15 @@ QUERIES = [
     "select a, b from t where b = (select d from u where u.a = t.a order by d limit 1)",
     "select a, b from t where b = (select e from u where u.a = t.a order by e limit 1)",
     "select distinct a from t where (select count(*) from u where u.a = t.a) > 0",
+    "select a, b from t order by (select count(*) from u where u.a = t.a) desc, a, b limit 2",
+    "select (select count(*) from u where u.a = t.a) as n, count(*) from t group by n",
+    # ON clauses, inner and outer joins
+    "select t.a, u.d from t left join u on u.a = t.a and u.e in (select x from v)",
+    "select t.a, u.d from t join u on u.a = t.a and "
+    "exists (select 1 from v where v.x = u.e and v.y = t.b)",
+    "select t.a, v.x from t right join v on v.x = t.a and "
+    "t.b not in (select d from u where u.e = v.x)",
+    "select t.a, u.e from t full join u on (select count(*) from v where v.x = u.e) = t.a",
 ]
 
 
@@ -231,6 +242,8 @@ def test_unknown_column_in_subquery_is_no_such_column(session):
     ("select a, (select count(t.a) from u) from t", "aggregate of outer columns"),
     ("select a from t where exists (select 1 from u join v on v.x = t.a)",
      "correlated reference"),
+    ("select a from t where exists (select 1 from u where u.a = t.a "
+     "union select 1 from v where v.x = t.a)", "correlated compound"),
 ])
 def test_unsupported_forms_raise_clearly(session, sql, what):
     with pytest.raises(NotSupportedError, match=what):
