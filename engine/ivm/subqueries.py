@@ -46,7 +46,7 @@ from engine.errors import OperationalError, unsupported
 from engine.ivm.aggregates import dbsp_aggregate
 from engine.ivm.compiler import (
     Rel, ViewCompiler, _all_of, _check_grouped_references, _constant_int, _resolve_column,
-    _sort_key, _strip_alias, _tuple_key, _whole)
+    _sort_key, _tuple_key, _whole)
 from engine.sql import operators as ops
 from engine.sql.compiler.aggregation import _collect_aggregates
 from engine.sql.compiler.expr import Compiled, ExprCompiler, _collation, _hash_key_function
