@@ -2,9 +2,14 @@
 
 Measures (figures as ratios engine / sqlite3; "x slower" when > 1):
 
-* single-row INSERT + COMMIT latency: engine ``:memory:``, file SYNC_OFF and
-  SYNC_FULL; sqlite3 in-memory autocommit and file (journal_mode WAL)
-  autocommit with synchronous OFF / FULL;
+* single-row INSERT + COMMIT latency through the *engine API* (``Database.begin``,
+  ``Transaction.insert``, ``Transaction.commit``: no SQL parsing or planning):
+  engine ``:memory:``, file SYNC_OFF and SYNC_FULL; sqlite3 in-memory autocommit
+  and file (journal_mode WAL) autocommit with synchronous OFF / FULL. The target
+  row compares the engine's file SYNC_OFF figure with sqlite3's *in-memory*
+  autocommit INSERT (target: within 5x). For context, the same statement through
+  the SQL layer (``turso_stream.connect(...).execute("INSERT ...")``, autocommit,
+  file, PRAGMA synchronous=OFF) against sqlite3's in-memory one;
 * bulk insert of N rows (3 integer columns) in one transaction (target: 1M
   rows <= 3 s), engine ``:memory:`` and file SYNC_FULL (the commit phase
   includes the checkpoint the commit triggers); sqlite3 ``executemany``;
@@ -35,6 +40,7 @@ import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import turso_stream  # noqa: E402
 from engine.database import Database  # noqa: E402
 from engine.storage import SYNC_FULL, SYNC_OFF  # noqa: E402
 
@@ -82,6 +88,22 @@ def engine_commit_latency(db, n: int) -> float:
         txn.insert("t", row)
         txn.commit()
     return (perf() - start) / n * 1e6
+
+
+def sql_commit_latency(path: str, n: int) -> float:
+    """Microseconds per autocommit ``INSERT`` through the SQL layer (DB-API)."""
+    conn = turso_stream.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute(TABLE_SQL)
+    execute = conn.execute
+    for _ in range(min(n, 200)):  # warm the statement cache
+        execute("INSERT INTO t VALUES (1, 2, 3)")
+    start = perf()
+    for _ in range(n):
+        execute("INSERT INTO t VALUES (1, 2, 3)")
+    elapsed = perf() - start
+    conn.close()
+    return elapsed / n * 1e6
 
 
 def engine_bulk(db, n: int) -> tuple[float, float]:
@@ -243,7 +265,7 @@ def main() -> None:
     args = parser.parse_args()
     quick = args.quick
     bulk_rows = args.rows or (100_000 if quick else 1_000_000)
-    commits = 300 if quick else 2000
+    commits = 300 if quick else 5000
     full_commits = 100 if quick else 500
     reads = 20_000 if quick else 200_000
     seconds = 1.0 if quick else 3.0
@@ -254,18 +276,32 @@ def main() -> None:
           f"dir {directory}, {os.cpu_count()} cpus{' (quick)' if quick else ''}\n")
     Results.header()
     try:
+        print("single-row insert+commit: engine API (begin/insert/commit, no SQL); "
+              "sqlite3 autocommit execute()")
         db = engine_db(None, "m")
-        conn = sqlite_conn(None, "m")
+        mem = sqlite_conn(None, "m")
+        sqlite_mem = sqlite_commit_latency(mem, commits)
         res.add("insert+commit :memory: (autocommit)", engine_commit_latency(db, commits),
-                sqlite_commit_latency(conn, commits), "us/commit")
+                sqlite_mem, "us/commit")
+        engine_off = None
         for label, sync, ssync, n in (("OFF", SYNC_OFF, "OFF", commits),
                                       ("FULL", SYNC_FULL, "FULL", full_commits)):
             db = engine_db(directory, f"lat{label}.db", sync)
             conn = sqlite_conn(directory, f"sqlite-lat{label}.db", ssync)
-            res.add(f"insert+commit file sync {label} (WAL)", engine_commit_latency(db, n),
+            latency = engine_commit_latency(db, n)
+            engine_off = engine_off or latency
+            res.add(f"insert+commit file sync {label} (WAL)", latency,
                     sqlite_commit_latency(conn, n), "us/commit")
             db.close()
             conn.close()
+        ratio = engine_off / sqlite_mem
+        res.add("engine file OFF vs sqlite3 :memory:", engine_off, sqlite_mem, "us/commit",
+                f"target <= 5x: {'ok' if ratio <= 5 else 'MISSED'}")
+        res.add("SQL layer file OFF vs sqlite3 :memory:",
+                sql_commit_latency(os.path.join(directory, "sql-lat.db"), commits),
+                sqlite_commit_latency(mem, commits), "us/commit",
+                "turso_stream execute(), context only")
+        mem.close()
 
         db = engine_db(None, "bulk")
         conn = sqlite_conn(None, "bulk")

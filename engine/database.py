@@ -45,6 +45,7 @@ MEMORY = ":memory:"
 # (PRAGMA user_version); no table can have it (NUL is not valid in SQL names).
 META_RECORD = "\x00meta"
 DEFAULT_CHECKPOINT_BYTES = 16 << 20
+_now = time.time
 
 
 class Database:
@@ -207,13 +208,20 @@ class Database:
     # -- transactions ----------------------------------------------------------------
 
     def begin(self, mode: str = DEFERRED, timeout: float = 5.0) -> Transaction:
-        """Start a transaction (see engine.transaction for the modes)."""
-        self._check_usable()
-        mode = mode.upper()
-        if mode not in MODES:
-            raise OperationalError(f'near "{mode}": syntax error')
+        """Start a transaction (see engine.transaction for the modes).
+
+        O(1): one state-lock section registers the snapshot (plus the write lock
+        for IMMEDIATE / EXCLUSIVE, taken first: the snapshot must be the state
+        the lock protects).
+        """
+        if self.closed or self._poison is not None:
+            self._check_usable()
+        if mode is not DEFERRED:
+            mode = mode.upper()
+            if mode not in MODES:
+                raise OperationalError(f'near "{mode}": syntax error')
         txn = None
-        if mode in ("IMMEDIATE", "EXCLUSIVE"):
+        if mode == "IMMEDIATE" or mode == "EXCLUSIVE":
             txn = Transaction(self, mode, 0, self.catalog, self.tables, timeout)
             self._acquire_write_lock(txn)
         with self._state_lock:
@@ -222,7 +230,8 @@ class Database:
             else:
                 txn.snapshot_ts, txn.catalog, txn.tables = self.last_ts, self.catalog, self.tables
             ts = txn.snapshot_ts
-            self._active[ts] = self._active.get(ts, 0) + 1
+            active = self._active
+            active[ts] = active.get(ts, 0) + 1
             self._active_count += 1
         return txn
 
@@ -237,22 +246,35 @@ class Database:
             self._write_lock.release(txn)
 
     def _end(self, txn: Transaction) -> None:
-        """Finish ``txn`` (commit done or rollback): drop its snapshot, collect garbage."""
+        """Finish ``txn`` (rollback, or a failed or empty commit): drop its
+        snapshot, collect garbage. A successful commit drops its snapshot inside
+        its own state-lock section instead (``_apply_commit``)."""
+        self._clear(txn)
+        with self._state_lock:
+            self._drop_snapshot(txn.snapshot_ts)
+
+    @staticmethod
+    def _clear(txn: Transaction) -> None:
+        """Mark ``txn`` ended, forget its write set, release the write lock."""
         txn.active = False
         txn.writes = {}
         txn.local_index = {}
-        self._release_write_lock(txn)
-        with self._state_lock:
-            active = self._active
-            ts = txn.snapshot_ts
-            n = active[ts] - 1
-            if n:
-                active[ts] = n
-            else:
-                del active[ts]
-            self._active_count -= 1
-            if self._gc_queue:
-                self._collect_garbage()
+        if txn.holds_lock:
+            txn.holds_lock = False
+            txn.db._write_lock.release(txn)
+
+    def _drop_snapshot(self, ts: int) -> None:
+        """Unregister one reader of snapshot ``ts``; collect what it pinned
+        (state lock held). O(1) plus the garbage collected."""
+        active = self._active
+        n = active[ts] - 1
+        if n:
+            active[ts] = n
+        else:
+            del active[ts]
+        self._active_count -= 1
+        if self._gc_queue:
+            self._collect_garbage()
 
     def _collect_garbage(self) -> None:
         """Drop versions no live snapshot can see. O(1) amortized per superseded version."""
@@ -275,11 +297,14 @@ class Database:
     # -- commit ----------------------------------------------------------------------
 
     def _commit(self, txn: Transaction):
-        if not txn.catalog_changed and not any(txn.writes.values()) \
-                and txn.user_version is None:
+        """Commit ``txn`` (see the module docstring); returns its ChangeSet, or
+        None when it wrote nothing. O(size of the write set)."""
+        if not txn.catalog_changed and txn.user_version is None \
+                and not any(txn.writes.values()):
             self._end(txn)
             return None
-        self._check_usable()
+        if self.closed or self._poison is not None:
+            self._check_usable()
         if not txn.holds_lock:
             try:
                 self._acquire_write_lock(txn)
@@ -297,17 +322,33 @@ class Database:
         except BaseException as exc:
             if lsn is not None or getattr(exc, "_after_log", False):
                 self._poison = exc
-            self._end(txn)
+            if txn.active:
+                self._end(txn)
+            else:
+                self._clear(txn)
             raise
-        self._end(txn)
-        if self._log is not None:
+        # _apply_commit dropped the snapshot; the rest of _clear, inlined:
+        txn.writes = {}
+        txn.local_index = {}
+        if txn.holds_lock:
+            txn.holds_lock = False
+            self._write_lock.release(txn)
+        lg = self._log
+        if lg is not None:
             try:
-                self._log.wait_durable(lsn)
+                lg.wait_durable(lsn)
             except OSError as exc:
                 self._poison = exc
                 raise OperationalError(f"disk I/O error: {exc}") from None
-        self._deliver(changes)
-        self._maybe_checkpoint()
+            if lg.size > self.checkpoint_bytes and lg.size > self._image_size:
+                self._deliver(changes)
+                self._maybe_checkpoint()
+                return changes
+        if self.durable_hooks:
+            self._deliver(changes)
+        elif changes.ts > self._delivered_ts:
+            # No observer, nothing to order (see _deliver).
+            self._delivered_ts = changes.ts
         return changes
 
     def _validate(self, txn: Transaction) -> None:
@@ -338,23 +379,39 @@ class Database:
                     raise WriteConflictError(t.name, tuple(v for _r, v in k), "unique key")
 
     def _apply_commit(self, txn: Transaction):
-        """Log and install ``txn``'s writes at a new commit timestamp (write lock held)."""
+        """Log and install ``txn``'s writes at a new commit timestamp (write lock
+        held); returns ``(changes, lsn)``. One state-lock section installs the
+        versions, runs the in-commit hooks, publishes ``last_ts`` and drops the
+        transaction's snapshot (marking it inactive). O(size of the write set)."""
         ts = self.last_ts + 1
-        now = time.time()
+        now = _now()
         if txn.cdc is not None:  # CDC: its rows join this commit's frame (engine.cdc)
             from engine.cdc import capture
             capture(txn, ts, now)
-        schema = self._schema_record(txn) if txn.catalog_changed else None
-        tables = txn.tables if txn.catalog_changed else self.tables
+        catalog_changed = txn.catalog_changed
+        all_writes = txn.writes
+        logging_on = self._log is not None
+        if not catalog_changed and len(all_writes) == 1 and txn.user_version is None:
+            # Fast path: one table written (the usual autocommit statement).
+            ((tname, writes),) = all_writes.items()
+            t = self.tables.get(tname)
+            if t is not None and not t.without_rowid:
+                lsn = 0
+                if logging_on:
+                    lsn = self._log.append(
+                        encode_commit(ts, now, None, [(t.name, list(writes.items()))]))
+                return self._publish(txn, ts, now, ((t, writes),)), lsn
+        schema = self._schema_record(txn) if catalog_changed else None
+        tables = txn.tables if catalog_changed else self.tables
         record = []
         plan = []
-        for tname, writes in txn.writes.items():
+        for tname, writes in all_writes.items():
             if not writes:
                 continue
             t = tables.get(tname)
             if t is None:  # table created and dropped within the transaction
                 continue
-            if self._log is not None:
+            if logging_on:
                 if t.without_rowid:
                     latest = t.versions.rows.get
                     ops = []
@@ -371,10 +428,18 @@ class Database:
             # A pseudo-table entry: the record format has no other slot for settings.
             record.append((META_RECORD, [("user_version", txn.user_version)]))
         lsn = 0
-        if self._log is not None:
+        if logging_on:
             lsn = self._log.append(encode_commit(ts, now, schema, record))
+        return self._publish(txn, ts, now, plan), lsn
+
+    def _publish(self, txn: Transaction, ts: int, now: float, plan) -> ChangeSet:
+        """The state-lock section of a commit whose frame is appended: install
+        ``plan``'s ``(table, writes)`` at ``ts``, run the in-commit hooks, publish
+        ``last_ts``, drop the transaction's snapshot (marking it inactive)."""
+        catalog_changed = txn.catalog_changed
         try:
-            changes = ChangeSet(ts, txn.id, now, catalog_changed=txn.catalog_changed)
+            out = {}
+            changes = ChangeSet(ts, txn.id, now, out, catalog_changed)
             with self._state_lock:
                 # Nobody takes a snapshot between the first installed version and
                 # last_ts = ts; observers (view maintenance) run before it too, so no
@@ -383,35 +448,59 @@ class Database:
                 keep = self._active_count > 1
                 if not keep and self._gc_queue:
                     self._collect_garbage()
-                if txn.catalog_changed:
+                if catalog_changed:
                     self.catalog, self.tables = txn.catalog, txn.tables
                 for t, writes in plan:
-                    changes.tables[t.name.lower()] = self._install(t, writes, ts, keep)
+                    out[t.key] = self._install(t, writes, ts, keep)
                 if txn.user_version is not None:
                     self.user_version = txn.user_version
                 for hook in self.commit_hooks:
                     hook(changes)
                 self.last_ts = ts
+                txn.active = False
+                # _drop_snapshot(txn.snapshot_ts), inlined (hot path)
+                active = self._active
+                snap = txn.snapshot_ts
+                n = active[snap] - 1
+                if n:
+                    active[snap] = n
+                else:
+                    del active[snap]
+                self._active_count -= 1
+                if self._gc_queue:
+                    self._collect_garbage()
         except BaseException as exc:
             exc._after_log = True
             raise
-        return changes, lsn
+        return changes
 
     def _install(self, t: Table, writes: dict, ts: int, keep: bool) -> list:
-        """Install one table's write set; returns its ``(key, before, after)`` list."""
+        """Install one table's write set; returns its ``(key, before, after)`` list.
+
+        O(w log n) for w writes (plus O(log n) per index entry changed); an empty
+        table without indexes is bulk-loaded, O(w log w).
+        """
         versions = t.versions
-        install = versions.install
         indexes = t.indexes
-        out = []
         if not keep and not indexes and not versions.rows:
             versions.bulk_load((k, r) for k, r in writes.items() if r is not None)
             return [(k, None, r) for k, r in writes.items() if r is not None]
+        install = versions.install
+        out = []
+        append = out.append
+        if not keep and not indexes:
+            # The usual embedded case (no concurrent reader, no index): just install.
+            for key, row in writes.items():
+                old = install(key, row, ts, False)
+                if old is not None or row is not None:
+                    append((key, old, row))
+            return out
         gcq = self._gc_queue
         for key, row in writes.items():
             old = install(key, row, ts, keep)
             if old is None and row is None:
                 continue
-            out.append((key, old, row))
+            append((key, old, row))
             if keep:
                 gcq.append((ts, t, key))
             for ix in indexes:
@@ -440,6 +529,7 @@ class Database:
             # No observer, nothing to order: advance without the condition variable.
             # (A committer parked below only exists while observers are registered;
             # if one is added meanwhile, its 1 s wait timeout bounds the delay.)
+            # _commit inlines this branch.
             if changes.ts > self._delivered_ts:
                 self._delivered_ts = changes.ts
             return

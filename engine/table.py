@@ -25,7 +25,7 @@ class Table:
     schema versions (CREATE INDEX makes a new Table with the same versions).
     """
 
-    __slots__ = ("schema", "name", "versions", "indexes", "unique_indexes",
+    __slots__ = ("schema", "name", "key", "versions", "indexes", "unique_indexes",
                  "affinity_plan", "not_null", "checks", "alias", "without_rowid",
                  "pk_key", "strict_types", "generated")
 
@@ -33,6 +33,7 @@ class Table:
                  indexes: list[IndexStore] | None = None, compiler=None):
         self.schema = schema
         self.name = schema.name
+        self.key = schema.name.lower()  # the table's key in the catalog and write sets
         self.versions = versions if versions is not None else TableVersions()
         self.alias = schema.rowid_alias
         self.without_rowid = schema.without_rowid

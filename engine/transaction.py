@@ -46,6 +46,39 @@ _MISSING = object()
 _txn_ids = count(1)
 
 
+def constraint_error(message: str, action: str) -> IntegrityError:
+    """A constraint violation resolved by ``action`` (ABORT, FAIL or ROLLBACK), marked
+    for the SQL layer: FAIL keeps the statement's earlier changes, ROLLBACK ends the
+    transaction (lang_conflict.html)."""
+    exc = IntegrityError(message)
+    exc.conflict_action = action
+    if action == "FAIL":
+        exc._keep_statement = True
+    elif action == "ROLLBACK":
+        exc._rollback_txn = True
+    return exc
+
+
+_CHECK_ORDERS: dict = {}
+
+
+def unique_check_order(t: Table) -> list:
+    """``t``'s UNIQUE indexes in the order SQLite checks them: newest first, but every
+    index declared ON CONFLICT REPLACE after all the others (sqlite3CreateIndex keeps
+    REPLACE indexes at the end of the table's list). Cached per index list; O(1)."""
+    ixs = t.unique_indexes
+    entry = _CHECK_ORDERS.get(id(ixs))
+    if entry is not None and entry[0] is ixs:
+        return entry[1]
+    newest_first = list(reversed(ixs))
+    order = [ix for ix in newest_first if ix.schema.conflict != "REPLACE"] + \
+        [ix for ix in newest_first if ix.schema.conflict == "REPLACE"]
+    if len(_CHECK_ORDERS) > 4096:
+        _CHECK_ORDERS.clear()
+    _CHECK_ORDERS[id(ixs)] = (ixs, order)
+    return order
+
+
 class Transaction:
     """One transaction against a ``Database`` (see module docstring)."""
 
@@ -191,9 +224,12 @@ class Transaction:
     # -- writes ------------------------------------------------------------------
 
     def _begin_write(self):
-        self._check_active()
+        if not self.active:
+            raise ProgrammingError("transaction is no longer active")
         if not self.holds_lock and self.mode != CONCURRENT:
-            self.db._acquire_write_lock(self)
+            if not self.db._write_lock.acquire(self, self.timeout):
+                raise DatabaseLockedError()
+            self.holds_lock = True
             if self.db.last_ts != self.snapshot_ts:
                 # Another transaction committed after our snapshot: SQLite's
                 # SQLITE_BUSY_SNAPSHOT. Writing would lose its update.
@@ -208,8 +244,8 @@ class Transaction:
         the table has one, else ``rowid`` or a new one). O(log n) per index.
         """
         self._begin_write()
-        t = self.table(table)
-        tname = t.name.lower()
+        t = self.tables.get(table) or self.table(table)
+        tname = t.key
         if t.without_rowid:
             row = t.prepare(row, None)
             key = t.pk_key(row)
@@ -235,10 +271,22 @@ class Transaction:
                     self._advance_sequence(t, key)
                 return key
         if self.get(tname, key) is not None:
-            if conflict == "IGNORE":
+            action = conflict or self._key_conflict(t)
+            if action == "IGNORE":
                 return None
-            if conflict != "REPLACE":
-                raise IntegrityError(f"UNIQUE constraint failed: {self._key_columns(t)}")
+            if action != "REPLACE":
+                raise constraint_error(
+                    f"UNIQUE constraint failed: {self._key_columns(t)}", action)
+            if conflict is None and t.unique_indexes:
+                # A declared PRIMARY KEY ... ON CONFLICT REPLACE is resolved after
+                # the other UNIQUE constraints (insert.c, "defer IPK REPLACE until last")
+                if not self._unique_ok(t, row, key, conflict, occupant=key):
+                    return None
+                self._write(t, key, None)
+                self._write(t, key, row)
+                if t.schema.autoincrement:
+                    self._advance_sequence(t, key)
+                return key
             self._write(t, key, None)
         if t.unique_indexes and not self._unique_ok(t, row, key, conflict):
             return None
@@ -304,10 +352,20 @@ class Transaction:
             row = t.prepare(row, new_key)
         if new_key != key:
             if self.get(tname, new_key) is not None:
-                if conflict == "IGNORE":
+                action = conflict or self._key_conflict(t)
+                if action == "IGNORE":
                     return None
-                if conflict != "REPLACE":
-                    raise IntegrityError(f"UNIQUE constraint failed: {self._key_columns(t)}")
+                if action != "REPLACE":
+                    raise constraint_error(
+                        f"UNIQUE constraint failed: {self._key_columns(t)}", action)
+                if conflict is None and t.unique_indexes:
+                    # as in insert: a declared REPLACE on the key is resolved last
+                    if not self._unique_ok(t, row, key, conflict, new_key, occupant=new_key):
+                        return None
+                    self._write(t, new_key, None)
+                    self._write(t, key, None)
+                    self._write(t, new_key, row)
+                    return new_key
                 self._write(t, new_key, None)
         if t.unique_indexes and not self._unique_ok(t, row, key, conflict, new_key):
             return None
@@ -383,8 +441,8 @@ class Transaction:
         return out
 
     def _write(self, t: Table, key, row) -> None:
-        """Record ``row`` (None = delete) for ``key`` in the write set. O(log w)."""
-        tname = t.name.lower()
+        """Record ``row`` (None = delete) for ``key`` in the write set. O(1)."""
+        tname = t.key
         w = self.writes.get(tname)
         if w is None:
             w = self.writes[tname] = {}
@@ -418,28 +476,43 @@ class Transaction:
                 if k is not None:
                     local.add(k + (key,))
 
-    def _unique_ok(self, t: Table, row, key, conflict, new_key=None) -> bool:
-        """Check every UNIQUE index for ``row``; apply IGNORE/REPLACE; raise otherwise."""
+    def _unique_ok(self, t: Table, row, key, conflict, new_key=None, occupant=None) -> bool:
+        """Check every UNIQUE index for ``row``; apply IGNORE/REPLACE; raise otherwise.
+
+        ``conflict`` is the statement's OR clause; None lets each index use its own
+        ON CONFLICT clause (ABORT when it has none), as lang_conflict says.
+        ``occupant``: the key of a row still holding the new key, to be replaced after
+        these checks; it conflicts like any other row.
+        """
         own = key if new_key is None else new_key
-        # Newest index first: SQLite prepends each new index to the table's list,
-        # which decides the message when a row violates several constraints.
-        for ix in reversed(t.unique_indexes):
+        for ix in unique_check_order(t):
             k = ix.key_of(row, own)
             if k is None or has_null(k):
                 continue
             for other in self._exact_matches(t, ix, k):
-                if other == key or other == own:
+                if (other == key or other == own) and other != occupant:
                     continue
-                if conflict == "IGNORE":
+                action = conflict or ix.schema.conflict or "ABORT"
+                if action == "IGNORE":
                     return False
-                if conflict == "REPLACE":
+                if action == "REPLACE":
                     self._write(t, other, None)
                     continue
                 cols = ", ".join(f"{t.name}.{t.schema.columns[p.column].name}"
                                  if p.column is not None else f"{t.name}.<expr>"
                                  for p in ix.schema.columns)
-                raise IntegrityError(f"UNIQUE constraint failed: {cols}")
+                raise constraint_error(f"UNIQUE constraint failed: {cols}", action)
         return True
+
+    @staticmethod
+    def _key_conflict(t: Table) -> str:
+        """The declared resolution of a rowid / WITHOUT ROWID key collision: the
+        PRIMARY KEY's ON CONFLICT clause when the key is the primary key (an INTEGER
+        PRIMARY KEY or a WITHOUT ROWID table's), else ABORT (insert.c keyConf)."""
+        s = t.schema
+        if s.rowid_alias is not None or s.without_rowid:
+            return s.pk_conflict or "ABORT"
+        return "ABORT"
 
     def _exact_matches(self, t: Table, ix: IndexStore, k: tuple):
         """Keys of rows visible to this transaction whose ``ix`` key equals ``k``."""
@@ -470,7 +543,7 @@ class Transaction:
         after a delete of the top row costs O(log n + w). Allocation alone does
         not advance it, so a failed insert consumes no rowid (as in SQLite).
         """
-        tname = t.name.lower()
+        tname = t.key
         nxt = self.next_rowid.get(tname)
         if nxt is None:
             # an empty table starts at 1; otherwise max + 1, even when that is <= 0
@@ -993,7 +1066,8 @@ class Transaction:
 
     def commit(self):
         """Commit; returns the ChangeSet (None for a read-only transaction)."""
-        self._check_active()
+        if not self.active:
+            raise ProgrammingError("transaction is no longer active")
         return self.db._commit(self)
 
     def rollback(self) -> None:

@@ -19,9 +19,14 @@ length to a base), so a waiter holding an old LSN is never confused.
 Group commit (``SYNC_FULL``): committers append under the engine's commit lock,
 release it, then call `wait_durable(lsn)`. The first waiter that finds no fsync
 in progress becomes the leader and fsyncs everything written so far; waiters
-arriving meanwhile sleep on a condition variable and are covered by the next
-fsync, one fsync for the whole group. (The classic leader/follower scheme, as
-in InnoDB's and PostgreSQL's group commit.)
+arriving meanwhile sleep, each on a lock of its own, and are covered by the
+leader's next round, one fsync for the whole group (the classic leader/follower
+scheme, as in InnoDB's and PostgreSQL's group commit). While a leader is busy,
+`append` queues frames in memory instead of writing them (the leader writes the
+queue with one call before its next fsync, as a log buffer does): an append
+then never waits for file pages under writeback, which would stretch the time
+the commit lock is held. With a single committer no leader is ever busy at
+append time, so every frame is written inline, exactly as without contention.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import errno
 import struct
 import threading
+import time
 import zlib
 
 from .vfs import File, FileSystem
@@ -61,6 +67,8 @@ _FRAME_MAGIC_BYTES = FRAME_MAGIC.to_bytes(4, "little")
 _pack_frame_header = _FRAME.pack
 _unpack_frame_header = _FRAME.unpack_from
 _crc32 = zlib.crc32
+_allocate_lock = threading.Lock
+_clock = time.perf_counter
 
 
 class CorruptLogError(Exception):
@@ -137,6 +145,18 @@ class CommitLog:
     engine's commit lock); `wait_durable`, `sync` may be called by any thread.
     """
 
+    # How many extra fsync rounds a group-commit leader runs for committers
+    # that queued behind it before handing the leadership to one of them: a
+    # leader that keeps going saves a thread wake-up between fsyncs, but its
+    # own caller waits meanwhile, so the rounds are bounded.
+    LEADER_ROUNDS = 4
+    # Before an extra round, the leader waits for the committers it just woke to
+    # queue their next frames, at most this fraction of the last fsync's
+    # duration (and at most GATHER_MAX_SECONDS): without it, committers settle
+    # into two alternating halves, each fsync covering only half of them.
+    GATHER = 0.5
+    GATHER_MAX_SECONDS = 0.002
+
     def __init__(self, fs: FileSystem, path: str, file: File, end: int,
                  synchronous: int) -> None:
         if synchronous not in (SYNC_OFF, SYNC_NORMAL, SYNC_FULL):
@@ -146,11 +166,21 @@ class CommitLog:
         self.synchronous = synchronous
         self._file = file
         self._write = file.write
-        self._end = end                 # file offset after the last frame written
+        self._end = end                 # file offset after the last frame appended
+        self._written = end             # file offset up to which frames are written
         self._lsn_base = 0              # bytes dropped by reset(), keeps LSNs monotone
         self._durable_lsn = end         # every LSN <= this is fsynced
-        self._syncing = False
-        self._cond = threading.Condition(threading.Lock())
+        # Group commit state, guarded by _mutex: a leader (or reset) is writing or
+        # fsyncing; frames appended meanwhile wait in _buffer (file offset
+        # _buffer_start) for the leader's next round; _waiters are [lsn, lock]
+        # of committers sleeping until an fsync covers lsn.
+        self._mutex = threading.Lock()
+        self._flushing = False
+        self._buffer: list[bytes] = []
+        self._buffer_start = end
+        self._waiters: list[list] = []
+        self._gather: list | None = None   # [frames wanted in _buffer, lock to release]
+        self._fsync_seconds = 0.0          # duration of the last leader fsync
         self._poison: BaseException | None = None
         self._closed = False
 
@@ -185,23 +215,42 @@ class CommitLog:
 
     # ------------------------------------------------------------ writing
     def append(self, payload: bytes) -> int:
-        """Write one frame (one write call, no fsync); return its LSN.
+        """Add one frame; return its LSN. O(len(payload)).
 
-        On a write error the partial frame is truncated away so the next frame
-        does not land behind garbage; if that fails too, the log is poisoned.
-        O(len(payload)).
+        Normally one write call at the end of the file, no fsync. While a
+        group-commit leader is writing or fsyncing (several committers under
+        SYNC_FULL), the frame is queued instead and the leader writes the queue
+        with one call in its next round: the committer does not stall on pages
+        under writeback, and the log stays a sequence of whole frames.
+
+        On an inline write error the partial frame is truncated away so the next
+        frame does not land behind garbage; if that fails too, the log is
+        poisoned. A failed queued write poisons the log (the leader reports it).
         """
         if self._poison is not None or self._closed:
             self._raise_unusable()
         end = self._end
         frame = _pack_frame_header(FRAME_MAGIC, len(payload), _crc32(payload)) + payload
+        if self._flushing or self._buffer:
+            with self._mutex:
+                if self._flushing or self._buffer:
+                    if not self._buffer:
+                        self._buffer_start = end
+                    self._buffer.append(frame)
+                    end += len(frame)
+                    self._end = end
+                    gather = self._gather
+                    if gather is not None and len(self._buffer) >= gather[0]:
+                        self._gather = None
+                        gather[1].release()
+                    return self._lsn_base + end
         try:
             self._write(end, frame)
         except OSError as exc:
             self._undo_partial_write(end, exc)
             raise
         end += len(frame)
-        self._end = end
+        self._written = self._end = end
         return self._lsn_base + end
 
     def _undo_partial_write(self, end: int, exc: OSError) -> None:
@@ -212,14 +261,13 @@ class CommitLog:
 
     # ------------------------------------------------------------ durability
     def wait_durable(self, lsn: int) -> None:
-        """Return once `lsn` is durable (SYNC_FULL); at once otherwise.
-
-        Concurrent callers share fsyncs (group commit). Raises LogPoisonedError
-        if an fsync failed, now or earlier.
-        """
+        """Return once `lsn` is durable (SYNC_FULL), or at once otherwise (when
+        its frame is written). Concurrent callers share fsyncs (group commit).
+        Raises LogPoisonedError if a write or fsync failed, now or earlier."""
         if self._poison is not None:
             self._raise_unusable()
-        if self.synchronous == SYNC_FULL and lsn > self._durable_lsn:
+        if lsn > self._durable_lsn and (self.synchronous == SYNC_FULL
+                                        or lsn > self._lsn_base + self._written):
             self._make_durable(lsn)
 
     def sync(self) -> None:
@@ -229,37 +277,114 @@ class CommitLog:
         self._make_durable(self._lsn_base + self._end)
 
     def _make_durable(self, lsn: int) -> None:
-        """Leader/follower group commit: block until an fsync covers `lsn`."""
-        cond = self._cond
-        with cond:
-            while True:
-                if self._poison is not None:
+        """Block until an fsync covers `lsn` (leader/follower group commit).
+
+        The first caller finding no leader becomes the leader (`_lead`); later
+        ones sleep on a lock of their own, released by the leader once an fsync
+        covers them (no shared lock to re-take after waking), or to hand them
+        the leadership. O(waiters) per fsync round.
+        """
+        mutex = self._mutex
+        mutex.acquire()
+        if lsn > self._lsn_base + self._end:
+            mutex.release()
+            raise ValueError(f"LSN {lsn} is beyond the end of commit log {self.path!r}")
+        while True:
+            if self._poison is not None:
+                mutex.release()
+                self._raise_unusable()
+            if self._durable_lsn >= lsn:
+                mutex.release()
+                return
+            if not self._flushing:
+                break
+            waiter = _allocate_lock()
+            waiter.acquire()
+            self._waiters.append([lsn, waiter])
+            mutex.release()
+            waiter.acquire()
+            if self._poison is None and self._durable_lsn >= lsn:
+                return  # the common case: covered, no lock to re-take
+            mutex.acquire()
+        self._flushing = True
+        self._lead(lsn)
+
+    def _lead(self, lsn: int) -> None:
+        """Leader rounds (entered with `_mutex` held, `_flushing` set; returns with
+        it released): write the queued frames with one call, fsync, wake the
+        waiters covered. Runs more rounds, at most LEADER_ROUNDS, while frames or
+        waiters remain; then hands the leadership to the oldest waiter left."""
+        mutex = self._mutex
+        rounds = 0
+        while True:
+            batch, start = self._buffer, self._buffer_start
+            if batch:
+                self._buffer = []
+                target = start + sum(map(len, batch))
+            else:
+                target = self._written
+            base = self._lsn_base
+            mutex.release()
+            try:
+                if batch:
+                    self._write(start, batch[0] if len(batch) == 1 else b"".join(batch))
+                began = _clock()
+                self._file.fsync()
+                self._fsync_seconds = _clock() - began
+            except BaseException as exc:
+                self._leader_failed(exc, queued=bool(batch))
+                if self._durable_lsn >= lsn and isinstance(exc, Exception):
+                    return  # a round for others failed; the caller's own frame is durable
+                if self._poison is exc:
                     self._raise_unusable()
-                if self._durable_lsn >= lsn:
-                    return
-                if not self._syncing:
-                    break
-                cond.wait()
-            self._syncing = True
-            target = self._lsn_base + self._end
-        try:
-            self._file.fsync()
-        except OSError as exc:
-            with cond:
-                self._syncing = False
+                raise
+            mutex.acquire()
+            if batch and target > self._written:
+                self._written = target
+            durable = base + target
+            if durable > self._durable_lsn:
+                self._durable_lsn = durable
+            waiters = self._waiters
+            ready = [w for w in waiters if w[0] <= durable]
+            if ready:
+                waiters = self._waiters = [w for w in waiters if w[0] > durable]
+            rounds += 1
+            if self._poison is None and (durable < lsn or (self._buffer or waiters)
+                                         and rounds <= self.LEADER_ROUNDS):
+                gather = None
+                if ready and self.GATHER:
+                    gather = _allocate_lock()
+                    gather.acquire()
+                    self._gather = [len(self._buffer) + len(ready), gather]
+                mutex.release()
+                for w in ready:
+                    w[1].release()
+                if gather is not None:
+                    gather.acquire(True, min(self._fsync_seconds * self.GATHER,
+                                             self.GATHER_MAX_SECONDS))
+                mutex.acquire()
+                self._gather = None
+                continue
+            self._flushing = False
+            if waiters:  # hand over: the oldest waiter left leads the next round
+                ready.append(waiters.pop(0))
+            mutex.release()
+            for w in ready:
+                w[1].release()
+            return
+
+    def _leader_failed(self, exc: BaseException, queued: bool) -> None:
+        """A leader's write or fsync failed. A failed fsync, or any failure while
+        writing queued frames, leaves the log's durable content unknown: poison
+        it (and wake every waiter to see that). An interrupted fsync (not an
+        OSError) with nothing queued only wakes the waiters, to retry."""
+        with self._mutex:
+            self._flushing = False
+            if queued or isinstance(exc, OSError):
                 self._set_poison(exc)
-                cond.notify_all()
-            self._raise_unusable()
-        except BaseException:
-            with cond:
-                self._syncing = False
-                cond.notify_all()
-            raise
-        with cond:
-            self._syncing = False
-            if target > self._durable_lsn:
-                self._durable_lsn = target
-            cond.notify_all()
+            waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            w[1].release()
 
     def _set_poison(self, exc: BaseException) -> None:
         if self._poison is None:
@@ -276,25 +401,29 @@ class CommitLog:
     # ------------------------------------------------------------ maintenance
     def reset(self) -> None:
         """Drop every frame (after a checkpoint made them redundant): truncate
-        to the header and fsync. The caller holds the commit lock. Every LSN
-        handed out so far counts as durable afterwards."""
+        to the header and fsync. The caller holds the commit lock (no append
+        runs meanwhile). Every LSN handed out so far counts as durable afterwards."""
         if self._poison is not None or self._closed:
             self._raise_unusable()
+        if self._buffer or self._flushing:
+            # A leader may be writing queued frames: let it finish first, so no
+            # write lands behind the truncation.
+            self._make_durable(self._lsn_base + self._end)
         try:
             self._file.truncate(HEADER_SIZE)
             self._file.fsync()
         except OSError as exc:
-            with self._cond:
-                self._set_poison(exc)
-                self._cond.notify_all()
+            self._leader_failed(exc, queued=False)
             self._raise_unusable()
-        with self._cond:
+        with self._mutex:
             self._lsn_base += self._end - HEADER_SIZE
-            self._end = HEADER_SIZE
+            self._end = self._written = self._buffer_start = HEADER_SIZE
             lsn = self._lsn_base + HEADER_SIZE
             if lsn > self._durable_lsn:
                 self._durable_lsn = lsn
-            self._cond.notify_all()
+            waiters, self._waiters = self._waiters, []
+        for w in waiters:  # all covered now
+            w[1].release()
 
     @property
     def size(self) -> int:
@@ -320,20 +449,26 @@ class CommitLog:
         if self._closed:
             return
         try:
-            if self.synchronous != SYNC_OFF and self._poison is None:
+            if self._poison is None and (self.synchronous != SYNC_OFF or self._buffer):
                 self._make_durable(self._lsn_base + self._end)
         finally:
             self._closed = True
             self._file.close()
 
     def _check(self) -> None:
-        """Invariants: header <= end; durable LSN <= written LSN; the file holds
-        at least the frames written. O(1)."""
-        assert HEADER_SIZE <= self._end, self._end
-        assert self._durable_lsn <= self._lsn_base + self._end
+        """Invariants: header <= written <= end; queued frames fill exactly the
+        bytes between their start and the end; durable LSN <= written LSN; the
+        file holds at least the frames written. O(queued frames)."""
+        assert HEADER_SIZE <= self._written <= self._end, (self._written, self._end)
+        if self._buffer:
+            assert self._written <= self._buffer_start
+            assert self._buffer_start + sum(map(len, self._buffer)) == self._end
+        else:
+            assert self._flushing or self._written == self._end
+        assert self._durable_lsn <= self._lsn_base + self._written
         assert self._lsn_base >= 0
         if not self._closed and self._poison is None:
-            assert self._file.size() >= self._end
+            assert self._file.size() >= self._written
 
     def __repr__(self) -> str:
         return (f"CommitLog({self.path!r}, frames_bytes={self.size}, lsn={self.lsn}, "
