@@ -43,13 +43,26 @@ def _as_number(value):
     return number if type(number) is int else to_real(value)
 
 
-def _numeric(fn):
-    def extract(row):
-        v = fn(row)
-        if v is None or type(v) is int or type(v) is float:
-            return v
-        return _as_number(v)
-    return extract
+class _Numeric:
+    """SUM/TOTAL/AVG read each value as a number *after* DISTINCT picked the values
+    (SQLite's distinctness is on the values as stored: 1 and '1' are two values)."""
+
+    def _add(self, state, value, row, weight):
+        if type(value) is not int and type(value) is not float:
+            value = _as_number(value)
+        super()._add(state, value, row, weight)
+
+
+class _NumericSum(_Numeric, SqlSum):
+    pass
+
+
+class _NumericTotal(_Numeric, Total):
+    pass
+
+
+class _NumericAvg(_Numeric, Avg):
+    pass
 
 
 def _text(fn):
@@ -95,8 +108,8 @@ def dbsp_aggregate(node, comp, scan_order=None):
     if name == "count" and len(compiled) <= 1:
         return Count(value, distinct=distinct)
     if name in ("sum", "total", "avg") and len(compiled) == 1:
-        klass = {"sum": SqlSum, "total": Total, "avg": Avg}[name]
-        return klass(_numeric(value), distinct=distinct)
+        klass = {"sum": _NumericSum, "total": _NumericTotal, "avg": _NumericAvg}[name]
+        return klass(value, distinct=distinct)
     if name in ("min", "max") and len(compiled) == 1:
         key = sort_key_function(compiled[0].collation or "BINARY")
         klass = Min if name == "min" else Max

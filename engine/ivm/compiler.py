@@ -358,13 +358,15 @@ class ViewCompiler:
             return joined
         parts = [joined]
         if kind in ("LEFT", "FULL"):
-            pad = (None,) * source.width
+            right_pad = (None,) * source.width
             matched = joined.map(lambda row: row[:offset]).distinct()
-            parts.append(left.anti_join(matched, _whole, _whole).map(lambda row: row + pad))
+            parts.append(left.anti_join(matched, _whole, _whole).map(
+                lambda row: row + right_pad))
         if kind in ("RIGHT", "FULL"):
-            pad = (None,) * offset
+            left_pad = (None,) * offset
             matched = joined.map(lambda row: row[offset:]).distinct()
-            parts.append(right.anti_join(matched, _whole, _whole).map(lambda row: pad + row))
+            parts.append(right.anti_join(matched, _whole, _whole).map(
+                lambda row: left_pad + row))
         return parts[0].plus(*parts[1:])
 
     def _join_params(self, stream, scope, comp, conjuncts):

@@ -177,3 +177,14 @@ def test_update_or_replace_rereads_rows_by_key():
         "UPDATE OR REPLACE d SET id = id + 1 RETURNING *", "SELECT * FROM d",
         "UPDATE OR REPLACE e SET k = k + 1", "SELECT rowid, * FROM e",
     ])
+
+
+def test_group_by_a_non_integer_literal_is_a_constant():
+    """Only integer literals are GROUP BY ordinals; 0.5 groups everything together."""
+    import sqlite3 as std
+    import turso_stream
+    for module in (std, turso_stream):
+        conn = module.connect(":memory:")
+        conn.execute("CREATE TABLE t(a)")
+        conn.execute("INSERT INTO t VALUES (1), (2)")
+        assert conn.execute("SELECT count(*) FROM t GROUP BY 0.5").fetchall() == [(2,)]

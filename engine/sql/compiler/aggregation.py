@@ -86,7 +86,7 @@ class AggregatePlanner:
         return QueryPlan(columns, run, scope, scope.correlated)
 
     def _group_target(self, g, select_items, scope):
-        if isinstance(g, exp.Literal) and not g.is_string:
+        if isinstance(g, exp.Literal) and not g.is_string and g.this.isdigit():
             k = int(g.this)
             if k < 1 or k > len(select_items):
                 raise OperationalError(

@@ -271,7 +271,7 @@ def test_views_equal_their_select_after_every_commit_many(scenario):
     run_invariant(*scenario)
 
 
-# -- known bugs: minimal reproductions (the grammar steers around them, see KNOWN_BUGS) -----
+# -- bugs this suite found: minimal reproductions (fixed; see view_grammar.KNOWN_BUGS) -----
 
 def _replay(tables, view_sql, commits):
     """Run ``commits`` (lists of statements) over untyped ``tables`` and check the view."""
@@ -279,39 +279,27 @@ def _replay(tables, view_sql, commits):
     run_invariant(schema, [ViewSpec(view_sql)], [Txn("commit", c) for c in commits])
 
 
-@pytest.mark.xfail(strict=True, reason="engine/ivm/aggregates.py applies DISTINCT after the "
-                   "numeric conversion: '' and 'b' (both 0) count once in avg(DISTINCT), "
-                   "1 and '1' once in sum(DISTINCT)")
 @pytest.mark.parametrize("view_sql, rows", [
     ("SELECT avg(DISTINCT a) FROM t1", "('b'), (''), (1.5)"),
     ("SELECT sum(DISTINCT a) FROM t1", "(1), ('1')"),
     ("SELECT total(DISTINCT a) FROM t1", "(1), ('1')"),
 ])
-def test_known_bug_distinct_numeric_aggregate(view_sql, rows):
+def test_distinct_numeric_aggregate_dedups_raw_values(view_sql, rows):
     _replay([("t1", ["a"])], view_sql, [[f"INSERT INTO t1 VALUES {rows}"]])
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason="engine/ivm/compiler.py: "
-                   "group_concat's scan-order key indexes past a FULL JOIN's padded row "
-                   "when the sides differ in width")
-def test_known_bug_full_join_ordered_aggregate():
+def test_full_join_ordered_aggregate():
     _replay([("t1", ["a", "b", "c"]), ("t3", ["a", "b"])],
             "SELECT group_concat(x1.a) FROM t3 AS x1 FULL JOIN t1 AS x2 ON x1.a = x2.a",
             [["INSERT INTO t1 VALUES (NULL, NULL, NULL)", "INSERT INTO t3 VALUES (-2, NULL)"]])
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason="engine/ivm/compiler.py: a FULL "
-                   "JOIN whose left side is a derived table builds rows too short for the "
-                   "right side's columns (LEFT and RIGHT JOIN are fine)")
-def test_known_bug_full_join_derived_left():
+def test_full_join_derived_left():
     _replay([("t1", ["a", "b"]), ("t2", ["a", "b", "c"])],
             "SELECT x3.c FROM (SELECT a FROM t1) AS x2 FULL JOIN t2 AS x3 ON x3.a = x2.a",
             [["INSERT INTO t1 VALUES (1, 1)"]])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="engine/sql/compiler/aggregation.py "
-                   "_group_target: int('0.5') on a non-integer GROUP BY literal (the "
-                   "executor fails the same way; SQLite groups by the constant)")
-def test_known_bug_group_by_constant():
+def test_group_by_constant():
     _replay([("t1", ["a"])], "SELECT count(*) FROM t1 GROUP BY 0.5",
             [["INSERT INTO t1 VALUES (1), (2)"]])
