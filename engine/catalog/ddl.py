@@ -369,6 +369,7 @@ def _build_table(name, sql, columns, state, options) -> TableSchema:
         # WITHOUT ROWID primary-key columns are implicitly NOT NULL.
         columns = [_mark_not_null(c) if i in pk else c for i, c in enumerate(columns)]
     uniques = tuple((positions(cols), conflict) for cols, conflict in state["unique"])
+    _check_merged_conflicts(pk if rowid_alias is None else None, pk_conflict, uniques)
     fks = tuple(ForeignKey(fk.columns, fk.ref_table, fk.ref_columns, fk.on_delete,
                            fk.on_update) for fk in state["fks"])
     return TableSchema(
@@ -377,6 +378,17 @@ def _build_table(name, sql, columns, state, options) -> TableSchema:
         strict="STRICT" in options, autoincrement=state["autoincrement"],
         checks=tuple(state["checks"]), foreign_keys=fks, unique_sets=uniques,
         pk_order=state["pk_order"])
+
+
+def _check_merged_conflicts(pk, pk_conflict, uniques) -> None:
+    """SQLite merges a UNIQUE / PRIMARY KEY constraint on the same columns as an earlier
+    one into its index; two different ON CONFLICT clauses on them are an error."""
+    declared = {}
+    for cols, conflict in ([(pk, pk_conflict)] if pk else []) + list(uniques):
+        if conflict is None:
+            continue
+        if declared.setdefault(cols, conflict) != conflict:
+            raise OperationalError("conflicting ON CONFLICT clauses specified")
 
 
 def _mark_pk(col: Column) -> Column:
@@ -409,6 +421,9 @@ def auto_indexes(table: TableSchema) -> list[IndexSchema]:
             pos = seen[cols]
             if origin == "pk" and pos >= 0:  # a PRIMARY KEY merged into an earlier UNIQUE
                 out[pos] = replace(out[pos], origin="pk")
+            if pos >= 0 and conflict is not None and out[pos].conflict is None:
+                # the merged constraint's ON CONFLICT clause applies (sqlite3CreateIndex)
+                out[pos] = replace(out[pos], conflict=conflict)
             continue
         n += 1
         if origin == "pk" and table.without_rowid:

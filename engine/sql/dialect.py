@@ -687,6 +687,11 @@ class _Parser(SQLiteParser):
         if "conflict" not in target.arg_types:
             target = constraint
         stock = target.args.get("on_conflict")
+        options = target.args.get("options") or []
+        for option in options:  # PRIMARY KEY's, from _parse_key_constraint_options
+            if option.startswith("ON CONFLICT "):
+                target.set("options", [o for o in options if o is not option] or None)
+                stock = option[len("ON CONFLICT "):]
         if stock is not None:
             target.set("on_conflict", None)
             target.set("conflict", (stock.name if isinstance(stock, exp.Expression) else str(stock)).upper())
@@ -696,6 +701,27 @@ class _Parser(SQLiteParser):
             target.set("conflict", self._prev.text.upper())
         if self._match(TokenType.AUTO_INCREMENT) or self._match_text_seq("AUTOINCREMENT"):
             target.set("autoincrement", True)
+
+    def _parse_key_constraint_options(self) -> list[str]:
+        """PRIMARY KEY's options; SQLite's ``ON CONFLICT alt`` there is kept as the
+        option "ON CONFLICT ALT" (the stock parser reads any ON as ON DELETE/UPDATE
+        and fails on CONFLICT). lang_createtable: PRIMARY KEY ... conflict-clause."""
+        if self._curr and self._curr.token_type == TokenType.ON and self._next \
+                and self._next.text.upper() == "CONFLICT":
+            self._advance(2)
+            if not self._match_texts(self.INSERT_ALTERNATIVES):
+                self.raise_error("Expected ROLLBACK, ABORT, FAIL, IGNORE or REPLACE")
+            return [f"ON CONFLICT {self._prev.text.upper()}"]
+        return super()._parse_key_constraint_options()
+
+    def _parse_index_params(self) -> exp.IndexParameters:
+        """Stock index parameters, except that ``ON CONFLICT`` after a table-level
+        PRIMARY KEY (...) is left for _parse_key_constraint_options (stock reads ON
+        as an index parameter)."""
+        if self._curr and self._curr.token_type == TokenType.ON and self._next \
+                and self._next.text.upper() == "CONFLICT":
+            return self.expression(exp.IndexParameters())
+        return super()._parse_index_params()
 
     def _parse_without_rowid(self) -> exp.Expression:
         if not self._match_text_seq("ROWID"):

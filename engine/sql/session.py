@@ -22,7 +22,7 @@ from engine.errors import (
 from engine.sql import dialect as d
 from engine.sql.alter import AlterStatement
 from engine.sql.compiler.dml import (compile_delete, compile_insert, compile_update,
-                                     conflict_applies)
+                                     failure_action)
 from engine.sql.compiler.expr import ExprCompiler, Runtime
 from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import Scope, Source
@@ -301,8 +301,11 @@ class Session:
                         self._check_foreign_keys(txn, autocommit, kind == "update")
                 except BaseException as exc:
                     if txn.active:
-                        if plan.conflict == "ROLLBACK" or getattr(exc, "_rollback_txn", False):
+                        if getattr(exc, "_rollback_txn", False) or \
+                                failure_action(exc, plan.conflict) == "ROLLBACK":
                             self._end_txn(False)
+                        elif getattr(exc, "_keep_statement", False):
+                            txn.statement_done(mark)  # FAIL: this row set's earlier rows stay
                         else:
                             txn.statement_undo(mark)
                     raise
@@ -426,9 +429,10 @@ class Session:
             try:
                 out = plan.run()
             except IntegrityError as exc:
-                if plan.conflict == "ROLLBACK":
+                action = failure_action(exc, plan.conflict)
+                if action == "ROLLBACK":
                     exc._rollback_txn = True
-                elif plan.conflict == "FAIL" and conflict_applies(exc):
+                elif action == "FAIL":
                     exc._keep_statement = True  # FAIL: the rows written before it stay
                 raise
             finally:

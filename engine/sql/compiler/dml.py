@@ -16,6 +16,7 @@ from engine.sql.compiler import instead_of
 from engine.sql.compiler.expr import ExprCompiler
 from engine.sql.compiler.query import Planner, QueryPlan, _conjuncts
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
+from engine.transaction import constraint_error
 
 CONFLICT_IGNORE = "IGNORE"
 
@@ -27,23 +28,83 @@ def conflict_applies(exc) -> bool:
     return str(exc) != "datatype mismatch"
 
 
-def _null_defaults(schema, defaults, conflict):
-    """Under OR REPLACE, ``[(position, default fn)]`` of the NOT NULL columns with a
-    DEFAULT: a NULL there takes the default instead of failing (lang_conflict, REPLACE)."""
-    if conflict != "REPLACE":
-        return []
-    return [(pos, fn) for pos, fn in defaults if schema.columns[pos].not_null]
+def _not_null_plan(schema, defaults, stated):
+    """How each NOT NULL column resolves a NULL, when that is more than failing.
+
+    ``stated`` is the statement's OR clause (None when absent: each column's own
+    ``NOT NULL ON CONFLICT`` clause applies, ABORT by default). Returns
+    ``[(position, action, default fn or None)]`` for the NOT NULL columns in column
+    order, or None when every NULL simply fails the statement (Table.prepare's check,
+    with the statement's own IGNORE/FAIL/ROLLBACK handled by the caller). REPLACE
+    without a DEFAULT is ABORT (insert.c, sqlite3GenerateConstraintChecks).
+    """
+    default_of = dict(defaults)
+    plan = []
+    special = False
+    for pos, col in enumerate(schema.columns):
+        if not col.not_null or col.generated_sql or pos == schema.rowid_alias:
+            continue
+        action = stated or col.not_null_conflict or "ABORT"
+        fn = default_of.get(pos)
+        if action == "REPLACE" and fn is None:
+            action = "ABORT"
+        if action == "REPLACE" or (stated is None and action != "ABORT"):
+            special = True
+        plan.append((pos, action, fn))
+    return plan if special else None
 
 
-def _fill_null_defaults(row, null_defaults):
-    """``row`` with each NULL listed in ``null_defaults`` replaced by its default."""
-    if all(row[pos] is not None for pos, _fn in null_defaults):
+def _resolve_nulls(row, plan, schema):
+    """``row`` after the NOT NULL resolutions of ``plan`` (see _not_null_plan): a NULL
+    under REPLACE takes the column's default, under IGNORE the row is skipped (None is
+    returned), under ABORT/FAIL/ROLLBACK the statement fails; the first NULL in column
+    order decides. A default that is itself NULL fails later in Table.prepare (SQLite's
+    second pass treats REPLACE as ABORT). O(NOT NULL columns)."""
+    for pos, _action, _fn in plan:
+        if row[pos] is None:
+            break
+    else:
         return row
     row = list(row)
-    for pos, fn in null_defaults:
+    for pos, action, fn in plan:
         if row[pos] is None:
-            row[pos] = fn()
+            if action == "REPLACE":
+                row[pos] = fn()
+            elif action == "IGNORE":
+                return None
+            else:
+                raise constraint_error(
+                    f"NOT NULL constraint failed: {schema.name}.{schema.columns[pos].name}",
+                    action)
     return row
+
+
+def failure_action(exc, conflict: str) -> str:
+    """How a write statement whose OR clause is ``conflict`` ends after ``exc``: ABORT
+    (undo the statement), FAIL (keep its earlier rows) or ROLLBACK (end the
+    transaction). A constraint's own clause or a trigger's RAISE decides when it
+    marked the error (constraint_error); other constraint violations take the
+    statement's clause; anything else (a datatype mismatch, a function error) aborts."""
+    if not isinstance(exc, IntegrityError):
+        return "ABORT"
+    action = getattr(exc, "conflict_action", None)
+    if action is None:
+        action = conflict if conflict in ("FAIL", "ROLLBACK") and conflict_applies(exc) \
+            else "ABORT"
+    return action
+
+
+def _note_failure(session, exc, conflict, count):
+    """After a write statement failed with ``exc``: mark the error with how the
+    statement ends (failure_action, read by the session); under FAIL its earlier rows
+    stay and changes() counts them, otherwise changes() is 0 (vdbeaux.c,
+    sqlite3VdbeHalt)."""
+    action = failure_action(exc, conflict)
+    if isinstance(exc, IntegrityError):
+        exc.conflict_action = action
+        exc._keep_statement = action == "FAIL"
+        exc._rollback_txn = action == "ROLLBACK"
+    session.note_changes(count if action == "FAIL" else 0, None)
 
 
 class DmlPlan:
@@ -112,7 +173,11 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
         positions = []  # DEFAULT VALUES: every column takes its default
     else:
         positions = [i for i, c in enumerate(schema.columns) if not c.generated_sql]
-    conflict = (node.args.get("alternative") or "ABORT").upper()  # parsed as written
+    stated = node.args.get("alternative")
+    conflict = (stated or "ABORT").upper()  # parsed as written
+    # what the transaction resolves UNIQUE/PRIMARY KEY conflicts with; None: each
+    # constraint's own ON CONFLICT clause (lang_conflict)
+    row_conflict = stated.upper() if stated else None
     source_rows, width = _insert_source(node, planner, positions, schema, columns_given, parent)
     defaults = planner.session.column_defaults(table)
     scope, _src = _table_scope(planner, table, target.alias or None, parent=parent)
@@ -127,10 +192,11 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
     name = schema.name
     has_rowid_target = -1 in positions
     session = planner.session
+    without_rowid = schema.without_rowid
 
     given = set(positions)
     missing_defaults = [(pos, fn) for pos, fn in defaults if pos not in given]
-    null_defaults = _null_defaults(schema, defaults, conflict)
+    null_plan = _not_null_plan(schema, defaults, row_conflict)
     # Every column given in declared order and nothing to default: the row is the values.
     direct = positions == list(range(ncols)) and not missing_defaults
 
@@ -139,6 +205,20 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
         out = []
         count = 0
         last = None
+        try:
+            for key in insert_rows(txn, out):
+                count += 1
+                if key is not None and not without_rowid:
+                    last = key
+        except BaseException as exc:
+            _note_failure(session, exc, conflict, count)
+            raise
+        session.note_changes(count, last)
+        return out
+
+    def insert_rows(txn, out):
+        """Insert each source row; yield the key of each row written (None for a row
+        an upsert updated)."""
         for values in source_rows():
             explicit_rowid = None
             if direct:
@@ -159,8 +239,10 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
                 rid = explicit_rowid if schema.rowid_alias is None else row[schema.rowid_alias]
                 if not triggers.fire_before(txn, tuple(row) + (rid,), None):
                     continue
-            if null_defaults:
-                row = _fill_null_defaults(row, null_defaults)
+            if null_plan is not None:
+                row = _resolve_nulls(row, null_plan, schema)
+                if row is None:
+                    continue
             try:
                 if upsert is not None:
                     hit = upsert.find(txn, tuple(row), explicit_rowid)
@@ -169,30 +251,27 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
                         k = None if clause.nothing else \
                             upsert.update(txn, clause, other, excluded, update_triggers)
                         if k is not None:
-                            count += 1
+                            yield None  # counted; last_insert_rowid unchanged
                             if ret_fn is not None:
                                 stored = txn.get(name, k)
                                 out.append(ret_fn(stored if schema.without_rowid
                                                   else stored + (k,)))
                         continue
-                key = txn.insert(name, tuple(row), rowid=explicit_rowid, conflict=conflict)
+                key = txn.insert(name, tuple(row), rowid=explicit_rowid,
+                                 conflict=row_conflict)
             except IntegrityError as exc:
                 if conflict == CONFLICT_IGNORE and conflict_applies(exc):
                     continue
                 raise
             if key is None:
                 continue
-            count += 1
+            yield key
             if triggers and triggers.after:
                 stored = txn.get(name, key)
                 triggers.fire_after(txn, stored + (key,), None)
-            if not schema.without_rowid:
-                last = key
             if ret_fn is not None:
                 stored = txn.get(name, key)
                 out.append(ret_fn(stored + (key,) if not schema.without_rowid else stored))
-        session.note_changes(count, last)
-        return out
     return DmlPlan(run, ret_cols, conflict)
 
 
@@ -301,9 +380,12 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
         else:
             sets.append((pos, comp.fn(eq.expression)))
     triggers = planner.session.triggers(schema, "UPDATE")
-    conflict = (node.args.get("alternative") or "ABORT").upper()  # parsed as written
-    null_defaults = _null_defaults(schema, planner.session.column_defaults(table), conflict)
-    reread = conflict == "REPLACE"
+    stated = node.args.get("alternative")
+    conflict = (stated or "ABORT").upper()  # parsed as written
+    row_conflict = stated.upper() if stated else None  # None: the constraints' own
+    null_plan = _not_null_plan(schema, planner.session.column_defaults(table), row_conflict)
+    # OR REPLACE (stated, or declared on a UNIQUE/PRIMARY KEY) may delete other rows
+    reread = conflict == "REPLACE" or (row_conflict is None and _declares_replace(schema))
     if node.args.get("from_") is not None:
         matching, values = _joined_rows(node, planner, table, parent)
         sets = [(pos, lambda _row, j=j: values[0][j]) for j, (pos, _f) in enumerate(sets)]
@@ -320,6 +402,17 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
         txn = rt.txn
         out = []
         count = 0
+        try:
+            for _k in update_rows(txn, out):
+                count += 1
+        except BaseException as exc:
+            _note_failure(session, exc, conflict, count)
+            raise
+        session.note_changes(count, None)
+        return out
+
+    def update_rows(txn, out):
+        """Update each matching row; yield once per row written."""
         for key, row in matching():
             if reread:
                 # OR REPLACE may have deleted this row or moved another onto its key:
@@ -338,21 +431,23 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
                     continue
                 if txn.get(name, key) is None:
                     continue  # a BEFORE trigger deleted the row
-            if null_defaults:
-                new = _fill_null_defaults(new, null_defaults)
+            if null_plan is not None:
+                new = _resolve_nulls(new, null_plan, schema)
+                if new is None:
+                    continue
             try:
                 if new_key is not None and schema.rowid_alias is None:
                     txn.delete(name, key)
-                    k = txn.insert(name, tuple(new), rowid=new_key, conflict=conflict)
+                    k = txn.insert(name, tuple(new), rowid=new_key, conflict=row_conflict)
                 else:
-                    k = txn.update(name, key, tuple(new), conflict=conflict)
+                    k = txn.update(name, key, tuple(new), conflict=row_conflict)
             except IntegrityError as exc:
                 if conflict == CONFLICT_IGNORE and conflict_applies(exc):
                     continue
                 raise
             if k is None:
                 continue
-            count += 1
+            yield k
             stored = None
             if triggers and triggers.after:
                 stored = txn.get(name, k)
@@ -361,9 +456,13 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
             if ret_fn is not None:
                 stored = txn.get(name, k)
                 out.append(ret_fn(stored + (k,) if with_rowid else stored))
-        session.note_changes(count, None)
-        return out
     return DmlPlan(run, ret_cols, conflict)
+
+
+def _declares_replace(schema) -> bool:
+    """Whether a UNIQUE or PRIMARY KEY constraint of ``schema`` says ON CONFLICT REPLACE."""
+    return schema.pk_conflict == "REPLACE" or any(
+        c == "REPLACE" for _cols, c in schema.unique_sets)
 
 
 def _joined_rows(node, planner, table, parent):

@@ -16,6 +16,7 @@ from sqlglot import exp
 from engine.errors import IntegrityError, OperationalError
 from engine.sql.compiler.expr import ExprCompiler, Runtime
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
+from engine.transaction import constraint_error
 from engine.values import is_true
 
 
@@ -30,10 +31,8 @@ class TriggerRaise(Exception):
 
 def raise_error(kind: str, message) -> IntegrityError:
     """The error a RAISE(ABORT|FAIL|ROLLBACK, msg) becomes (SQLITE_CONSTRAINT)."""
-    err = IntegrityError(message if message is not None else "")
-    if kind == "ROLLBACK":
-        err._rollback_txn = True
-    return err
+    # the RAISE's own action decides how the statement ends, whatever its OR clause
+    return constraint_error(message if message is not None else "", kind)
 
 
 class CompiledTrigger:
