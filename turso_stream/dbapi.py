@@ -121,7 +121,11 @@ class Connection:
         self._isolation_level = _check_isolation_level(isolation_level)
         self._autocommit = _check_autocommit(autocommit)
         path, shared_name = _resolve_target(database, uri)
-        self._db = registry.acquire(path, shared_memory_name=shared_name)
+        try:
+            self._db = registry.acquire(path, shared_memory_name=shared_name)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+            # sqlite3's message for a path it cannot open (missing directory, ...)
+            raise OperationalError("unable to open database file") from None
         try:
             self._session = Session(self._db, cached_statements)
         except BaseException:

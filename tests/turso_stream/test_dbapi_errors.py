@@ -244,3 +244,12 @@ def test_narg_validation():
     conn = fresh(turso_stream)
     with pytest.raises(sqlite3.ProgrammingError):
         conn.create_function("f", 200, lambda: 1)
+
+
+def test_unopenable_path_is_sqlite3s_operational_error(tmp_path):
+    import sqlite3 as std
+    import turso_stream
+    path = str(tmp_path / "missing-dir" / "x.db")
+    for module in (std, turso_stream):
+        with pytest.raises(module.OperationalError, match="unable to open database file"):
+            module.connect(path)
