@@ -150,8 +150,8 @@ class CommitLog:
     # leader that keeps going saves a thread wake-up between fsyncs, but its
     # own caller waits meanwhile, so the rounds are bounded.
     LEADER_ROUNDS = 4
-    # Before an extra round, the leader waits for the committers it just woke to
-    # queue their next frames, at most this fraction of the last fsync's
+    # Before a round, the leader waits for the committers the previous round
+    # woke to queue their next frames, at most this fraction of the last fsync's
     # duration (and at most GATHER_MAX_SECONDS): without it, committers settle
     # into two alternating halves, each fsync covering only half of them.
     GATHER = 0.5
@@ -180,6 +180,7 @@ class CommitLog:
         self._buffer_start = end
         self._waiters: list[list] = []
         self._gather: list | None = None   # [frames wanted in _buffer, lock to release]
+        self._expect = 0                   # committers woken by the last leader round
         self._fsync_seconds = 0.0          # duration of the last leader fsync
         self._poison: BaseException | None = None
         self._closed = False
@@ -313,10 +314,16 @@ class CommitLog:
         """Leader rounds (entered with `_mutex` held, `_flushing` set; returns with
         it released): write the queued frames with one call, fsync, wake the
         waiters covered. Runs more rounds, at most LEADER_ROUNDS, while frames or
-        waiters remain; then hands the leadership to the oldest waiter left."""
+        waiters remain; then hands the leadership to the oldest waiter left.
+
+        When the previous round woke committers, a round first gives them a
+        moment to queue their next frames (`_gather_frames`), so one fsync
+        covers them all; a single committer never waits there."""
         mutex = self._mutex
         rounds = 0
         while True:
+            if self._expect and self.GATHER:
+                self._gather_frames(self._expect if rounds else self._expect - 1)
             batch, start = self._buffer, self._buffer_start
             if batch:
                 self._buffer = []
@@ -348,22 +355,14 @@ class CommitLog:
             ready = [w for w in waiters if w[0] <= durable]
             if ready:
                 waiters = self._waiters = [w for w in waiters if w[0] > durable]
+            self._expect = len(ready)
             rounds += 1
             if self._poison is None and (durable < lsn or (self._buffer or waiters)
                                          and rounds <= self.LEADER_ROUNDS):
-                gather = None
-                if ready and self.GATHER:
-                    gather = _allocate_lock()
-                    gather.acquire()
-                    self._gather = [len(self._buffer) + len(ready), gather]
                 mutex.release()
                 for w in ready:
                     w[1].release()
-                if gather is not None:
-                    gather.acquire(True, min(self._fsync_seconds * self.GATHER,
-                                             self.GATHER_MAX_SECONDS))
                 mutex.acquire()
-                self._gather = None
                 continue
             self._flushing = False
             if waiters:  # hand over: the oldest waiter left leads the next round
@@ -372,6 +371,22 @@ class CommitLog:
             for w in ready:
                 w[1].release()
             return
+
+    def _gather_frames(self, want: int) -> None:
+        """Wait (with `_mutex` held on entry and exit, released meanwhile) until
+        ``want`` frames are queued, at most GATHER times the last fsync's
+        duration (and GATHER_MAX_SECONDS): the committers the last round woke
+        are on their way with their next commits (PostgreSQL's commit_delay,
+        applied only when committers were just seen waiting)."""
+        if want <= len(self._buffer):
+            return
+        gather = _allocate_lock()
+        gather.acquire()
+        self._gather = [want, gather]
+        self._mutex.release()
+        gather.acquire(True, min(self._fsync_seconds * self.GATHER, self.GATHER_MAX_SECONDS))
+        self._mutex.acquire()
+        self._gather = None
 
     def _leader_failed(self, exc: BaseException, queued: bool) -> None:
         """A leader's write or fsync failed. A failed fsync, or any failure while
