@@ -333,6 +333,10 @@ class _Parser(SQLiteParser):
         "RAISE": lambda self: self._parse_raise(),
     }
 
+    # SQLite has no lambdas: ``f('[1]' -> '$')`` is the JSON arrow inside an argument
+    # (sqlglot would read ``'[1]' -> ...`` as a lambda with a parameter named [1]).
+    LAMBDAS: t.ClassVar[dict] = {}
+
     # ``->`` / ``->>`` keep their right operand as written (SQLite interprets a label,
     # an integer or a JSON path itself); sqlglot would convert it to a JSONPath tree.
     COLUMN_OPERATORS = {

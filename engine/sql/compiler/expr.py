@@ -25,9 +25,10 @@ from engine.errors import OperationalError
 from engine.sql import operators as ops
 from engine.sql.dialect import UnaryPlus, Variable
 from engine.sql.functions import SqlFunctionError, lookup_aggregate, lookup_scalar
+from engine.sql.functions.json_fns import JsonText
 from engine.sql.operators import OperatorError
 from engine.values import (
-    BLOB, INTEGER, NUMERIC, REAL, TEXT, affinity_of, cast, is_true, to_text)
+    BLOB, INTEGER, NUMERIC, REAL, TEXT, affinity_of, cast, compare, is_true, to_text)
 
 _INT_RE = re.compile(r"^[0-9]+$")
 INT64_MAX = (1 << 63) - 1
@@ -108,7 +109,19 @@ class ExprCompiler:
             # A post-aggregation slot: an aggregate call, or (view maintenance) a
             # GROUP BY expression whose value the group row carries.
             i = aggregates[id(node)]
+            if _is_json_aggregate(node):  # its JSON subtype stays inside expressions
+                return Compiled(lambda row: _plain(row[i]))
+            written = _written_collation(node)
+            if written is not None:  # e.g. max(x COLLATE NOCASE): EP_Collate
+                return Compiled(lambda row: row[i], None, written, True)
             return Compiled(lambda row: row[i])
+        if _is_json_aggregate_argument(node):
+            # json_group_array/json_group_object embed a JSON-subtyped argument
+            return Compiled(self._json_arg(node, not _arguments_sorted(node.parent)))
+        return self._compile_node(node)
+
+    def _compile_node(self, node) -> Compiled:
+        """``compile`` by the node's handler alone."""
         handler = _HANDLERS.get(type(node))
         if handler is None:
             for klass in type(node).__mro__:
@@ -207,9 +220,10 @@ class ExprCompiler:
         return Compiled(lambda row: op(a(row), b(row)))
 
     def _concat(self, node):
-        a, b = self.fn(node.this), self.fn(node.expression)
+        left, right = self.compile(node.this), self.compile(node.expression)
+        a, b = left.fn, right.fn
         concat = ops.concat
-        return Compiled(lambda row: concat(a(row), b(row)))
+        return _carrying(lambda row: concat(a(row), b(row)), (left, right))
 
     def _neg(self, node):
         inner = node.this
@@ -367,49 +381,75 @@ class ExprCompiler:
         return Compiled(inner.fn, inner.affinity, coll, True, inner.constant)
 
     def _cast(self, node):
-        inner = self.fn(node.this)
+        """``CAST(x AS type)``: the type's affinity; x's collation, a column's too, passes
+        through (sqlite3ExprCollSeq walks TK_CAST as it walks unary plus)."""
+        operand = self.compile(node.this)
+        inner = operand.fn
         to = node.args["to"]
         type_name = node.args.get("declared_type") or _type_text(to)
         f = cast
-        return Compiled(lambda row: f(inner(row), type_name), affinity_of(type_name))
+        return Compiled(lambda row: f(inner(row), type_name), affinity_of(type_name),
+                        operand.collation, operand.explicit_collation)
 
     def _case(self, node):
+        """CASE, simple or searched. Its collation is the first explicit COLLATE among
+        base, WHEN and THEN operands and ELSE, in written order (SQLite's EP_Collate)."""
         base = node.this
         ifs = node.args.get("ifs") or []
-        default = self.fn(node.args["default"]) if node.args.get("default") else (lambda row: None)
+        parts = [self.compile(base)] if base is not None else []
+        for i in ifs:
+            parts += [self.compile(i.this), self.compile(i.args["true"])]
+        if node.args.get("default"):
+            parts.append(self.compile(node.args["default"]))
+            default = parts[-1].fn
+        else:
+            default = lambda row: None  # noqa: E731
         if base is not None:
-            b = self.compile(base)
-            whens = [(self.comparison(b, self.compile(i.this), ops.eq), self.fn(i.args["true"]))
-                     for i in ifs]
+            b = parts[0]
+            whens = [(self.comparison(b, parts[k], ops.eq), parts[k + 1].fn)
+                     for k in range(1, 2 * len(ifs), 2)]
 
             def simple_case(row):
                 for test, then in whens:
                     if test(row) == 1:
                         return then(row)
                 return default(row)
-            return Compiled(simple_case)
-        whens = [(self.fn(i.this), self.fn(i.args["true"])) for i in ifs]
+            return _carrying(simple_case, parts)
+        whens = [(parts[k].fn, parts[k + 1].fn) for k in range(0, 2 * len(ifs), 2)]
 
         def searched_case(row):
             for test, then in whens:
                 if is_true(test(row)):
                     return then(row)
             return default(row)
-        return Compiled(searched_case)
+        return _carrying(searched_case, parts)
 
     def _in(self, node):
         x = self.compile(node.this)
-        if node.args.get("query") is not None:
-            return self._in_subquery(x, node.args["query"])
+        elements = node.expressions
+        query = node.args.get("query")
+        if isinstance(query, exp.Subquery) and isinstance(query.this, exp.Subquery):
+            # "x IN ((SELECT ...))": a list holding one scalar subquery, not a subquery
+            elements = [query.this]
+        elif query is not None:
+            return self._in_subquery(x, query)
         if node.args.get("field") is not None:
             field = node.args["field"]
             table = exp.Table(this=exp.to_identifier(field.name))
             return self._in_subquery(x, exp.select("*").from_(table))
-        # "a IN (x, y)" is "a = +x OR a = +y" (datatype3 4.2): list values carry no
-        # affinity, even column references; their collation still counts
-        items = [self.compile(e) for e in node.expressions]
-        items = [Compiled(c.fn, None, c.collation, c.explicit_collation, c.constant)
-                 for c in items]
+        items = [self.compile(e) for e in elements]
+        if len(items) == 1 and _parse_time_constant(elements[0]):
+            # SQLite's parser rewrites "x IN (e)", e constant, as "x = +e": e's explicit
+            # COLLATE then counts as in any comparison
+            (e,) = items
+            return Compiled(self.comparison(
+                x, Compiled(e.fn, None, e.collation, e.explicit_collation, e.constant),
+                ops.eq))
+        # "x IN (list)" (lang_expr "The IN and NOT IN operators", datatype3 4.2): list
+        # values carry no affinity and no collation, even column references or COLLATE;
+        # x's affinity and collation (sqlite3ExprCollSeq of x alone) decide
+        items = [Compiled(c.fn, None, None, False, c.constant) for c in items]
+        x = Compiled(x.fn, x.affinity, x.collation or "BINARY", True, x.constant)
         tests = [self.comparison(x, item, ops.eq) for item in items]
         xf = x.fn
 
@@ -433,7 +473,10 @@ class ExprCompiler:
         if len(plan.columns) != 1:
             raise OperationalError(f"sub-select returns {len(plan.columns)} columns - expected 1")
         col = plan.columns[0]
-        probe = Compiled(lambda row: None, col.affinity, col.collation if col.collation != "BINARY" else None)
+        # sqlite3BinaryCompareCollSeq(x, the subquery's result expression)
+        probe = Compiled(lambda row: None, col.affinity,
+                         col.collation if col.collation != "BINARY" or col.explicit_collation
+                         else None, col.explicit_collation)
         aff = ops.comparison_affinity(x.affinity, probe.affinity)
         coll = _collation(x, probe)
         conv = ops.apply_comparison_affinity
@@ -522,7 +565,9 @@ class ExprCompiler:
                 if v is missing:
                     v = memo[id(plan)] = first()
                 return v
-        return Compiled(scalar, col.affinity, col.collation if col.collation != "BINARY" else None)
+        # a scalar subquery keeps its column's affinity but lends no collation
+        # (sqlite3ExprCollSeq stops at TK_SELECT)
+        return Compiled(scalar, col.affinity)
 
     # -- functions ------------------------------------------------------------------------
 
@@ -570,8 +615,12 @@ class ExprCompiler:
                 raise OperationalError("wrong number of arguments to function iif()")
             return self._case(exp.Case(ifs=[exp.If(this=args[0], true=args[1])], default=args[2]))
         if name in ("likely", "unlikely", "likelihood") and args:
+            # a function call to SQLite's comparisons: no affinity, no column collation,
+            # only an explicit COLLATE inside the argument carries (EP_Collate)
             inner = self.compile(args[0])
-            return Compiled(inner.fn, inner.affinity, inner.collation, inner.explicit_collation)
+            for extra in args[1:]:
+                self.compile(extra)
+            return _carrying(inner.fn, (inner,))
         session = self.rt.session
         if (lookup_aggregate(name, len(args)) is not None or (
                 session is not None and session.user_aggregate(name, len(args)) is not None)) \
@@ -581,25 +630,85 @@ class ExprCompiler:
         fn = self._resolve_scalar(name, len(args))
         if name.startswith("json"):
             return self._json_call(fn, args)
-        fns = [self.fn(a) for a in args]
+        parts = [self.compile(a) for a in args]
+        fns = [p.fn for p in parts]
+        if name in _NEEDS_COLLATION and len(fns) >= 2:
+            collated = self._collated_call(name, parts)
+            if collated is not None:
+                return collated
         if len(fns) == 0:
             return Compiled(lambda row: fn())
         if len(fns) == 1:
             (a,) = fns
-            return Compiled(lambda row: fn(a(row)))
+            return _carrying(lambda row: fn(a(row)), parts)
         if len(fns) == 2:
             a, b = fns
-            return Compiled(lambda row: fn(a(row), b(row)))
-        return Compiled(lambda row: fn(*[f(row) for f in fns]))
+            return _carrying(lambda row: fn(a(row), b(row)), parts)
+        return _carrying(lambda row: fn(*[f(row) for f in fns]), parts)
+
+    def _collated_call(self, name, parts):
+        """Scalar min()/max()/nullif() compare under the collation of their first
+        argument that has one (a column's or an explicit COLLATE: SQLITE_FUNC_NEEDCOLL);
+        None when that is BINARY (the registry's functions) or a user function
+        overrides the name. O(number of arguments) per row."""
+        session = self.rt.session
+        if session is not None and session.user_function(name, len(parts)) is not None:
+            return None
+        coll = next((p.collation for p in parts if p.collation), "BINARY")
+        if coll.upper() == "BINARY":
+            return None
+        collations = session.collations if session is not None else None
+        fns = [p.fn for p in parts]
+        if name == "nullif":
+            a, b = fns
+
+            def nullif(row):
+                x, y = a(row), b(row)
+                if x is not None and y is not None and compare(x, y, coll, collations) == 0:
+                    return None
+                return x
+            return _carrying(nullif, parts)
+        want_max = name == "max"
+
+        def minmax(row):
+            # minmaxFunc: NULL if any argument is; max keeps the first of equals,
+            # min takes the last
+            best = fns[0](row)
+            if best is None:
+                return None
+            for f in fns[1:]:
+                v = f(row)
+                if v is None:
+                    return None
+                c = compare(best, v, coll, collations)
+                if (c < 0) if want_max else (c >= 0):
+                    best = v
+            return best
+        return _carrying(minmax, parts)
 
     def _json_call(self, fn, args):
         """A JSON function: its JSON-typed arguments keep SQLite's JSON subtype
         (``JsonText``); its result leaves as plain text, since the subtype never
         survives outside JSON function arguments (not in rows, storage or typeof)."""
         fns = [self._json_arg(a) for a in args]
-        return Compiled(lambda row: _plain(fn(*[f(row) for f in fns])))
+        written = next((c for c in map(_written_collation, args) if c is not None), None)
+        return Compiled(lambda row: _plain(fn(*[f(row) for f in fns])), None, written,
+                        written is not None)
 
-    def _json_arg(self, node):
+    def _json_arg(self, node, columns: bool = True):
+        """``row -> value`` of a JSON function's argument, keeping SQLite's JSON subtype
+        (``JsonText``) where SQLite's value would carry it: results of JSON functions,
+        of ``->``, of json_group_array/json_group_object (read from their aggregate
+        slot), and (when ``columns``) the ``value`` column of json_each/json_tree for
+        arrays and objects."""
+        aggregates = self.aggregates
+        if aggregates is not None and id(node) in aggregates:
+            i = aggregates[id(node)]
+            return lambda row: row[i]
+        if columns and isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
+            table_fn_value = self._table_function_value(node)
+            if table_fn_value is not None:
+                return table_fn_value
         if isinstance(node, exp.Lambda) and len(node.expressions) == 1 and \
                 isinstance(node.expressions[0], exp.Identifier):
             node = exp.JSONExtract(this=exp.Column(this=node.expressions[0].copy()),
@@ -607,15 +716,38 @@ class ExprCompiler:
         if isinstance(node, exp.Anonymous) and node.name.lower().startswith("json"):
             name = node.name.lower()
             fn = self._resolve_scalar(name, len(node.expressions))
-            fns = [self._json_arg(a) for a in node.expressions]
+            fns = [self._json_arg(a, columns) for a in node.expressions]
             return lambda row: fn(*[f(row) for f in fns])
         if isinstance(node, exp.JSONExtract):
             found = lookup_scalar("json_arrow", 2)
             if found is not None:
                 f = _wrap_errors(found.fn)
-                a, b = self._json_arg(node.this), self.fn(node.expression)
+                a, b = self._json_arg(node.this, columns), self.fn(node.expression)
                 return lambda row: f(a(row), b(row))
-        return self.fn(node)
+        return self._compile_node(node).fn
+
+    def _table_function_value(self, node):
+        """For a reference to the ``value`` column of a json_each/json_tree FROM item:
+        ``row -> value`` with arrays and objects as JsonText (SQLite's xColumn gives
+        them the JSON subtype), read next to the item's ``type`` column; else None."""
+        from engine.sql.compiler.table_functions import HIDDEN_COLUMNS, JSON_COLUMNS
+        if node.name.lower() != "value" or (self.aggregates is not None and
+                                            self.aggregates.get(("col", node.table or None,
+                                                                 "value"))):
+            return None
+        scope, i, _meta = self.scope.resolve(node.name, node.table or None)
+        source = next((s for s in scope.sources
+                       if s.offset <= i < s.offset + len(s.columns)), None)
+        if source is None or source.table is not None or tuple(
+                c.name for c in source.columns) != JSON_COLUMNS + HIDDEN_COLUMNS:
+            return None
+        t = source.offset + JSON_COLUMNS.index("type")
+        if scope is self.scope:
+            return lambda row: JsonText(row[i]) if row[t] in _JSON_CONTAINERS else row[i]
+        self._mark_correlated(scope)
+        cell = scope.cell
+        return lambda row: (JsonText(cell[0][i]) if cell[0][t] in _JSON_CONTAINERS
+                            else cell[0][i])
 
     def _resolve_scalar(self, name: str, nargs: int):
         session = self.rt.session
@@ -652,7 +784,8 @@ class ExprCompiler:
     def _coalesce(self, name, args):
         if len(args) < 2 or (name == "ifnull" and len(args) != 2):
             raise OperationalError(f"wrong number of arguments to function {name}()")
-        fns = [self.fn(a) for a in args]
+        parts = [self.compile(a) for a in args]
+        fns = [p.fn for p in parts]
 
         def coalesce(row):
             for f in fns:
@@ -660,7 +793,7 @@ class ExprCompiler:
                 if v is not None:
                     return v
             return None
-        return Compiled(coalesce)
+        return _carrying(coalesce, parts)
 
     def _json_arrow(self, node, scalar: bool):
         fn = lookup_scalar("json_arrow2" if scalar else "json_arrow", 2)
@@ -693,6 +826,9 @@ class ExprCompiler:
         arguments) it is misuse, as SQLite reports it."""
         if self.aggregates is not None and id(node) in self.aggregates:
             i = self.aggregates[id(node)]
+            call = node.this.this if isinstance(node.this, exp.Filter) else node.this
+            if _is_json_aggregate(call):  # the JSON subtype stays inside expressions
+                return Compiled(lambda row: _plain(row[i]))
             return Compiled(lambda row: row[i])
         call = node.this.this if isinstance(node.this, exp.Filter) else node.this
         raise OperationalError(f"misuse of window function {call.name.lower()}()")
@@ -709,6 +845,40 @@ def _inside_trigger(scope) -> bool:
     return False
 
 
+_JSON_AGGREGATES = frozenset(("json_group_array", "json_group_object"))
+_JSON_CONTAINERS = frozenset(("array", "object"))
+
+
+def _is_json_aggregate(node) -> bool:
+    """Is ``node`` a json_group_array / json_group_object call (as written, with FILTER
+    or as a window function)?"""
+    if isinstance(node, exp.Window):
+        node = node.this
+    if isinstance(node, exp.Filter):
+        node = node.this
+    return isinstance(node, exp.Anonymous) and node.name.lower() in _JSON_AGGREGATES
+
+
+def _is_json_aggregate_argument(node) -> bool:
+    """Is ``node`` an argument of json_group_array / json_group_object? (Not under
+    DISTINCT: its dedup keys are plain values.)"""
+    parent = node.parent
+    return isinstance(parent, exp.Anonymous) and parent.name.lower() in _JSON_AGGREGATES
+
+
+def _arguments_sorted(call) -> bool:
+    """Do the rows reach aggregate ``call`` through a sorter, as in SQLite when it is a
+    window function or its SELECT has a GROUP BY? Column values stored there lose
+    their JSON subtype (function results computed after it keep theirs)."""
+    parent = call.parent
+    if isinstance(parent, exp.Filter):
+        parent = parent.parent
+    if isinstance(parent, exp.Window):
+        return True
+    select = call.find_ancestor(exp.Select)
+    return select is not None and bool(select.args.get("group"))
+
+
 def _plain(v):
     """A str subclass (the JSON subtype) as plain text; other values unchanged."""
     return str(v) if isinstance(v, str) and type(v) is not str else v
@@ -717,6 +887,50 @@ def _plain(v):
 def _registered(name: str) -> bool:
     from engine.sql.functions import aggregate_names, scalar_names
     return name in scalar_names() or name in aggregate_names()
+
+
+def _carrying(fn, parts, affinity=None) -> Compiled:
+    """``fn`` compiled over operands ``parts``, with SQLite's EP_Collate rule: the first
+    explicit COLLATE among the operands (written order) is the expression's collation;
+    a column's own collation does not pass through an operator or function call."""
+    for p in parts:
+        if p.explicit_collation:
+            return Compiled(fn, affinity, p.collation, True)
+    return Compiled(fn, affinity)
+
+
+_NEEDS_COLLATION = frozenset(("min", "max", "nullif"))
+_NOT_CONSTANT = (exp.Column, exp.Subquery, exp.Select, exp.Exists, exp.Window, exp.Like,
+                 exp.Glob, exp.Escape, exp.Lambda, exp.Star, exp.Dot)
+
+
+def _written_collation(node) -> str | None:
+    """The first COLLATE written inside ``node`` (pre-order, left to right, not inside
+    subqueries): the collation SQLite's EP_Collate lends an expression it does not
+    compile operand by operand (an aggregate's slot). O(size of node)."""
+    if isinstance(node, exp.Collate):
+        target = node.expression
+        return (target.name if hasattr(target, "name") else str(target)).upper()
+    if isinstance(node, (exp.Subquery, exp.Select, exp.Exists)):
+        return None
+    for child in node.iter_expressions():
+        found = _written_collation(child)
+        if found is not None:
+            return found
+    return None
+
+
+def _parse_time_constant(node) -> bool:
+    """Is ``node`` constant to SQLite's parser (sqlite3ExprIsConstant before name
+    resolution)? Literals, parameters and operators over them are; columns, subqueries
+    and every function call (LIKE, ->, CURRENT_TIME included) are not. O(size of node)."""
+    for n in node.walk():
+        if isinstance(n, _NOT_CONSTANT):
+            return False
+        if isinstance(n, exp.Func) and not isinstance(n, (exp.Cast, exp.Case, exp.If,
+                                                           exp.Collate)):
+            return False
+    return True
 
 
 def _collation(left: Compiled, right: Compiled) -> str:
