@@ -65,11 +65,14 @@ class _NumericAvg(_Numeric, Avg):
     pass
 
 
-def _text(fn):
-    def extract(row):
-        v = fn(row)
-        return v if v is None or type(v) is str else to_text(v)
-    return extract
+class _TextConcat(GroupConcat):
+    """group_concat of SQLite's text forms, converted *after* DISTINCT picked the
+    values (1 and '1' are two values; both print as '1')."""
+
+    def _add(self, state, value, row, weight):
+        if type(value) is not str:
+            value = to_text(value)
+        super()._add(state, value, row, weight)
 
 
 def _filtered(fn, test):
@@ -124,7 +127,7 @@ def dbsp_aggregate(node, comp, scan_order=None):
                                   "in a materialized view")
             separator = compiled[1].fn(())
             separator = "" if separator is None else to_text(separator)
-        return GroupConcat(_text(value), separator, None if distinct else scan_order, distinct)
+        return _TextConcat(value, separator, None if distinct else scan_order, distinct)
     raise unsupported(f"aggregate {name}() with {len(compiled)} arguments in a "
                       "materialized view")
 

@@ -37,6 +37,7 @@ from engine.errors import OperationalError, unsupported
 from engine.ivm.aggregates import dbsp_aggregate
 from engine.ivm.compiled import CompiledView
 from engine.ivm.determinism import check_deterministic
+from engine.ivm.rows import strict
 from engine.ivm.parameters import (
     PARAMS_RELATION, mentions_params, params_source, parametrize)
 from engine.sql import operators as ops
@@ -211,7 +212,8 @@ class ViewCompiler:
         if params:
             # Each output row ends with its binding (p1..pk), read from the P slots.
             fns += [lambda row, i=i: row[i] for i in self._params_slots]
-        project = _projector(fns)
+        base = _projector(fns)
+        project = lambda row: strict(base(row))  # noqa: E731 - rows lose rowids here
         distinct = node.args.get("distinct") is not None
         if distinct:
             _require_binary(columns, "SELECT DISTINCT")
@@ -223,7 +225,7 @@ class ViewCompiler:
             terms = self._order_keys(node, items, columns, comp)
             joined = stream.map(lambda row: project(row) + row)
             ranked = self._top_k(joined, node, comp, terms, width, params)
-            return Rel(ranked.map(lambda row: row[:width]), columns)
+            return Rel(ranked.map(lambda row: strict(row[:width])), columns)
         stream = stream.map(project)
         if distinct:
             stream = stream.distinct()
@@ -543,7 +545,7 @@ class ViewCompiler:
                 width = len(items)
             elif len(items) != width:
                 raise OperationalError("all VALUES must have the same number of terms")
-            rows.append(tuple(comp.fn(e)(()) for e in items))
+            rows.append(strict(tuple(comp.fn(e)(()) for e in items)))
         columns = [ColumnMeta(f"column{i + 1}") for i in range(width or 0)]
         return Rel(self._constant(rows), columns)
 
@@ -679,10 +681,12 @@ def _scan_order(scope):
         if s.rowid_slot is None:
             return None
         slots.append(s.offset + s.rowid_slot)
+    # NULL-padded rows (outer joins) have no rowid: they order first, and never compare
+    # None with an int
     if len(slots) == 1:
         (i,) = slots
-        return lambda row: row[i]
-    return lambda row: tuple([row[i] for i in slots])
+        return lambda row: (-1, 0) if row[i] is None else (0, row[i])
+    return lambda row: tuple([(-1, 0) if row[i] is None else (0, row[i]) for i in slots])
 
 
 def _require_binary(columns, what):

@@ -25,6 +25,7 @@ import logging
 from dbsp import ZSet
 from engine.ivm.compiler import compile_parametrized
 from engine.ivm.parameters import PARAMS_RELATION
+from engine.ivm.rows import strict
 
 log = logging.getLogger("turso_stream.subscriptions")
 
@@ -83,7 +84,7 @@ class _Query:
             z = out.get(key)
             if z is None:
                 z = out[key] = ZSet()
-            z.add_row(row[:width], weight)
+            z.add_row(strict(row[:width]), weight)
         return out
 
 

@@ -40,12 +40,7 @@ CONCAT_SEP = "|"   # no generated text contains it or ','
 # test_invariant_circuits.py: when one XPASSes, drop its entry. (Fixed and kept there as
 # regression tests: distinct-numeric-aggregate, full-join-ordered-aggregate,
 # group-by-constant, full-join-derived-left.)
-KNOWN_BUGS = {
-    # Z-set rows compare with Python equality: one delta holding (0,) and (0.0,) keeps one
-    # representative twice, so a view loses a value's type. While open, every expression
-    # is "safe" (no integral float can meet an equal integer).
-    "zset-int-real-merge",
-}
+KNOWN_BUGS: set = set()  # (zset-int-real-merge: fixed by engine.ivm.rows.StrictRow)
 
 
 def sql_literal(v) -> str:
