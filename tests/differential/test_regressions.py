@@ -188,3 +188,88 @@ def test_group_by_a_non_integer_literal_is_a_constant():
         conn.execute("CREATE TABLE t(a)")
         conn.execute("INSERT INTO t VALUES (1), (2)")
         assert conn.execute("SELECT count(*) FROM t GROUP BY 0.5").fetchall() == [(2,)]
+
+
+def test_likely_drops_affinity_and_column_collation():
+    """likely()/unlikely()/likelihood() are function calls to SQLite's comparisons: no
+    affinity and no column collation (an explicit COLLATE in the argument still counts).
+    Found as ``likely(v.i) IN (NULL, rtrim(v.i, v.t))`` returning a row."""
+    check_all(["CREATE TABLE v(i INTEGER, t TEXT, tn TEXT COLLATE NOCASE)",
+               "INSERT INTO v VALUES (1, '1', 'a'), (5, 'a', 'B'), (0, '0 ', NULL)"], [
+        "SELECT i FROM v WHERE likely(v.i) IN (NULL, rtrim(v.i, v.t))",
+        "SELECT likely(i) = '1', '1' = unlikely(i), likelihood(t, 0.5) = 1, likely(i) = t,"
+        " likely(tn) = 'A', 'A' = likely(tn), likely(tn) > 'b', likely('a' COLLATE NOCASE) = 'A',"
+        " likely(i) BETWEEN '0' AND '2', likely(i) IN ('1', 'x'), likely(t) IN (1, 2),"
+        " likely(tn) IN (NULL, 'A'), likely(i) NOT IN ('1', NULL), +likely(tn) = 'A' FROM v",
+        "SELECT tn FROM v ORDER BY likely(tn)",
+    ])
+
+
+def test_in_list_collation_is_the_left_operands():
+    """``x IN (list)`` compares under x's collation only; the list's columns and COLLATEs
+    do not count, except that SQLite's parser rewrites ``x IN (e)`` with e constant (no
+    column, function or subquery) into ``x = +e``, where e's COLLATE does."""
+    check_all(["CREATE TABLE v(i INTEGER, t TEXT, tn TEXT COLLATE NOCASE)",
+               "INSERT INTO v VALUES (1, '1', 'a')"], [
+        "SELECT 'A' IN (tn, 'x'), 'A' IN (tn), 'A' IN (+tn), tn IN ('A', 'x'),"
+        " 'A' IN ('a' COLLATE NOCASE, 'b'), 'A' IN ('a' COLLATE NOCASE),"
+        " 'A' IN (('a' COLLATE NOCASE) || ''), 'A' IN ((SELECT 'a' COLLATE NOCASE)),"
+        " 'A' IN (CASE WHEN 1 THEN 'a' COLLATE NOCASE END), 'A' IN (1 + 1, 'a' COLLATE NOCASE),"
+        " 'A' IN (lower('a' COLLATE NOCASE)), 'A' COLLATE NOCASE IN (likely(tn)) FROM v",
+    ])
+
+
+def test_in_list_index_probes_follow_in_semantics():
+    """An index probe for ``col IN (...)`` gave the list values their own affinity, and
+    one for ``col IN ('a' COLLATE NOCASE)`` ignored the rewrite to ``col = +'a' ...``."""
+    check_all(["CREATE TABLE a(t TEXT, n)", "INSERT INTO a VALUES ('1', '1'), ('2', 2)",
+               "CREATE TABLE b(x, y INTEGER, z TEXT)", "CREATE INDEX bz ON b(z)",
+               "CREATE INDEX by ON b(y)",
+               "INSERT INTO b VALUES (1, 1, 'a'), ('1', 2, 'A'), (2, '2', 'b'), ('a', 3, '1'),"
+               " ('A', 4, 2)"], [
+        "SELECT t, (SELECT count(*) FROM b WHERE b.z IN (a.n, 'q')) FROM a",
+        "SELECT t, (SELECT count(*) FROM b WHERE b.y IN (a.t, 'q')) FROM a",
+        "SELECT * FROM b WHERE z IN ('a' COLLATE NOCASE)",
+        "SELECT * FROM b WHERE y IN (CAST(2 AS TEXT))",
+    ])
+
+
+def test_explicit_collate_carries_through_operators_and_functions():
+    """SQLite's EP_Collate: a COLLATE anywhere inside an expression (not inside a
+    subquery) is the whole expression's collation; a column's collation passes only
+    through CAST and unary plus; a scalar subquery lends none."""
+    check_all(["CREATE TABLE v(i INTEGER, t TEXT, tn TEXT COLLATE NOCASE)",
+               "INSERT INTO v VALUES (1, '1', 'a')"], [
+        "SELECT lower('a' COLLATE NOCASE) = 'A', ('a' COLLATE NOCASE || '') = 'A',"
+        " ('' || 'a' COLLATE NOCASE) = 'A', coalesce(NULL, 'a' COLLATE NOCASE) = 'A',"
+        " CASE WHEN 1 THEN 'a' COLLATE NOCASE END = 'A', substr('abc', 1, 1 COLLATE NOCASE) = 'A',"
+        " CAST('a' COLLATE NOCASE AS TEXT) = 'A', CAST(tn AS TEXT) = 'A', lower(tn) = 'a',"
+        " iif(1, 'a' COLLATE NOCASE, 'b') = 'A', ifnull(NULL, 'a' COLLATE NOCASE) = 'A',"
+        " lower('a' COLLATE RTRIM || 'b' COLLATE NOCASE) = 'AB',"
+        " json_extract('{\"a\":\"x\"}' COLLATE NOCASE, '$.a') = 'X',"
+        " (SELECT tn) = 'A', (SELECT 'a' COLLATE NOCASE) = 'A', 'A' = (SELECT tn FROM v),"
+        " tn IN (SELECT 'A' COLLATE BINARY), 'A' IN (SELECT tn FROM v) FROM v",
+        "SELECT max(tn COLLATE NOCASE) = 'A', count(t COLLATE NOCASE) || 'a' = '1A' FROM v",
+    ])
+
+
+def test_scalar_min_max_nullif_use_the_first_collation():
+    """Scalar min()/max()/nullif() compare under the first argument's collation that
+    has one (a column's or an explicit COLLATE), as SQLITE_FUNC_NEEDCOLL functions."""
+    check_all(["CREATE TABLE v(i INTEGER, t TEXT, tn TEXT COLLATE NOCASE)",
+               "INSERT INTO v VALUES (1, '1', 'a')"], [
+        "SELECT max(tn, 'B'), min(tn, 'B'), max('B', tn), max('B', t, tn),"
+        " max(t, 'B' COLLATE NOCASE), nullif(tn, 'A'), nullif('A', tn),"
+        " nullif('A', 'a' COLLATE NOCASE), min('a', 'A' COLLATE NOCASE), max(NULL, tn) FROM v",
+    ])
+
+
+def test_in_a_parenthesized_subquery_is_a_one_element_list():
+    """``x IN ((SELECT ...))`` is a list of one scalar subquery (its first row), not an
+    IN over the subquery's rows."""
+    check_all(["CREATE TABLE v(i INTEGER, tn TEXT COLLATE NOCASE)", "INSERT INTO v VALUES (1, 'a')"], [
+        "SELECT 2 IN ((SELECT 1 UNION SELECT 2)), 2 IN (((SELECT 1 UNION SELECT 2))),"
+        " 2 NOT IN ((SELECT 1 UNION SELECT 2)), NULL IN ((SELECT 1 WHERE 0)),"
+        " 1 IN ((SELECT 1 WHERE 0)), i IN ((SELECT '1')), 'A' IN ((SELECT 'a' COLLATE NOCASE)),"
+        " 2 IN (SELECT 1 UNION SELECT 2) FROM v",
+    ])

@@ -217,9 +217,9 @@ class AccessPlanner:
                 c = comp.compile(other)
                 eq_fns.append(("=", [c.fn], _probe_conv(aff, c.affinity), skey))
             else:
+                # IN-list values carry no affinity (datatype3 4.2): the column's applies
                 cs = [comp.compile(o) for o in other]
-                eq_fns.append(("IN", [c.fn for c in cs],
-                               _probe_conv(aff, cs[0].affinity if cs else None), skey))
+                eq_fns.append(("IN", [c.fn for c in cs], _probe_conv(aff, None), skey))
         range_fns = []
         if has_range:
             p = parts[n_eq]

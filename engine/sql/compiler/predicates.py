@@ -6,7 +6,9 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.errors import OperationalError
+from engine.sql.compiler.expr import _parse_time_constant
 from engine.sql.compiler.scope import Scope
+from engine.sql.dialect import UnaryPlus
 
 
 def _conjuncts(node) -> list:
@@ -88,7 +90,12 @@ def _sargable(cond, source, scope):
             not cond.args.get("query") and not cond.args.get("field") and \
             _source_of(cond.this, scope) is source and \
             not any(_refs_any(e, scope, [source]) for e in cond.expressions):
-        out.append((cond.this.name, "IN", list(cond.expressions)))
+        items = list(cond.expressions)
+        if len(items) == 1 and _parse_time_constant(items[0]):
+            # "x IN (e)" is "x = +e" to SQLite (e's explicit COLLATE counts)
+            out.append((cond.this.name, "=", UnaryPlus(this=items[0].copy())))
+        else:
+            out.append((cond.this.name, "IN", items))
     elif isinstance(cond, exp.Between) and isinstance(cond.this, exp.Column) and \
             _source_of(cond.this, scope) is source:
         lo, hi = cond.args["low"], cond.args["high"]

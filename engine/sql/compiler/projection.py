@@ -36,7 +36,8 @@ def _output_meta(item, compiled: Compiled) -> ColumnMeta:
             name = item.sql(dialect="sqlite")
         except ValueError:  # sqlglot cannot render our own nodes (e.g. parameters)
             name = item.args.get("this") if isinstance(item.args.get("this"), str) else "?"
-    return ColumnMeta(name, compiled.affinity, compiled.collation or "BINARY")
+    return ColumnMeta(name, compiled.affinity, compiled.collation or "BINARY",
+                      explicit_collation=compiled.explicit_collation)
 
 
 def _projector(fns):

@@ -25,6 +25,7 @@ class ColumnMeta:
     collation: str = "BINARY"
     decltype: str | None = None
     hidden: bool = False
+    explicit_collation: bool = False  # a result column's COLLATE as written (EP_Collate)
 
 
 @dataclass(slots=True)
