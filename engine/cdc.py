@@ -101,27 +101,24 @@ def capture(txn, ts: int, now: float) -> None:
     Called by ``Database._apply_commit`` with the write lock held, after validation
     and before the frame is encoded. ``before`` images are the latest committed
     versions (for BEGIN CONCURRENT, validation proved they are the snapshot's).
-    O(w) record encodings for the w rows written, plus O(s) for the s rows of
-    ``sqlite_sequence``.
+    O(w) record encodings for the w rows written, plus O(1) for the CDC table's
+    ``sqlite_sequence`` row (its key is cached per database, see ``_sequence_entry``).
     """
     cfg = txn.cdc
-    db = txn.db
-    tables = txn.tables if txn.catalog_changed else db.tables
-    cdc_name = cfg.table.lower()
-    cdc = tables.get(cdc_name)
-    if cdc is None:
-        raise OperationalError(f"CDC table {cfg.table} does not exist (capture is on)")
-    skip = (cdc_name, VERSION_TABLE, SEQUENCE_TABLE)
     writes_of = txn.writes
-    entry = _sequence_entry(txn, tables, cdc.name) if cdc.schema.autoincrement else None
-    change_id = _next_change_id(txn, cdc, entry)
-    first_id = change_id
-    change_time = int(now)
-    want_before, want_after, want_updates = cfg.want_before, cfg.want_after, cfg.want_updates
+    tables = txn.tables if txn.catalog_changed else txn.db.tables
+    cdc_name = cfg.table.lower()
+    db = txn.db
+    if cdc_name not in db.cdc_tables:
+        register(db, cdc_name)
+    if cdc_name in writes_of:  # the transaction trims the feed itself
+        guard_sequence(txn)
     out = []
     append = out.append
-    for tname, writes in list(writes_of.items()):
-        if not writes or tname in skip:
+    kind = change_id = 0
+    want_before, want_after, want_updates = cfg.want_before, cfg.want_after, cfg.want_updates
+    for tname, writes in writes_of.items():
+        if not writes or tname == cdc_name or tname in _SKIP:
             continue
         t = tables.get(tname)
         if t is None:
@@ -141,19 +138,88 @@ def capture(txn, ts: int, now: float) -> None:
             b = encode_record(before) if want_before and before is not None else None
             a = encode_record(after) if want_after and after is not None else None
             u = updates_record(before, after) if want_updates and kind == UPDATE else None
-            append((change_id, change_time, ts, kind, name, rid, b, a, u))
-            change_id += 1
+            append([name, rid, kind, b, a, u])
     if not out:
         return
-    append((change_id, change_time, ts, COMMIT, None, None, None, None, None))
+    cdc = tables.get(cdc_name)
+    if cdc is None:
+        raise OperationalError(f"CDC table {cfg.table} does not exist (capture is on)")
+    marks = _marks(db)
+    mark = marks.get(cdc_name)
+    versions = cdc.versions
+    entry = None
+    if mark is not None and mark[0] is versions:
+        change_id = mark[1] + 1
+    else:  # first capture into this table since open: read sqlite_sequence once
+        entry = _sequence_entry(txn, tables, cdc.name) if cdc.schema.autoincrement else None
+        seq = entry[1][1] if entry is not None else None
+        change_id = (seq if type(seq) is int else 0) + 1
+    top = versions.max_key()
+    if top is not None and top >= change_id:
+        change_id = top + 1
+    own = writes_of.get(cdc_name)
+    if own:
+        change_id = max(change_id, max(own) + 1)
+    change_time = int(now)
     w = writes_of.get(cdc_name)  # written directly: the rows are already typed
     if w is None:
         w = writes_of[cdc_name] = {}
-    for row in out:
-        w[row[0]] = row
-    if cdc.schema.autoincrement:
+    for name, rid, kind, b, a, u in out:
+        w[change_id] = (change_id, change_time, ts, kind, name, rid, b, a, u)
+        change_id += 1
+    w[change_id] = (change_id, change_time, ts, COMMIT, None, None, None, None, None)
+    if mark is None and entry is None and cdc.schema.autoincrement:
+        # Its first row in sqlite_sequence, as SQLite creates one on the first insert.
         _advance_sequence(txn, tables, cdc.name, change_id, entry)
-    assert change_id - first_id + 1 == len(out)
+    marks[cdc_name] = (versions, change_id)
+
+
+def guard_sequence(txn) -> None:
+    """Before a commit that writes (trims) a CDC table: record its change_id
+    high-water mark in ``sqlite_sequence``.
+
+    Capture does not advance ``sqlite_sequence`` on every commit (that write was a
+    quarter of capture's cost): while nothing deletes CDC rows the table's largest
+    key *is* the high-water mark. Only a commit that deletes rows could lower it,
+    so such a commit (capturing or not; ``Database._apply_commit`` calls this for
+    every write to a table in ``db.cdc_tables``) first raises the sequence to
+    max(sequence, latest committed key, keys this transaction wrote). Ids are thus
+    never reused, across restarts too, and SQLite's AUTOINCREMENT rule
+    (new rowid > max(sqlite_sequence, largest rowid)) holds in the checkpointed
+    file. O(k) for the k rows the transaction wrote to CDC tables.
+    """
+    writes_of = txn.writes
+    tables = txn.tables if txn.catalog_changed else txn.db.tables
+    for name in txn.db.cdc_tables:
+        own = writes_of.get(name)
+        cdc = tables.get(name)
+        if not own or cdc is None or not cdc.schema.autoincrement:
+            continue
+        entry = _sequence_entry(txn, tables, cdc.name)
+        top = max(cdc.versions.max_key() or 0, max(own))
+        mark = _marks(txn.db).get(name)
+        if mark is not None and mark[0] is cdc.versions and mark[1] > top:
+            top = mark[1]
+        seq = entry[1][1] if entry is not None else None
+        if type(seq) is not int or top > seq:
+            _advance_sequence(txn, tables, cdc.name, top, entry)
+
+
+def register(db, name: str) -> None:
+    """Add ``name`` to ``db.cdc_tables`` (copy-on-write: commits read it unlocked)."""
+    db.cdc_tables = db.cdc_tables | {name.lower()}
+
+
+def registered_tables(tables) -> frozenset:
+    """The CDC tables ``turso_cdc_version`` lists (lower-case names), read on open."""
+    t = tables.get(VERSION_TABLE)
+    if t is None:
+        return frozenset()
+    return frozenset(row[0].lower() for row in t.versions.rows.values()
+                     if isinstance(row[0], str) and row[0].lower() in tables)
+
+
+_SKIP = frozenset(("turso_cdc_version", "sqlite_sequence"))
 
 
 def _pk_id(row, pk):
@@ -163,20 +229,21 @@ def _pk_id(row, pk):
     return json.dumps([_json_value(row[i]) for i in pk], separators=(",", ":"))
 
 
-def _next_change_id(txn, cdc, entry) -> int:
-    """One more than every change_id ever used: max(largest key, sqlite_sequence)."""
-    rows = cdc.versions.rows
-    top = rows.keys()[-1] if rows else 0
-    own = txn.writes.get(cdc.name.lower())
-    if own:
-        top = max(top, max(own))
-    if entry is not None and type(entry[1][1]) is int:
-        top = max(top, entry[1][1])
-    return top + 1
+def _marks(db) -> dict:
+    """``db``'s change_id high-water marks: ``{CDC table name: (its TableVersions,
+    the largest change_id capture issued)}``. In memory only: a mark is trusted
+    while the table keeps its versions object (DROP + CREATE makes a new one);
+    otherwise (and after a restart) capture rereads ``sqlite_sequence`` once."""
+    marks = db.__dict__.get("_cdc_marks")
+    if marks is None:
+        marks = db.__dict__["_cdc_marks"] = {}
+    return marks
 
 
 def _sequence_entry(txn, tables, name: str):
-    """``(key, row)`` of ``name``'s row in sqlite_sequence (own writes first), or None."""
+    """``(key, row)`` of ``name``'s row in sqlite_sequence (own writes first), or
+    None. O(s) for its s rows (one per AUTOINCREMENT table); called once per CDC
+    table after open and by commits that trim the feed."""
     seq = tables.get(SEQUENCE_TABLE)
     if seq is None:
         return None
@@ -193,7 +260,8 @@ def _sequence_entry(txn, tables, name: str):
 
 def _advance_sequence(txn, tables, name: str, last_id: int, entry) -> None:
     """Record ``last_id`` as the CDC table's AUTOINCREMENT high-water mark
-    (``entry``: its sqlite_sequence row as ``_sequence_entry`` found it)."""
+    (``entry``: its sqlite_sequence row as ``_sequence_entry`` found it, or None
+    when the table has no row there yet)."""
     seq = tables.get(SEQUENCE_TABLE)
     if seq is None:
         return
@@ -203,8 +271,7 @@ def _advance_sequence(txn, tables, name: str, last_id: int, entry) -> None:
     if entry is not None:
         own[entry[0]] = (entry[1][0], last_id)
         return
-    rows = seq.versions.rows
-    top = rows.keys()[-1] if rows else 0
+    top = seq.versions.max_key() or 0
     key = max([top] + [k for k in own]) + 1
     own[key] = (name, last_id)
 
@@ -213,9 +280,10 @@ def _advance_sequence(txn, tables, name: str, last_id: int, entry) -> None:
 
 _pack_double = struct.Struct(">d").pack
 _unpack_double = struct.Struct(">d").unpack_from
-# (serial type, byte length) for integers by magnitude; 0 and 1 are types 8 and 9.
-_INT_SIZES = ((0x7F, 1, 1), (0x7FFF, 2, 2), (0x7FFFFF, 3, 3), (0x7FFFFFFF, 4, 4),
-              (0x7FFFFFFFFFFF, 5, 6))
+# Serial type and body width of an integer by the bytes its two's complement needs
+# (1..8); 0 and 1 are serial types 8 and 9 with no body.
+_INT_TYPE = (0, 1, 2, 3, 4, 5, 5, 6, 6)
+_INT_WIDTH = (0, 1, 2, 3, 4, 6, 6, 8, 8)
 _INT_LEN = {1: 1, 2: 2, 3: 3, 4: 4, 5: 6, 6: 8}
 
 
@@ -251,37 +319,40 @@ def _read_varint(data: bytes, pos: int):
 
 
 def encode_record(values) -> bytes:
-    """``values`` as one SQLite record: header (serial types) then bodies. O(columns)."""
+    """``values`` as one SQLite record: header (serial types) then bodies.
+
+    O(columns); a header under 127 bytes of one-byte serial types (the usual
+    case: no string or BLOB over 57 bytes) is built with one ``bytes`` call.
+    """
     types = []
     bodies = []
+    put_type = types.append
+    put_body = bodies.append
     for v in values:
         tv = type(v)
-        if v is None:
-            types.append(0)
-        elif tv is int:
+        if tv is int:
             if v == 0 or v == 1:
-                types.append(8 + v)
+                put_type(8 + v)
                 continue
-            mag = v if v >= 0 else ~v
-            for limit, st, n in _INT_SIZES:
-                if mag <= limit:
-                    break
-            else:
-                st, n = 6, 8
-            types.append(st)
-            bodies.append((v & ((1 << (8 * n)) - 1)).to_bytes(n, "big"))
-        elif tv is float:
-            types.append(7)
-            bodies.append(_pack_double(v))
+            n = ((v if v >= 0 else ~v).bit_length() + 8) >> 3
+            put_type(_INT_TYPE[n])
+            put_body(v.to_bytes(_INT_WIDTH[n], "big", signed=True))
         elif tv is str:
             b = v.encode("utf-8")
-            types.append(13 + 2 * len(b))
-            bodies.append(b)
+            put_type(13 + 2 * len(b))
+            put_body(b)
+        elif v is None:
+            put_type(0)
+        elif tv is float:
+            put_type(7)
+            put_body(_pack_double(v))
         else:
             b = bytes(v)
-            types.append(12 + 2 * len(b))
-            bodies.append(b)
-    header = bytes(types) if max(types, default=0) <= 0x7F else b"".join(map(_varint, types))
+            put_type(12 + 2 * len(b))
+            put_body(b)
+    if len(types) < 0x7F and max(types, default=0) <= 0x7F:
+        return bytes((len(types) + 1,)) + bytes(types) + b"".join(bodies)
+    header = b"".join(map(_varint, types))
     size = len(header) + 1
     if size > 0x7F:  # the size counts its own varint
         size = len(header) + len(_varint(len(header) + 2))
@@ -398,7 +469,7 @@ def pragma_capture(session, value):
     cfg = parse_setting(value)
     if cfg is not None:
         _ensure_tables(session, cfg.table)
-        _track_durability(session.db)
+        register(session.db, cfg.table)
     session.cdc = cfg
     if session.txn is not None:
         session.txn.cdc = cfg
@@ -408,25 +479,11 @@ def pragma_capture(session, value):
 def durable_ts(db) -> int:
     """The newest commit timestamp known durable together with every earlier one.
 
-    ``Database`` advances ``_delivered_ts`` after each commit's after-commit hooks;
-    the first hook (``_track_durability``) records the commit before the others
-    run, so a hook or signal receiver reading the feed sees its own commit.
+    ``Database`` advances ``_delivered_ts`` after each commit's after-commit hooks
+    and sets ``_delivering_ts`` before running them (the commit is durable by
+    then), so a hook or signal receiver reading the feed sees its own commit. O(1).
     """
-    return max(db._delivered_ts, getattr(db, "cdc_durable_ts", 0))
-
-
-def _track_durability(db) -> None:
-    """Put the durable-watermark hook first in ``db``'s after-commit hooks (once)."""
-    hooks = db.durable_hooks
-    if any(getattr(h, "_cdc_durable", False) for h in hooks):
-        return
-
-    def mark_durable(changes):
-        if changes.ts > getattr(db, "cdc_durable_ts", 0):
-            db.cdc_durable_ts = changes.ts
-
-    mark_durable._cdc_durable = True
-    hooks.insert(0, mark_durable)
+    return max(db._delivered_ts, db._delivering_ts)
 
 
 def _ensure_tables(session, name: str) -> None:

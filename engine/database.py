@@ -25,6 +25,7 @@ from collections import deque
 
 from engine.catalog import parse_create_index, parse_create_table
 from engine.catalog.schema import Catalog, SchemaObject
+from engine.cdc import capture as capture_changes, guard_sequence, registered_tables
 from engine.changes import ChangeSet
 from engine.errors import (
     DatabaseError, DatabaseLockedError, OperationalError, ProgrammingError, WriteConflictError)
@@ -82,14 +83,21 @@ class Database:
         self._active_count = 0
         self._gc_queue: deque = deque()
         self._delivered_ts = 0
+        # The commit whose after-commit hooks are running (durable, every earlier
+        # one delivered): a hook reading the CDC feed sees its own commit.
+        self._delivering_ts = 0
         self._delivery = threading.Condition(threading.Lock())
         self._lock_file = None
         self._log: CommitLog | None = None
         self._image_size = 0
         self._poison: BaseException | None = None
         self.closed = False
+        # CDC tables (lower-case names; engine.cdc): a commit writing one keeps its
+        # change_id high-water mark. Replaced, never mutated (read without a lock).
+        self.cdc_tables: frozenset = frozenset()
         if not self.in_memory:
             self._open_files()
+            self.cdc_tables = registered_tables(self.tables)
 
     # -- open / recovery ---------------------------------------------------------------
 
@@ -386,8 +394,9 @@ class Database:
         ts = self.last_ts + 1
         now = _now()
         if txn.cdc is not None:  # CDC: its rows join this commit's frame (engine.cdc)
-            from engine.cdc import capture
-            capture(txn, ts, now)
+            capture_changes(txn, ts, now)
+        elif self.cdc_tables and not self.cdc_tables.isdisjoint(txn.writes):
+            guard_sequence(txn)  # trimming the feed keeps its change_id high-water mark
         catalog_changed = txn.catalog_changed
         all_writes = txn.writes
         logging_on = self._log is not None
@@ -536,6 +545,7 @@ class Database:
         with self._delivery:
             while self._delivered_ts < changes.ts - 1 and self._poison is None:
                 self._delivery.wait(1.0)
+            self._delivering_ts = changes.ts
             try:
                 for hook in self.durable_hooks:
                     try:

@@ -336,3 +336,102 @@ def test_without_rowid_ids():
     conn.execute("UPDATE s SET v = 'y'")
     got = [(c.table, c.kind, c.id) for c in conn.changes()]
     assert got == [("w", "insert", '["a",2]'), ("s", "insert", "key"), ("s", "update", "key")]
+
+
+def _ids(conn, table="turso_cdc"):
+    return [r[0] for r in conn.execute(f"SELECT change_id FROM {table} ORDER BY 1")]
+
+
+def test_raw_delete_by_another_connection_never_rewinds_ids(tmp_path):
+    """Capture leaves sqlite_sequence alone while the table's largest key is the
+    high-water mark; any commit deleting CDC rows (here a plain DELETE from a
+    connection that does not capture) records the mark first, so ids go on after
+    a restart and in sqlite3's view of the checkpointed file."""
+    path = str(tmp_path / "raw.db")
+    a = turso_stream.connect(path, isolation_level=None)
+    b = turso_stream.connect(path, isolation_level=None)
+    a.execute("CREATE TABLE t(x)")
+    a.execute("PRAGMA capture_data_changes_conn('id')")
+    for i in range(4):
+        a.execute("INSERT INTO t VALUES (?)", (i,))
+    top = max(_ids(a))
+    assert top == 8
+    seq = a.execute("SELECT seq FROM sqlite_sequence WHERE name = 'turso_cdc'").fetchone()
+    assert seq is not None and seq[0] <= top  # written once, then left behind
+    b.execute("DELETE FROM turso_cdc")
+    assert b.execute("SELECT seq FROM sqlite_sequence WHERE name = 'turso_cdc'"
+                     ).fetchone() == (top,)
+    a.execute("INSERT INTO t VALUES ('same process')")
+    assert _ids(a) == [top + 1, top + 2]
+    b.execute("DELETE FROM turso_cdc WHERE change_id > ?", (top,))
+    a.close()
+    b.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT seq FROM sqlite_sequence WHERE name = 'turso_cdc'"
+                       ).fetchone() == (top + 2,)
+    raw.close()
+    conn = turso_stream.connect(path, isolation_level=None)
+    conn.execute("PRAGMA capture_data_changes_conn('id')")
+    conn.execute("INSERT INTO t VALUES ('after restart')")
+    assert _ids(conn) == [top + 3, top + 4]
+    conn.close()
+
+
+def test_trim_inside_a_capturing_transaction_and_custom_table():
+    conn = turso_stream.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t(x)")
+    conn.execute("PRAGMA capture_data_changes_conn('id,feed')")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.execute("INSERT INTO t VALUES (2)")
+    assert _ids(conn, "feed") == [1, 2, 3, 4]
+    conn.execute("BEGIN")
+    conn.execute("DELETE FROM feed")
+    conn.execute("INSERT INTO t VALUES (3)")
+    conn.execute("COMMIT")
+    assert _ids(conn, "feed") == [5, 6]  # the trim is not captured; ids go on
+    conn.execute("DELETE FROM feed")
+    conn.execute("INSERT INTO t VALUES (4)")
+    assert _ids(conn, "feed") == [7, 8]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(["write", "write2", "trim_all", "trim_old", "trim_new",
+                                 "reopen", "rollback"]), max_size=25))
+def test_change_ids_strictly_increase_through_trims_and_restarts(tmp_path_factory, ops):
+    """Every change_id ever observed is larger than every earlier one, whatever
+    trims (from a non-capturing connection) and restarts happen in between."""
+    path = str(tmp_path_factory.mktemp("ids") / "ids.db")
+    writer = turso_stream.connect(path, isolation_level=None)
+    writer.execute("CREATE TABLE t(x)")
+    writer.execute("PRAGMA capture_data_changes_conn('id')")
+    other = turso_stream.connect(path, isolation_level=None)
+    seen = 0
+    for op in ops:
+        if op in ("write", "write2", "rollback"):
+            writer.execute("BEGIN")
+            writer.execute("INSERT INTO t VALUES (1)")
+            if op == "write2":
+                writer.execute("INSERT INTO t VALUES (2)")
+            writer.execute("ROLLBACK" if op == "rollback" else "COMMIT")
+            new = [i for i in _ids(writer) if i > seen]
+            if op == "rollback":
+                assert new == []
+                continue
+            assert len(new) == (3 if op == "write2" else 2)
+            assert new[0] > seen
+            seen = new[-1]
+        elif op == "trim_all":
+            other.execute("DELETE FROM turso_cdc")
+        elif op == "trim_old":
+            other.trim_changes(seen)
+        elif op == "trim_new":
+            other.execute("DELETE FROM turso_cdc WHERE change_id > ?", (seen - 2,))
+        else:
+            writer.close()
+            other.close()
+            writer = turso_stream.connect(path, isolation_level=None)
+            writer.execute("PRAGMA capture_data_changes_conn('id')")
+            other = turso_stream.connect(path, isolation_level=None)
+        assert all(i <= seen for i in _ids(writer))
+    writer.close()
+    other.close()

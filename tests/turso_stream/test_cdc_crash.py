@@ -54,6 +54,7 @@ def child_main(directory: str, seed: int) -> None:
     out = open(os.path.join(directory, CONSUMED), "a")
     n = int(conn.execute("SELECT coalesce(max(n), 0) FROM items").fetchone()[0])
     n = max(n, 100_000 * seed)  # commit numbers unique across rounds
+    print("ready", flush=True)  # the parent's kill timer starts here (slow start-up under load)
     while True:
         n += 1
         rollback = rng.random() < 0.2
@@ -87,13 +88,24 @@ def _run_child(directory: str, seed: int, delay: float) -> list[str]:
         proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "child",
                                  directory, str(seed)], stdout=out, stderr=subprocess.PIPE,
                                 env=env)
+        _wait_ready(out_path, proc)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         _out, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, \
         f"child {seed} exited by itself ({proc.returncode}): {err.decode()[-2000:]}"
     with open(out_path) as f:
-        return [line.split() for line in f if line.endswith("\n")]
+        return [line.split() for line in f if line.endswith("\n") and line != "ready\n"]
+
+
+def _wait_ready(out_path: str, proc, timeout: float = 60.0) -> None:
+    """Wait until the child has opened the database and enabled capture."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(out_path) as f:
+            if f.readline() == "ready\n":
+                return
+        time.sleep(0.02)
 
 
 def _replay(changes) -> dict:
@@ -120,7 +132,7 @@ def test_sigkill_resume_exactly_once(tmp_path):
     attempted: set[int] = set()
     total_consumed = 0
     for round_no in range(ROUNDS):
-        lines = _run_child(directory, round_no + 1, rng.uniform(1.2, 2.2))
+        lines = _run_child(directory, round_no + 1, rng.uniform(0.6, 1.6))
         acked |= {int(n) for kind, n in lines if kind == "ack"}
         attempted |= {int(n) for kind, n in lines if kind == "attempt"}
         conn = turso_stream.connect(os.path.join(directory, DB_NAME), isolation_level=None)
