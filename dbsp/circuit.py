@@ -157,7 +157,7 @@ class Circuit:
         self._inputs = {}       # name -> node index
         self._outputs = {}      # name -> node index
         self._delays = []
-        self._input_names_cache = None
+        self._plan_cache = None  # (node count, step plan)
         self.ticks = 0
 
     def input(self, name):
@@ -200,48 +200,60 @@ class Circuit:
         """Advance one tick: feed ``{input: ZSet}``, return ``{output: ZSet}``.
 
         Missing inputs are empty deltas; unknown names raise ``KeyError``.
-        Cost: the sum of the operators' per-step costs; skipped nodes cost O(1).
+        Cost: the sum of the operators' per-step costs; skipped nodes cost O(1)
+        (one plan entry read: the per-node dispatch is precomputed by ``_plan``).
         """
-        deltas = deltas or {}
-        for name in deltas:
-            if name not in self._inputs:
-                raise KeyError(f"unknown circuit input {name!r}")
+        if deltas:
+            inputs = self._inputs
+            for name in deltas:
+                if name not in inputs:
+                    raise KeyError(f"unknown circuit input {name!r}")
+        else:
+            deltas = {}
         for delay in self._delays:
             if delay.source is None:
                 raise ValueError("a feedback stream was never connected")
+        plan = self._plan()
         empty = ZSet()
+        get = deltas.get
         values = []
         append = values.append
-        input_names = self._input_names()
-        for index, op in enumerate(self._ops):
+        for op, single, args in plan:
             if op is None:
-                append(deltas.get(input_names[index], empty))
-                continue
-            args = self._args[index]
-            if len(args) == 1:
-                value = values[args[0]]
-                if op.always_step or value._data:
+                append(get(single, empty))
+            elif single is not None:
+                value = values[single]
+                if value._data or op.always_step:
                     append(op.step(value))
                 else:
                     append(empty)
-                continue
-            arg_values = [values[i] for i in args]
-            if op.always_step or any(v._data for v in arg_values):
-                append(op.step(*arg_values))
             else:
-                append(empty)
+                arg_values = [values[i] for i in args]
+                if op.always_step or any(v._data for v in arg_values):
+                    append(op.step(*arg_values))
+                else:
+                    append(empty)
         for delay in self._delays:
             delay.latch(values[delay.source])
         self.ticks += 1
         return {name: values[index] for name, index in self._outputs.items()}
 
-    def _input_names(self):
-        """Node index -> input name, cached until the circuit grows."""
-        cached = self._input_names_cache
-        if cached is None or cached[0] != len(self._ops):
-            names = {index: name for name, index in self._inputs.items()}
-            cached = self._input_names_cache = (len(self._ops), names)
-        return cached[1]
+    def _plan(self):
+        """Per node ``(op, single, args)``: for an input node op is None and single its
+        name; for a one-input operator single is that input's node index, else None.
+        Cached until the circuit grows."""
+        cached = self._plan_cache
+        if cached is not None and cached[0] == len(self._ops):
+            return cached[1]
+        names = {index: name for name, index in self._inputs.items()}
+        plan = []
+        for index, (op, args) in enumerate(zip(self._ops, self._args)):
+            if op is None:
+                plan.append((None, names[index], args))
+            else:
+                plan.append((op, args[0] if len(args) == 1 else None, args))
+        self._plan_cache = (len(self._ops), plan)
+        return plan
 
     def _check(self):
         for op in self.operators:

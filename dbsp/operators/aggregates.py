@@ -100,6 +100,17 @@ class Count(Aggregate):
     def _add(self, state, value, row, weight):
         state[0] += weight
 
+    def add_many(self, state, pairs):
+        """Batch COUNT: one pass summing the weights of non-NULL values. O(len(pairs))."""
+        if self.distinct:
+            super().add_many(state, pairs)
+            return
+        extract = self.value
+        if extract is None:
+            state[0] += sum([w for _row, w in pairs])
+            return
+        state[0] += sum([w for row, w in pairs if extract(row) is not None])
+
     def _result(self, state):
         return state[0]
 
@@ -113,6 +124,27 @@ class Sum(Aggregate):
 
     def _new(self):
         return [0, 0, 0, 0, 0, 0, 0]
+
+    def add_many(self, state, pairs):
+        """Batch SUM: integers are summed in one pass; any other value goes through
+        ``_add`` (floats, and what subclasses convert). Same state as ``add`` per
+        pair, O(len(pairs))."""
+        if self.distinct:
+            super().add_many(state, pairs)
+            return
+        extract = self.value
+        add = self._add
+        count = 0
+        total = 0
+        for row, weight in pairs:
+            value = row if extract is None else extract(row)
+            if type(value) is int:
+                count += weight
+                total += value * weight
+            elif value is not None:
+                add(state, value, row, weight)
+        state[0] += count
+        state[1] += total
 
     def _add(self, state, value, row, weight):
         state[0] += weight
@@ -207,7 +239,7 @@ class _Extremum(Aggregate):
     def add_many(self, state, pairs):
         """Batch insert: bucket the values locally, then merge; into an empty state
         that is one sort, O(n log n) in C, instead of n sorted inserts."""
-        if self.distinct or state[0]:
+        if self.distinct:
             super().add_many(state, pairs)
             return
         extract, key = self.value, self.key
@@ -226,10 +258,40 @@ class _Extremum(Aggregate):
                 local[k] = {value: weight}
             else:
                 bucket[value] = bucket.get(value, 0) + weight
+        if state[0]:
+            self._merge(state, local, retracts)
+            return
         if retracts:
             for k in [k for k, b in local.items() if not _prune(b)]:
                 del local[k]
         state[0] = SortedDict(local) if len(local) > self.SMALL else local
+
+    def _merge(self, state, local, retracts):
+        """Merge a batch's buckets (``key -> {value: weight}``) into a non-empty
+        state: shared keys bucket by bucket, new keys in one ``update`` (SortedDict
+        re-sorts once for a batch that is big next to it). O(batch log n)."""
+        multiset = state[0]
+        fresh = {}
+        for k, batch in local.items():
+            bucket = multiset.get(k)
+            if bucket is None:
+                if not retracts or _prune(batch):
+                    fresh[k] = batch
+                continue
+            for value, weight in batch.items():
+                if not weight:
+                    continue
+                new = bucket.get(value, 0) + weight
+                if new:
+                    bucket[value] = new
+                else:
+                    del bucket[value]
+            if not bucket:
+                del multiset[k]
+        if fresh:
+            multiset.update(fresh)
+        if type(multiset) is dict and len(multiset) > self.SMALL:
+            state[0] = SortedDict(multiset)
 
     def _result(self, state):
         multiset = state[0]

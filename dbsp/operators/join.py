@@ -47,27 +47,41 @@ class Join(Operator):
         """Join ``delta`` against ``other``'s trace, then add it to ``own``.
 
         O(|delta|) probes + O(matches); called left first so the right delta
-        sees the already-updated left trace (the Δa x Δb term).
+        sees the already-updated left trace (the Δa x Δb term). The trace update
+        (``IndexedZSet.add_row``) is inlined: this loop is the whole cost of a
+        view's initial population through a join.
         """
         data = delta._data
         if not data:
             return
         combine = self.combine
+        index = own._index
+        index_get = index.get
         lookup = other._index.get
-        add_row = own.add_row
         get = out.get
         work = self.work
         work.rows += len(data)
         work.lookups += len(data)
+        matched = 0
         for row, weight in data.items():
             key = key_fn(row)
             if key is None:
                 continue
-            add_row(key, row, weight)
+            mine = index_get(key)
+            if mine is None:
+                index[key] = {row: weight}
+            else:
+                new = mine.get(row, 0) + weight
+                if new:
+                    mine[row] = new
+                else:
+                    del mine[row]
+                    if not mine:
+                        del index[key]
             group = lookup(key)
             if group is None:
                 continue
-            work.rows += len(group)
+            matched += len(group)
             for partner, partner_weight in group.items():
                 joined = combine(row, partner) if delta_is_left else combine(partner, row)
                 new = get(joined, 0) + weight * partner_weight
@@ -75,6 +89,7 @@ class Join(Operator):
                     out[joined] = new
                 else:
                     del out[joined]
+        work.rows += matched
 
     def _check(self):
         self.left._check()

@@ -37,8 +37,12 @@ from engine.ivm.store import ViewStore, store_key
 
 log = logging.getLogger("turso_stream.ivm")
 
-# Rows per population tick: bounds the memory of one step and paces progress reports.
+# Rows per population tick, at least: paces progress reports and bounds one step's
+# extra memory. A big input goes in POPULATE_STEPS ticks instead, so an operator's
+# bulk path (GroupAggregate's per-group batches, the one-sort MIN/MAX build) sees
+# many rows per group per tick.
 POPULATE_CHUNK = 20_000
+POPULATE_STEPS = 10
 
 
 class _View:
@@ -68,6 +72,7 @@ class ViewMaintainer:
         self.views: dict[str, _View] = {}
         self._order: list[_View] = []
         self._stores: dict[int, ViewStore] = {}  # id(store.table) -> store (readers)
+        self._read = None  # relations some view reads (cache; None = recompute)
         self.progress = None
 
     # -- reading (called by the SQL session) --------------------------------------------
@@ -111,7 +116,10 @@ class ViewMaintainer:
     def on_commit(self, changes) -> None:
         """Maintain every view for one commit (module docstring). Under the state lock."""
         ts = changes.ts
-        fresh = self._sync_catalog(ts) if changes.catalog_changed else set()
+        fresh = set()
+        if changes.catalog_changed:
+            fresh = self._sync_catalog(ts)
+            self._read = None
         if not self._order:
             return
         ticks = self._ticks(changes)
@@ -125,6 +133,11 @@ class ViewMaintainer:
         # Each view's net delta, for after-commit observers (signals.view_changed).
         views = {}
         for name, per_tick in outputs.items():
+            if len(per_tick) == 1:
+                # One tick (the usual case): its delta, copied only when non-empty.
+                if per_tick[0]:
+                    views[name] = per_tick[0] if name in fresh else per_tick[0].copy()
+                continue
             total = ZSet()
             for delta in per_tick:
                 total.add(delta)
@@ -142,23 +155,30 @@ class ViewMaintainer:
         if upstream is not None:
             self._mark(v, ts, *upstream)
             return []
-        inputs = v.inputs
+        cv = v.compiled
+        # Feed the circuit directly (keyed by its input names) once the constants
+        # went in (population does that first); else through CompiledView.step.
+        direct = cv._primed
+        circuit_step = cv.circuit.step
+        output = cv.output
+        feed_names = cv.inputs
         out_ticks = []
         writes: dict = {}
         try:
             for i, tick in enumerate(ticks or [{}]):
                 feed = {}
-                for rel in inputs:
+                for rel in v.inputs:
                     up = outputs.get(rel)
                     if up is not None:
-                        if i < len(up) and up[i]:
-                            feed[rel] = up[i]
-                    elif rel in tick:
-                        feed[rel] = tick[rel]
+                        delta = up[i] if i < len(up) else None
+                    else:
+                        delta = tick.get(rel)
+                    if delta:
+                        feed[feed_names[rel] if direct else rel] = delta
                 if not feed:
                     out_ticks.append(ZSet())
                     continue
-                delta = v.compiled.step(feed)
+                delta = circuit_step(feed)[output] if direct else cv.step(feed)
                 store.apply(delta, writes)
                 out_ticks.append(delta)
         except Exception as exc:  # noqa: BLE001 - recorded on the view, not the commit
@@ -174,9 +194,12 @@ class ViewMaintainer:
         Tick 0 holds every change; a row rewritten to a Python-equal value of another
         type (1 -> 1.0) retracts its old image in tick 0 and adds the new in tick 1.
         """
-        read = set()
-        for v in self._order:
-            read.update(v.inputs)
+        read = self._read
+        if read is None:
+            read = set()
+            for v in self._order:
+                read.update(v.inputs)
+            self._read = read
         tables = self.db.tables
         main: dict = {}
         retyped: dict = {}
@@ -321,6 +344,7 @@ class ViewMaintainer:
             return []
         cv = v.compiled
         v.inputs = tuple(cv.inputs)
+        self._read = None
         v.signature = self._signature(v.inputs)
         upstream = self._upstream_status(v)
         columns = [_renamed(c, n) for c, n in zip(cv.columns, names)]
@@ -337,11 +361,12 @@ class ViewMaintainer:
         except Exception as exc:  # noqa: BLE001
             self._fail(v, ts, _message(exc))
             return []
-        if writes:
+        if writes and not store.bulk_install(writes):
             self.db._install(store.table, writes, ts, keep)
-        delta = full.copy()
-        delta.subtract(ZSet.from_rows(old_rows))
-        return [delta]
+        if old_rows:
+            full = full.copy()
+            full.subtract(ZSet.from_rows(old_rows))
+        return [full]  # a Z-set of our own: nothing else holds it
 
     def _feed_all(self, v: _View, cv) -> ZSet:
         """Step ``cv`` with every row of each input, in chunks; the summed output."""
@@ -351,9 +376,10 @@ class ViewMaintainer:
         full.add(cv.step({}))  # constants (VALUES, FROM-less SELECTs) go in first
         done = 0
         progress = self.progress
+        size = max(POPULATE_CHUNK, -(-total // POPULATE_STEPS))
         for rel, rows in sources:
-            for start in range(0, len(rows), POPULATE_CHUNK):
-                chunk = rows[start:start + POPULATE_CHUNK]
+            for start in range(0, len(rows), size):
+                chunk = rows[start:start + size]
                 full.add(cv.step({rel: ZSet.from_rows(chunk)}))
                 done += len(chunk)
                 if progress is not None:
