@@ -154,11 +154,39 @@ def cmd_mode(shell, args) -> int:
     if mode in ("columns",):
         mode = "column"
     if mode not in MODES or (len(args) > 1 and mode != "insert") or len(args) > 2:
-        shell.error("Error: mode should be one of: box column csv insert json line list "
-                    "markdown quote table tabs")
+        shell.error("Error: mode should be one of: ascii box column csv html insert json "
+                    "line list markdown qbox quote table tabs tcl")
         return 1
     shell.cfg.set_mode(mode, args[1] if len(args) > 1 else None)
     return 0
+
+
+def cmd_width(shell, args) -> int:
+    """.width NUM1 NUM2 ...  column widths for the columnar modes (0 automatic, negative
+    right-aligned); no arguments: every width back to automatic."""
+    widths = []
+    for arg in args:
+        try:
+            widths.append(int(arg))
+        except ValueError:
+            widths.append(_leading_int(arg))
+    shell.cfg.widths = widths
+    return 0
+
+
+def _leading_int(text: str) -> int:
+    """The integer at the start of ``text`` (0 when none), as shell.c's integerValue
+    reads a malformed .width argument."""
+    digits = ""
+    for i, c in enumerate(text.strip()):
+        if c.isdigit() or (i == 0 and c in "+-"):
+            digits += c
+        else:
+            break
+    try:
+        return int(digits)
+    except ValueError:
+        return 0
 
 
 def cmd_headers(shell, args) -> int:
@@ -346,7 +374,7 @@ COMMANDS = {
     "indexes": cmd_indexes, "mode": cmd_mode, "nullvalue": cmd_nullvalue, "once": cmd_once,
     "open": cmd_open, "output": cmd_output, "print": cmd_print, "quit": cmd_quit,
     "read": cmd_read, "schema": cmd_schema, "separator": cmd_separator, "tables": cmd_tables,
-    "timer": cmd_timer,
+    "timer": cmd_timer, "width": cmd_width,
 }
 _ALIASES = {"header": "headers", "indices": "indexes"}
 

@@ -22,7 +22,7 @@ __all__ = ["MODES", "OutputSettings", "render", "value_text", "sql_literal", "qu
            "real_text", "csv_field"]
 
 MODES = ("list", "csv", "column", "table", "box", "markdown", "json", "line", "tabs",
-         "insert", "quote")
+         "insert", "quote", "html", "ascii", "tcl")
 
 # SQLite's keywords (sqlite3_keyword_check): names equal to one are quoted by .dump/insert.
 _KEYWORDS = frozenset("""ABORT ACTION ADD AFTER ALL ALTER ALWAYS ANALYZE AND AS ASC ATTACH
@@ -44,7 +44,7 @@ class OutputSettings:
     """The mutable output state the dot-commands change (.mode, .headers, .separator...)."""
 
     __slots__ = ("mode", "headers", "headers_set", "col_sep", "row_sep", "nullvalue",
-                 "insert_table")
+                 "insert_table", "widths")
 
     def __init__(self) -> None:
         self.mode = "list"
@@ -54,6 +54,7 @@ class OutputSettings:
         self.row_sep = "\n"
         self.nullvalue = ""
         self.insert_table = '"table"'
+        self.widths: list[int] = []  # .width: per column, 0 automatic, < 0 right-aligned
 
     def set_mode(self, mode: str, table: str | None = None) -> None:
         """Switch mode, resetting separators exactly where ``.mode`` does in sqlite3 3.40
@@ -63,6 +64,10 @@ class OutputSettings:
             self.col_sep, self.row_sep = ",", "\r\n"
         elif mode == "tabs":
             self.col_sep = "\t"
+        elif mode == "ascii":
+            self.col_sep, self.row_sep = "\x1f", "\x1e"
+        elif mode == "tcl":
+            self.col_sep, self.row_sep = " ", "\n"
         elif mode in ("list", "quote"):
             self.col_sep, self.row_sep = ("|" if mode == "list" else ","), "\n"
         elif mode in ("line", "column"):
@@ -291,6 +296,59 @@ def render_json(names, rows, cfg: OutputSettings) -> str:
     return "[" + ",\n".join(objects) + "]\n"
 
 
+_HTML_ESCAPES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#39;"}
+
+
+def _html_text(text: str) -> str:
+    """shell.c ``output_html_string``: < > & " ' as entities."""
+    return "".join([_HTML_ESCAPES.get(c, c) for c in text])
+
+
+def render_html(names, rows, cfg: OutputSettings) -> str:
+    """html mode: one ``<TR>`` per row, a cell per line (``<TH>`` for the header row
+    when headers are on), text escaped; no ``<TABLE>`` around it, as in sqlite3."""
+    null = cfg.nullvalue
+    out = []
+    if cfg.headers and rows:
+        out.append("<TR>" + "".join([f"<TH>{_html_text(n)}</TH>\n" for n in names])
+                   + "</TR>\n")
+    for row in rows:
+        out.append("<TR>" + "".join([f"<TD>{_html_text(value_text(v, null))}</TD>\n"
+                                     for v in row]) + "</TR>\n")
+    return "".join(out)
+
+
+_C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _c_string(text: str) -> str:
+    """shell.c ``output_c_string``: double-quoted, backslash escapes for \\ " TAB LF CR,
+    other control characters as three octal digits."""
+    out = ['"']
+    for c in text:
+        esc = _C_ESCAPES.get(c)
+        if esc is not None:
+            out.append(esc)
+        elif c < " " or c == "\x7f":
+            out.append("\\%03o" % ord(c))
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+def render_tcl(names, rows, cfg: OutputSettings) -> str:
+    """tcl mode: every field a C-style quoted string, fields joined by the column
+    separator (a blank), rows ended by the row separator."""
+    sep, end, null = cfg.col_sep, cfg.row_sep, cfg.nullvalue
+    out = []
+    if cfg.headers and rows:
+        out.append(sep.join([_c_string(n) for n in names]) + end)
+    for row in rows:
+        out.append(sep.join([_c_string(value_text(v, null)) for v in row]) + end)
+    return "".join(out)
+
+
 def render_insert(names, rows, cfg: OutputSettings) -> str:
     """insert mode: one INSERT statement per row into the configured table name."""
     head = "INSERT INTO " + cfg.insert_table
@@ -334,25 +392,43 @@ def display_lines(text: str) -> list[str]:
 def _cells(names, rows, cfg: OutputSettings):
     """Cell lines of a columnar result: the headers (first line of each), per row and
     column the list of its screen lines, and the column widths (longest line, header
-    included). O(total text)."""
+    included, unless ``.width`` fixed it: longer lines are then cut into pieces of
+    that width, as shell.c wraps without --wordwrap). O(total text)."""
     null = cfg.nullvalue
-    heads = [display_lines(n)[0] for n in names]
-    grid = [[display_lines(value_text(v, null)) for v in row] for row in rows]
-    widths = [len(h) for h in heads]
+    fixed = [abs(w) for w in cfg.widths[:len(names)]] + [0] * (len(names) - len(cfg.widths))
+    heads = [_wrap(display_lines(n), w)[0] for n, w in zip(names, fixed)]
+    grid = [[_wrap(display_lines(value_text(v, null)), w) for v, w in zip(row, fixed)]
+            for row in rows]
+    widths = [w or len(h) for h, w in zip(heads, fixed)]
     for row in grid:
         for j, lines in enumerate(row):
+            if fixed[j]:
+                continue
             for line in lines:
                 if len(line) > widths[j]:
                     widths[j] = len(line)
     return heads, grid, widths
 
 
-def _row_lines(row, widths, left: str, mid: str, right: str) -> list[str]:
-    """The printed lines of one (possibly multi-line) row, cells left-aligned."""
+def _wrap(lines: list[str], width: int) -> list[str]:
+    """``lines`` cut into pieces of at most ``width`` characters (0: unchanged)."""
+    if not width or all(len(line) <= width for line in lines):
+        return lines
+    out = []
+    for line in lines:
+        out.extend([line[k:k + width] for k in range(0, len(line), width)] or [""])
+    return out
+
+
+def _row_lines(row, widths, left: str, mid: str, right: str, rights=()) -> list[str]:
+    """The printed lines of one (possibly multi-line) row, cells left-aligned except in
+    the columns listed in ``rights`` (a negative ``.width``)."""
     height = max([len(lines) for lines in row] or [1])
     out = []
     for k in range(height):
-        parts = [(lines[k] if k < len(lines) else "").ljust(w) for lines, w in zip(row, widths)]
+        parts = [(lines[k] if k < len(lines) else "").rjust(w) if j in rights else
+                 (lines[k] if k < len(lines) else "").ljust(w)
+                 for j, (lines, w) in enumerate(zip(row, widths))]
         out.append(left + mid.join(parts) + right)
     return out
 
@@ -373,22 +449,24 @@ def render_columnar(names, rows, cfg: OutputSettings) -> str:
     if not rows:
         return ""
     names, grid, widths = _cells(names, rows, cfg)
+    rights = frozenset(j for j, w in enumerate(cfg.widths[:len(names)]) if w < 0)
     multi = any(len(lines) > 1 for row in grid for lines in row)
     out: list[str] = []
     if mode == "column":
         if cfg.headers:
-            out.append("  ".join(n.ljust(w) for n, w in zip(names, widths)))
+            out.append("  ".join(n.rjust(w) if j in rights else n.ljust(w)
+                                 for j, (n, w) in enumerate(zip(names, widths))))
             out.append("  ".join("-" * w for w in widths))
         for i, row in enumerate(grid):
             if i and multi:
                 out.append("")
-            out.extend(_row_lines(row, widths, "", "  ", ""))
+            out.extend(_row_lines(row, widths, "", "  ", "", rights))
         return "\n".join(out) + "\n"
     if mode == "markdown":
         out.append("| " + " | ".join(_centred(n, w) for n, w in zip(names, widths)) + " |")
         out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
         for row in grid:
-            out.extend(_row_lines(row, widths, "| ", " | ", " |"))
+            out.extend(_row_lines(row, widths, "| ", " | ", " |", rights))
         return "\n".join(out) + "\n"
     if mode == "table":
         h, v = "-", "|"
@@ -405,7 +483,7 @@ def render_columnar(names, rows, cfg: OutputSettings) -> str:
     for i, row in enumerate(grid):
         if i and multi:
             out.append(mid)
-        out.extend(_row_lines(row, widths, v + " ", " " + v + " ", " " + v))
+        out.extend(_row_lines(row, widths, v + " ", " " + v + " ", " " + v, rights))
     out.append(bottom)
     return "\n".join(out) + "\n"
 
@@ -414,7 +492,8 @@ _RENDERERS = {
     "list": render_list, "tabs": render_list, "csv": render_csv, "line": render_line,
     "json": render_json, "insert": render_insert, "quote": render_quote,
     "column": render_columnar, "table": render_columnar, "box": render_columnar,
-    "markdown": render_columnar,
+    "markdown": render_columnar, "html": render_html, "ascii": render_list,
+    "tcl": render_tcl,
 }
 
 
