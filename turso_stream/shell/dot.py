@@ -345,8 +345,8 @@ _HELP = (
     (".help", "Show this message"),
     (".import ?--csv? ?--skip N? FILE TABLE", "Import data from FILE into TABLE"),
     (".indexes ?TABLE?", "Show names of indexes"),
-    (".mode MODE ?TABLE?", "Set output mode: box column csv insert json line list "
-                           "markdown quote table tabs"),
+    (".mode MODE ?TABLE?", "Set output mode: ascii box column csv html insert json "
+                           "line list markdown quote table tabs tcl"),
     (".nullvalue STRING", "Use STRING in place of NULL values"),
     (".once FILE", "Output for the next SQL command only to FILE"),
     (".open ?--new? ?FILE?", "Close existing database and reopen FILE"),
@@ -358,6 +358,7 @@ _HELP = (
     (".separator COL ?ROW?", "Change the column and row separators"),
     (".tables ?TABLE?", "List names of tables matching LIKE pattern TABLE"),
     (".timer on|off", "Turn SQL timer on or off"),
+    (".width NUM1 NUM2 ...", "Set minimum column widths for columnar output"),
 )
 
 
