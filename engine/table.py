@@ -80,7 +80,9 @@ class Table:
         values = None
         for i, aff, unchanged in self.affinity_plan:
             v = row[i]
-            if v is not None and type(v) is not unchanged:
+            # (a REAL column's -0.0 is not "unchanged": it is stored as 0.0, as SQLite's
+            # record format stores integral reals as integers; v == 0 is False for NULL)
+            if v is not None and (type(v) is not unchanged or (v == 0 and aff == REAL)):
                 if values is None:
                     values = list(row)
                 values[i] = apply_affinity(v, aff)

@@ -231,6 +231,15 @@ class ExprCompiler:
                 inner.this == "9223372036854775808":
             v = -(1 << 63)  # SQLite folds the sign into the literal: the smallest INTEGER
             return Compiled(lambda row: v, constant=True)
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if isinstance(inner, exp.Literal) and not inner.is_string:
+            lit = literal_value(inner)
+            if type(lit) is float:
+                # A REAL literal is negated (codeReal): -0.0 stays negative, whereas a
+                # non-literal is computed as 0 - x, as below.
+                v = -lit
+                return Compiled(lambda row: v, constant=True)
         a = self.fn(node.this)
         neg = _wrap_errors(ops.neg)
         return Compiled(lambda row: neg(a(row)))
