@@ -39,7 +39,7 @@ from engine.ivm.compiled import CompiledView
 from engine.ivm.determinism import check_deterministic
 from engine.ivm.rows import strict
 from engine.ivm.parameters import (
-    PARAMS_RELATION, mentions_params, params_source, parametrize)
+    PARAMS_RELATION, join_params_by_in, mentions_params, params_source, parametrize)
 from engine.sql import operators as ops
 from engine.sql.compiler.aggregation import _collect_aggregates
 from engine.sql.compiler.expr import ExprCompiler, Runtime, _collation, _hash_key_function
@@ -374,11 +374,14 @@ class ViewCompiler:
     def _join_params(self, stream, scope, comp, conjuncts):
         """Join the parameter relation P after the FROM clause, on the WHERE conjuncts
         that mention a parameter; returns ``(stream, remaining conjuncts)``."""
+        self._params_stream = self._input(PARAMS_RELATION)
+        by_in = join_params_by_in(self, stream, scope, comp, conjuncts)
+        if by_in is not None:
+            return by_in
         source = params_source(self.param_count)
         scope.add(source)
         on = [c for c in conjuncts if mentions_params(c)]
         rest = [c for c in conjuncts if not mentions_params(c)]
-        self._params_stream = self._input(PARAMS_RELATION)
         joined = self._join(stream, self._params_stream, source, on, "INNER", scope, comp)
         return joined, rest
 

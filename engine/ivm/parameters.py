@@ -18,7 +18,12 @@ values bound:
   BY must still give its one row for a binding that matches nothing (COUNT 0),
   so P also feeds one *presence* row per binding that makes the group exist
   while every aggregate skips it;
-* LIMIT/OFFSET rank within each binding (top-k partitioned by P).
+* LIMIT/OFFSET rank within each binding (top-k partitioned by P);
+* parameters inside IN/EXISTS/scalar subqueries are outer references of the
+  subquery (``engine.ivm.subqueries`` decorrelates them like any outer column);
+  a top-level ``x IN (SELECT ... ?)`` with no parameter equality elsewhere joins
+  P through the subquery instead (``join_params_by_in``), not as a cross product.
+  Parameters in FROM subqueries, CTEs and compound queries stay unsupported.
 """
 
 from __future__ import annotations
@@ -57,3 +62,82 @@ def params_source(count: int) -> Source:
 
 def mentions_params(node) -> bool:
     return any(c.table == PARAMS_RELATION for c in node.find_all(exp.Column))
+
+
+def join_params_by_in(vc, stream, scope, comp, conjuncts):
+    """Join P through a top-level WHERE conjunct ``x IN (SELECT y ...)`` whose
+    subquery reads parameters and nothing else of the outer query; returns
+    ``(stream, remaining conjuncts)``, or None when no conjunct has that shape.
+
+    Without this, a query whose parameters appear only inside a subquery joins P
+    as a cross product (every outer row paired with every binding: O(bindings)
+    work per changed row). Here the subquery compiles as a parametrized query of
+    its own (rows ``(y, p1..pk)``, P joined inside it on its own conjuncts), and
+    the outer rows join the distinct ``(normalized y, binding)`` pairs on
+    ``normalized x``: each outer row meets exactly the bindings whose subquery
+    holds its x, so a change costs in proportion to the bindings it reaches.
+
+    As a WHERE conjunct only a true IN keeps a row, so SQLite's NULL cases (x NULL,
+    a NULL in the list) need no summary: NULLs never match (lang_expr.html "IN").
+    The comparison affinity and collation are IN's (``subqueries._attach_in``).
+    """
+    for c in conjuncts:
+        if not (isinstance(c, exp.In) and isinstance(c.args.get("query"), exp.Expression)
+                and not mentions_params(c.this) and mentions_params(c.args["query"])):
+            continue
+        body = c.args["query"]
+        while isinstance(body, (exp.Subquery, exp.Paren)):
+            body = body.this
+        if any(isinstance(d, exp.EQ) and mentions_params(d) for d in conjuncts if d is not c):
+            return None  # an equality with a parameter joins P by hash already
+        if not isinstance(body, exp.Select) or not _standalone(vc, body):
+            continue
+        return _semi_join_in(vc, stream, scope, comp, c, body), \
+            [d for d in conjuncts if d is not c]
+    return None
+
+
+def _standalone(vc, body) -> bool:
+    """Does ``body`` compile with no outer reference, returning one column?
+    (Compiled into a scratch circuit: an outer name is a "no such column" there.)"""
+    from engine.errors import OperationalError
+    from engine.ivm.compiler import ViewCompiler
+    scratch = ViewCompiler(vc.session, vc.param_count, vc.inline_views)
+    scratch.ctes = vc.ctes
+    try:
+        rel = scratch.query(body)
+    except OperationalError:
+        return False
+    return len(rel.columns) == 1
+
+
+def _semi_join_in(vc, stream, scope, comp, cond, body):
+    from engine.sql import operators as ops
+    from engine.sql.compiler.expr import Compiled, _collation, _hash_key_function
+    x = comp.compile(cond.this)  # over the outer scope, before P is added
+    saved = vc.key_columns, vc._depth
+    vc._depth = 0  # the body's SELECT is then the parametrized top (P joined there)
+    try:
+        rel = vc.query(body)
+    finally:
+        vc.key_columns, vc._depth = saved
+    col = rel.columns[0]
+    probe = Compiled(lambda row: None, col.affinity,
+                     col.collation if col.collation not in (None, "", "BINARY") else None)
+    aff = ops.comparison_affinity(x.affinity, probe.affinity)
+    hk = _hash_key_function(_collation(x, probe))
+    conv = ops.apply_comparison_affinity
+    xf = x.fn
+
+    def outer_key(row):
+        v = xf(row)
+        return None if v is None else hk(conv(v, aff))
+
+    # (binding..., None presence) pairs by normalized value; NULLs never match.
+    pairs = rel.stream.filter(lambda row: row[0] is not None).map(
+        lambda row: (hk(conv(row[0], aff)),) + row[1:] + (None,)).distinct()
+    scope.add(params_source(vc.param_count))
+    vc.explain.append("IN subquery with parameters: semi-join of the rows with the "
+                      "(value, binding) pairs")
+    return stream.join(pairs, outer_key, lambda row: row[0],
+                       lambda row, pair: row + pair[1:])
