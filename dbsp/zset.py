@@ -13,6 +13,9 @@ makes integration (``I``) of a stream cheap per step.
 
 from collections import Counter
 
+# Past this many rows, ``add`` first checks (in C) whether the two share no row.
+_BULK_ADD = 256
+
 
 class ZSet:
     """A consolidated Z-set: ``row -> weight`` with every weight non-zero.
@@ -56,6 +59,12 @@ class ZSet:
         for row in rows:
             data[row] = get(row, 0) + 1
         return cls._wrap(data)
+
+    @classmethod
+    def from_distinct_rows(cls, rows):
+        """The Z-set of rows the caller knows to be pairwise distinct (a table's
+        rows with their rowids): each with weight 1, built in C, O(n)."""
+        return cls._wrap(dict.fromkeys(rows, 1))
 
     def copy(self):
         """An independent copy, O(len)."""
@@ -124,8 +133,13 @@ class ZSet:
             del data[row]
 
     def add(self, other):
-        """In place: ``self += other``; O(len(other)), never copies ``self``."""
+        """In place: ``self += other``; O(len(other)), never copies ``self``.
+        A big ``other`` sharing no row with ``self`` (a population's ticks) is
+        merged by one C-level ``dict.update``."""
         data = self._data
+        if len(other._data) > _BULK_ADD and data.keys().isdisjoint(other._data):
+            data.update(other._data)
+            return self
         get = data.get
         for row, weight in other._data.items():
             new = get(row, 0) + weight

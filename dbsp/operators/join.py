@@ -82,6 +82,15 @@ class Join(Operator):
             if group is None:
                 continue
             matched += len(group)
+            if combine is concat:  # the default combiner, inlined
+                for partner, partner_weight in group.items():
+                    joined = row + partner if delta_is_left else partner + row
+                    new = get(joined, 0) + weight * partner_weight
+                    if new:
+                        out[joined] = new
+                    else:
+                        del out[joined]
+                continue
             for partner, partner_weight in group.items():
                 joined = combine(row, partner) if delta_is_left else combine(partner, row)
                 new = get(joined, 0) + weight * partner_weight

@@ -37,12 +37,11 @@ from engine.ivm.store import ViewStore, store_key
 
 log = logging.getLogger("turso_stream.ivm")
 
-# Rows per population tick, at least: paces progress reports and bounds one step's
-# extra memory. A big input goes in POPULATE_STEPS ticks instead, so an operator's
-# bulk path (GroupAggregate's per-group batches, the one-sort MIN/MAX build) sees
-# many rows per group per tick.
+# Rows in the first population tick; each next tick is twice as big. Small tables
+# report progress every POPULATE_CHUNK rows; a big one goes in O(log n) ticks, so an
+# operator's bulk path (GroupAggregate's per-group batches, the one-sort MIN/MAX
+# build, merged into by the later ticks) sees many rows per group per tick.
 POPULATE_CHUNK = 20_000
-POPULATE_STEPS = 10
 
 
 class _View:
@@ -372,15 +371,25 @@ class ViewMaintainer:
         """Step ``cv`` with every row of each input, in chunks; the summed output."""
         sources = [(rel, self._relation_rows(rel)) for rel in v.inputs]
         total = sum(len(rows) for _rel, rows in sources)
-        full = ZSet()
-        full.add(cv.step({}))  # constants (VALUES, FROM-less SELECTs) go in first
+        full = cv.step({}).copy()  # constants (VALUES, FROM-less SELECTs) go in first
         done = 0
         progress = self.progress
-        size = max(POPULATE_CHUNK, -(-total // POPULATE_STEPS))
+        size = POPULATE_CHUNK
         for rel, rows in sources:
-            for start in range(0, len(rows), size):
+            # Rows of a rowid table are distinct (their rowid): weight 1 each, in C.
+            table = self.db.tables.get(rel)
+            distinct = rel not in self.views and table is not None and not table.without_rowid
+            build = ZSet.from_distinct_rows if distinct else ZSet.from_rows
+            start = 0
+            while start < len(rows):
                 chunk = rows[start:start + size]
-                full.add(cv.step({rel: ZSet.from_rows(chunk)}))
+                start += size
+                size *= 2
+                out = cv.step({rel: build(chunk)})
+                if not full:
+                    full = out.copy()  # a dict copy in C, not a merge loop
+                else:
+                    full.add(out)
                 done += len(chunk)
                 if progress is not None:
                     progress(v.name, done, total)
@@ -394,9 +403,13 @@ class ViewMaintainer:
         t = self.db.tables.get(rel)
         if t is None:
             return []
+        # Key order (a table scan's), read through C-level iteration: a SortedDict's
+        # items()/values() views iterate in Python.
+        rows = t.versions.rows
+        keys = list(rows)
         if t.without_rowid:
-            return list(t.versions.rows.values())
-        return [r + (k,) for k, r in t.versions.rows.items()]
+            return list(map(rows.__getitem__, keys))
+        return [r + (k,) for k, r in zip(keys, map(rows.__getitem__, keys))]
 
     def _base_deps(self, v: _View) -> frozenset:
         deps = set()
