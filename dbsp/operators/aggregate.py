@@ -43,6 +43,9 @@ class GroupAggregate(Operator):
         super().__init__(work)
         self.group_key = group_key
         self.aggregates = tuple(aggregates)
+        # Bound methods, looked up once (the per-commit path is a few rows).
+        self._adders = tuple(agg.add for agg in self.aggregates)
+        self._results = tuple(agg.result for agg in self.aggregates)
         self.output = output
         self.groups = {}
         if group_key is None:
@@ -56,25 +59,24 @@ class GroupAggregate(Operator):
         self.always_step = False
         groups = self.groups
         group_key = self.group_key
-        aggregates = self.aggregates
-        indices = range(len(aggregates))
+        adders = self._adders
         touched = {}
+        data = delta._data
         work = self.work
-        work.rows += len(delta._data)
-        work.lookups += len(delta._data)
-        if len(delta._data) >= _BULK:
+        work.rows += len(data)
+        work.lookups += len(data)
+        if len(data) >= _BULK:
             self._step_bulk(delta, touched)
             return self._emit(touched)
-        for row, weight in delta._data.items():
+        for row, weight in data.items():
             key = () if group_key is None else group_key(row)
             group = groups.get(key)
             if group is None:
                 group = groups[key] = self._new_group()
             touched[key] = group
             group.count += weight
-            states = group.states
-            for i in indices:
-                aggregates[i].add(states[i], row, weight)
+            for add, state in zip(adders, group.states):
+                add(state, row, weight)
         if group_key is None and not touched:
             touched[()] = groups[()]
         return self._emit(touched)
@@ -126,9 +128,10 @@ class GroupAggregate(Operator):
 
     def _emit(self, touched):
         """Retract old rows and emit new rows of touched groups; O(#touched)."""
-        out = ZSet()
+        out = {}
+        get = out.get
         output = self.output
-        aggregates = self.aggregates
+        results = self._results
         grouped = self.group_key is not None
         for key, group in touched.items():
             old_row = group.row
@@ -136,16 +139,25 @@ class GroupAggregate(Operator):
                 del self.groups[key]
                 new_row = None
             else:
-                values = tuple(agg.result(state) for agg, state in zip(aggregates, group.states))
+                values = tuple([result(state) for result, state in zip(results, group.states)])
                 new_row = output(key, values)
             group.row = new_row
             if old_row == new_row:
                 continue
+            # Inlined ZSet.add_row: old rows of distinct groups may equal new ones.
             if old_row is not None:
-                out.add_row(old_row, -1)
+                w = get(old_row, 0) - 1
+                if w:
+                    out[old_row] = w
+                else:
+                    del out[old_row]
             if new_row is not None:
-                out.add_row(new_row, 1)
-        return out
+                w = get(new_row, 0) + 1
+                if w:
+                    out[new_row] = w
+                else:
+                    del out[new_row]
+        return ZSet._wrap(out)
 
     def _check(self):
         for key, group in self.groups.items():
