@@ -415,10 +415,8 @@ class ViewCompiler:
             co = comp.compile(outer)
             aff = ops.comparison_affinity(ci.affinity, co.affinity)
             coll = _collation(ci, co) if inner is a else _collation(co, ci)
-            hk = _hash_key_function(coll)
-            conv = ops.apply_comparison_affinity
-            right_fns.append(lambda r, f=ci.fn: hk(conv(f(r), aff)))
-            left_fns.append(lambda r, f=co.fn: hk(conv(f(r), aff)))
+            right_fns.append(_join_key_part(ci.fn, aff, coll))
+            left_fns.append(_join_key_part(co.fn, aff, coll))
             used.append(c)
         if not used:
             return None
@@ -614,6 +612,24 @@ def _skipping_presence(value, present):
 
 def _strip_alias(node):
     return node.this if isinstance(node, exp.Alias) else node
+
+
+def _join_key_part(fn, affinity, collation):
+    """``row -> hash key`` of one equi-join operand: ``fn``'s value under the
+    comparison ``affinity`` and ``collation`` (equal keys <=> the operands compare
+    equal). The common shapes (BINARY with no or NUMERIC affinity) skip the generic
+    conversion calls: this runs once per row of a join's initial population."""
+    conv = ops.apply_comparison_affinity
+    if (collation or "BINARY") == "BINARY":
+        if affinity is None:
+            return fn
+        if affinity == ops.NUMERIC:
+            def numeric_key(row):
+                v = fn(row)
+                return conv(v, affinity) if type(v) is str else v
+            return numeric_key
+    hk = _hash_key_function(collation)
+    return lambda row: hk(conv(fn(row), affinity))
 
 
 def _all_of(tests):
