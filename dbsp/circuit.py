@@ -214,7 +214,7 @@ class Circuit:
             if delay.source is None:
                 raise ValueError("a feedback stream was never connected")
         plan = self._plan()
-        empty = ZSet()
+        empty = ZSet._wrap({})
         get = deltas.get
         values = []
         append = values.append
