@@ -154,6 +154,16 @@ class Transaction:
             if row is not None:
                 yield key, row
 
+    def scan_lists(self, table: str, lo=None, hi=None, reverse: bool = False):
+        """``(keys, rows)`` as two parallel lists in key order (lo <= key <= hi) when
+        this transaction has not written the table and every version is visible
+        (``TableVersions.visible_lists``); else None, and ``scan`` gives the rows.
+        Lets a full scan run in C loops (``map``/``filter``), no generator per row."""
+        t = self.tables.get(table) or self.table(table)
+        if self.writes.get(t.name.lower()):
+            return None
+        return t.versions.visible_lists(self.snapshot_ts, lo, hi, reverse)
+
     def index_scan(self, index: str, prefix: tuple = (), lo=None, hi=None,
                    reverse: bool = False):
         """Yield ``(key, row)`` of rows whose index key starts with ``prefix`` and
@@ -164,7 +174,24 @@ class Transaction:
 
     def index_rows(self, t: Table, ix: IndexStore, prefix: tuple = (), lo=None, hi=None,
                    reverse: bool = False):
-        """``index_scan`` for a resolved table and index (compiled plans hold both).
+        """``index_scan`` for a resolved table and index (compiled plans hold both):
+        an iterator of ``(key, row)``. An equality probe (a prefix, no range) with few
+        matches, no own writes and every version visible (the point-lookup and
+        index-join case) is a hash lookup and C loops (``IndexStore.prefix_row_keys``);
+        anything else reads in chunks (``_index_rows_chunked``)."""
+        if prefix and lo is None and hi is None and not self.writes.get(t.name.lower()):
+            rks = ix.prefix_row_keys(prefix)
+            if rks is not None:
+                versions = t.versions
+                rows = list(map(versions.rows.get, rks))
+                if not (versions.max_begin > self.snapshot_ts or versions.history
+                        or None in rows):
+                    return zip(rks, rows) if not reverse else reversed(list(zip(rks, rows)))
+        return self._index_rows_chunked(t, ix, prefix, lo, hi, reverse)
+
+    def _index_rows_chunked(self, t: Table, ix: IndexStore, prefix: tuple = (), lo=None,
+                            hi=None, reverse: bool = False):
+        """``index_rows`` in general.
 
         Entries are read lazily in chunks (16 entries, then four times more each
         time), so a reader that stops early (LIMIT, EXISTS) pays O(log n + k) for

@@ -13,6 +13,7 @@ to the reader (the common case) the check is skipped.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from functools import total_ordering
 
 from sortedcontainers import SortedList
@@ -56,6 +57,78 @@ class _Bottom:
 
 TOP = _Top()
 BOTTOM = _Bottom()
+
+
+class _Entries(SortedList):
+    """The index's SortedList of entries plus ``first``: a dict from an entry's first
+    key part to that entry (or a list of the entries sharing it), kept in step by
+    every mutator, so an equality probe on the leading column is a hash lookup
+    rather than a bisection whose tuple comparisons miss the cache. The dict reuses
+    the entries' own part objects (one slot per entry, no new tuples). ``first`` is
+    None once a part is unhashable (a user collation's ``cmp_to_key`` key): probes
+    then bisect. Mutators cost O(1) more, plus O(k) for a discard among k entries
+    sharing a first part."""
+
+    def __init__(self, iterable=None):
+        self.first: dict | None = {}
+        super().__init__()
+        if iterable is not None:
+            self.update(iterable)  # SortedList.__init__ would bypass our update
+
+    def add(self, entry) -> None:
+        super().add(entry)
+        self._first_add(entry)
+
+    def update(self, iterable) -> None:
+        values = list(iterable)
+        super().update(values)
+        for entry in values:
+            self._first_add(entry)
+
+    def discard(self, entry) -> None:
+        if entry in self:
+            self.remove(entry)
+
+    def remove(self, entry) -> None:
+        super().remove(entry)
+        first = self.first
+        if first is None:
+            return
+        part = entry[0]
+        cur = first.get(part)
+        if type(cur) is list:
+            cur.remove(entry)
+            if len(cur) == 1:
+                first[part] = cur[0]
+        elif cur is not None:
+            del first[part]
+
+    def clear(self) -> None:
+        super().clear()
+        self.first = {}
+
+    def pop(self, index=-1):
+        raise TypeError("index entries are removed by value (discard/remove)")
+
+    def __delitem__(self, index):
+        raise TypeError("index entries are removed by value (discard/remove)")
+
+    def _first_add(self, entry) -> None:
+        first = self.first
+        if first is None:
+            return
+        part = entry[0]
+        try:
+            cur = first.get(part)
+        except TypeError:  # unhashable part: probes bisect from now on
+            self.first = None
+            return
+        if cur is None:
+            first[part] = entry
+        elif type(cur) is list:
+            cur.append(entry)
+        else:
+            first[part] = [cur, entry]
 _NULL_KEY = (0, 0)  # sort_key(None)
 
 
@@ -72,7 +145,7 @@ class IndexStore:
 
     def __init__(self, schema, part_fns=None, where_fn=None):
         self.schema = schema
-        self.entries = SortedList()
+        self.entries = _Entries()
         self.width = len(schema.columns)
         self.key_of = _make_key_function(schema, part_fns, where_fn)
 
@@ -106,6 +179,43 @@ class IndexStore:
         for entry in self.entries.irange(low, high, reverse=reverse):
             yield entry[-1]
 
+    def prefix_row_keys(self, prefix: tuple, limit: int = 16):
+        """Row keys of the entries starting with ``prefix`` (an equality probe), in
+        index order, when there are at most ``limit`` of them; else None (read the
+        range with ``irange``). A hash lookup of the first part (``_Entries.first``)
+        and a sort of its few entries; without the dict, one bisection of
+        SortedList's two-level layout (``_maxes`` then one sublist, sortedcontainers'
+        documented implementation) and one C slice. O(1 + k log k) / O(log n + limit).
+        Callers check the rows they read afterwards (a concurrent commit can change
+        entries between these C calls)."""
+        entries = self.entries
+        n = len(prefix)
+        first = entries.first
+        if first is not None:
+            cur = first.get(prefix[0])
+            if cur is None:
+                return []
+            if type(cur) is not list:
+                return [cur[-1]] if n == 1 or cur[:n] == prefix else []
+            if len(cur) > limit:
+                return None
+            return [e[-1] for e in sorted(cur) if n == 1 or e[:n] == prefix]
+        maxes = entries._maxes
+        pos = bisect_left(maxes, prefix)
+        if pos == len(maxes):
+            return []
+        sub = entries._lists[pos]
+        i = bisect_left(sub, prefix)
+        chunk = sub[i:i + limit]
+        out = []
+        for entry in chunk:
+            if entry[:n] != prefix:
+                return out
+            out.append(entry[-1])
+        if len(chunk) == limit or pos + 1 < len(maxes):
+            return None  # the matches may go on (this chunk, or the next sublist)
+        return out
+
     def contains_key(self, key: tuple):
         """Row keys of entries with exactly ``key`` (for UNIQUE checks). O(log n + k)."""
         for entry in self.entries.irange(key, key + (TOP,)):
@@ -117,6 +227,16 @@ class IndexStore:
     def _check(self, versions=None) -> None:
         """Entries are sorted; with ``versions``, every latest row has its entry."""
         self.entries._check()
+        first = self.entries.first
+        if first is not None:
+            grouped = {}
+            for entry in self.entries:
+                grouped.setdefault(entry[0], []).append(entry)
+            assert set(first) == set(grouped), "first-part dict out of step"
+            for part, group in grouped.items():
+                cur = first[part]
+                assert (sorted(cur) if type(cur) is list else [cur]) == group, part
+                assert type(cur) is not list or len(cur) > 1, part
         previous = None
         for entry in self.entries:
             assert len(entry) == self.width + 1, entry

@@ -8,6 +8,8 @@ path only needs to return a superset of the matching rows.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from engine.sql import operators as ops
 from engine.sql.compiler.predicates import _sargable
 from engine.sql.compiler.scope import ROWID_NAMES
@@ -60,6 +62,8 @@ class AccessPlanner:
                 return txn.scan(name)
             return probe(txn)
 
+        if probe is None and (with_rowid or not pre):
+            return self._full_scan(name, with_rowid, pre, preds, keys_and_rows)
         if not preds and not pre:
             if with_rowid:
                 def rows():
@@ -83,6 +87,37 @@ class AccessPlanner:
             return rows
 
         def rows():
+            for key, r in keys_and_rows():
+                row = pre + r + (key,) if with_rowid else pre + r
+                for p in preds:
+                    if not p(row):
+                        break
+                else:
+                    yield row
+        return rows
+
+    def _full_scan(self, name, with_rowid, pre, preds, keys_and_rows):
+        """Rows of a full table scan: when the transaction sees plain latest versions
+        (``Transaction.scan_lists``) the rows are built and filtered by C loops
+        (``map(add, rows, zip(keys))`` appends each rowid, one ``filter`` per residual
+        conjunct, in order, so a row stops at its first false conjunct); otherwise
+        the checked generator. O(n) with one Python call per row and conjunct only."""
+        rt = self.rt
+        add = tuple.__add__
+
+        def rows():
+            lists = rt.txn.scan_lists(name)
+            if lists is None:
+                return slow_rows()
+            keys, values = lists
+            it = map(add, values, zip(keys)) if with_rowid else iter(values)
+            if pre:
+                it = map(add, repeat(pre), it)
+            for p in preds:
+                it = filter(p, it)
+            return it
+
+        def slow_rows():
             for key, r in keys_and_rows():
                 row = pre + r + (key,) if with_rowid else pre + r
                 for p in preds:
