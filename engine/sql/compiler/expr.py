@@ -254,6 +254,9 @@ class ExprCompiler:
         aff = ops.comparison_affinity(left.affinity, right.affinity)
         coll = _collation(left, right)
         a, b = left.fn, right.fn
+        session = self.rt.session
+        if coll.upper() not in _BUILTIN_COLLATIONS and session is not None:
+            return _user_collated_comparison(a, b, op, aff, coll, session.collations)
         if aff in (None, NUMERIC) and op in _NUMERIC_OPS:
             fast = _numeric_constant_comparison(left, right, op, aff)
             if fast is not None:
@@ -940,6 +943,31 @@ def _parse_time_constant(node) -> bool:
                                                            exp.Collate)):
             return False
     return True
+
+
+_BUILTIN_COLLATIONS = frozenset(("BINARY", "NOCASE", "RTRIM"))
+_RELATIONS = {ops.eq: lambda c: c == 0, ops.ne: lambda c: c != 0, ops.lt: lambda c: c < 0,
+              ops.le: lambda c: c <= 0, ops.gt: lambda c: c > 0, ops.ge: lambda c: c >= 0}
+
+
+def _user_collated_comparison(a, b, op, aff, coll, collations):
+    """``a OP b`` under a collation registered by ``create_collation`` (the operators'
+    own comparisons only know the built-in ones): the session's ``collations``
+    decide between two texts. NULL rules as the operators' (IS/IS NOT never NULL)."""
+    conv = ops.apply_comparison_affinity
+
+    def compare_user(row):
+        x, y = a(row), b(row)
+        if aff is not None:
+            x, y = conv(x, aff), conv(y, aff)
+        if op is ops.is_ or op is ops.is_not:
+            same = (x is None and y is None) or (
+                x is not None and y is not None and compare(x, y, coll, collations) == 0)
+            return 1 if same == (op is ops.is_) else 0
+        if x is None or y is None:
+            return None
+        return 1 if _RELATIONS[op](compare(x, y, coll, collations)) else 0
+    return compare_user
 
 
 def _collation(left: Compiled, right: Compiled) -> str:
