@@ -273,3 +273,30 @@ def test_in_a_parenthesized_subquery_is_a_one_element_list():
         " 1 IN ((SELECT 1 WHERE 0)), i IN ((SELECT '1')), 'A' IN ((SELECT 'a' COLLATE NOCASE)),"
         " 2 IN (SELECT 1 UNION SELECT 2) FROM v",
     ])
+
+
+def test_like_and_glob_read_text_up_to_nul():
+    """LIKE/GLOB (operators and functions) see text as C strings: cut at the first NUL.
+    Found as ``(rtrim(v.r, 0) GLOB '[^a]*') BETWEEN (NULL + NULL) AND 0`` over X'00'."""
+    check_all(["CREATE TABLE v(r REAL)", "INSERT INTO v VALUES (NULL), (x'00')"], [
+        "SELECT ((rtrim(v.r, 0) GLOB '[^a]*') BETWEEN (NULL + NULL) AND 0) FROM v",
+        "SELECT char(0) GLOB '', 'a' || char(0) || 'b' GLOB 'a', 'a' || char(0) || 'b' GLOB 'a*b',"
+        " 'a' || char(0) || 'b' LIKE 'a', 'a' || char(0) || 'b' NOT LIKE 'a%b',"
+        " 'a' LIKE 'a' || char(0) || 'b' ESCAPE 'x', like('a' || char(0) || 'b', 'a'),"
+        " glob('a' || char(0) || 'b', 'a'), x'610062' GLOB 'a'",
+    ])
+
+
+def test_comparisons_under_a_user_collation():
+    """A collation registered with create_collation: comparisons raised "no such
+    collation sequence" (ORDER BY already used it)."""
+    import sqlite3 as std
+    import turso_stream
+    sql = ("SELECT 'a' < 'b' COLLATE rev, 'b' IN ('a' COLLATE rev, 'b'), max('a' COLLATE rev, 'b'),"
+           " 'x' COLLATE rev > 'y', NULL < 'a' COLLATE rev")
+    results = []
+    for module in (std, turso_stream):
+        conn = module.connect(":memory:")
+        conn.create_collation("rev", lambda x, y: (x < y) - (x > y))
+        results.append(conn.execute(sql).fetchall())
+    assert results[0] == results[1]

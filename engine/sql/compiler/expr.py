@@ -359,8 +359,8 @@ class ExprCompiler:
 
     def _like(self, node, escape=None):
         """``x [NOT] LIKE p [ESCAPE e]`` (sqlglot marks NOT LIKE with ``negate``)."""
-        pattern = self.fn(node.expression)
-        value = self.fn(node.this)
+        pattern = _c_string(self.fn(node.expression))
+        value = _c_string(self.fn(node.this))
         like = _wrap_errors(ops.like)
         if escape is None:
             fn = lambda row: like(pattern(row), value(row))  # noqa: E731
@@ -379,7 +379,7 @@ class ExprCompiler:
         return self._like(inner, node.expression)
 
     def _glob(self, node):
-        pattern, value = self.fn(node.expression), self.fn(node.this)
+        pattern, value = _c_string(self.fn(node.expression)), _c_string(self.fn(node.this))
         glob = ops.glob
         return Compiled(lambda row: glob(pattern(row), value(row)))
 
@@ -644,6 +644,9 @@ class ExprCompiler:
             return self._json_call(fn, args)
         parts = [self.compile(a) for a in args]
         fns = [p.fn for p in parts]
+        if name in ("like", "glob") and (session is None or session.user_function(
+                name, len(fns)) is None):
+            fns = [_c_string(f) for f in fns]
         if name in _NEEDS_COLLATION and len(fns) >= 2:
             collated = self._collated_call(name, parts)
             if collated is not None:
@@ -943,6 +946,17 @@ def _parse_time_constant(node) -> bool:
                                                            exp.Collate)):
             return False
     return True
+
+
+def _c_string(f):
+    """``f`` with text cut at its first NUL: LIKE and GLOB read their operands as C
+    strings (sqlite3_value_text), so 'a' || char(0) || 'b' LIKE 'a' is true."""
+    def cut(row):
+        v = f(row)
+        if type(v) is str and "\x00" in v:
+            return v[:v.index("\x00")]
+        return v
+    return cut
 
 
 _BUILTIN_COLLATIONS = frozenset(("BINARY", "NOCASE", "RTRIM"))
