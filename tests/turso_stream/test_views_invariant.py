@@ -176,13 +176,39 @@ def run_end_to_end(schema, specs, workload):
                     pass
 
 
+def view_over(draw, name: str, below: ViewSpec, schema: Schema) -> ViewSpec:
+    """A view reading the materialized view ``name`` (outputs c0, c1, ...): a filter,
+    a count, a GROUP BY c0 (with typeof: 1 and 1.0 are two groups), a join with a
+    table or an IN subquery over one. A group_concat c0 (its parts' order is
+    unspecified) is only filtered or counted."""
+    t = draw(st.sampled_from(schema.tables))
+    col = draw(st.sampled_from(t.columns))
+    kinds = ["filter", "count"]
+    if 0 not in below.concat:
+        kinds += ["group", "join", "in"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "filter":
+        return ViewSpec(f"SELECT * FROM {name} WHERE c0 IS NOT NULL", dict(below.concat))
+    if kind == "count":
+        return ViewSpec(f"SELECT count(*) AS c0, count(c0) AS c1 FROM {name}")
+    if kind == "group":
+        return ViewSpec(f"SELECT c0 AS c0, count(*) AS c1, typeof(c0) AS c2 FROM {name} "
+                        f"GROUP BY typeof(c0), c0")
+    if kind == "join":
+        return ViewSpec(f"SELECT p.c0 AS c0, j.{col} AS c1 FROM {name} AS p "
+                        f"JOIN {t.name} AS j ON j.{col} = p.c0")
+    return ViewSpec(f"SELECT c0 AS c0, c0 IN (SELECT {col} FROM {t.name}) AS c1 FROM {name}")
+
+
 @st.composite
 def scenarios(draw, max_views=3, max_txns=6):
     schema = draw(schemas())
     specs = draw(st.lists(views(schema), min_size=1, max_size=max_views))
-    # a view over the first materialized view (its outputs are c0, c1, ...)
-    if draw(st.booleans()):
-        specs.append(ViewSpec("SELECT * FROM v0 WHERE c0 IS NOT NULL", dict(specs[0].concat)))
+    # a chain of views over views, up to 3 deep: each reads the one before it
+    below = 0
+    for _ in range(draw(st.integers(0, 3))):
+        specs.append(view_over(draw, f"v{below}", specs[below], schema))
+        below = len(specs) - 1
     workload = draw(workloads(schema, max_txns=max_txns))
     return schema, specs, workload
 

@@ -116,9 +116,9 @@ class CircuitHarness:
         """Step every view once per collected commit, in commit order."""
         changes, self.pending[:] = list(self.pending), []
         for change in changes:
-            deltas = _keyed(change)
-            for view in self.views:
-                view.apply(deltas)
+            for deltas in _ticks(change):
+                for view in self.views:
+                    view.apply(deltas)
 
     # -- workload ------------------------------------------------------------------------
 
@@ -204,19 +204,27 @@ class CircuitHarness:
                 + diff_text(maintained, rebuilt))
 
 
-def _keyed(change) -> dict:
-    """A ChangeSet as per-table Z-set deltas of ``row + (rowid,)``."""
-    out = {}
+def _ticks(change) -> list:
+    """A ChangeSet as ticks of per-table Z-set deltas of ``row + (rowid,)``, as the
+    view maintainer feeds them: a row rewritten to a Python-equal value of another
+    type (1 -> 1.0) retracts its old image in the first tick and adds the new one in
+    a second (one Z-set would cancel the pair)."""
+    main, retyped = {}, {}
     for name, entries in change.tables.items():
         delta = ZSet()
         for key, before, after in entries:
+            if before is not None and after is not None and before == after:
+                if list(map(type, before)) == list(map(type, after)):
+                    continue
+                retyped.setdefault(name, ZSet()).add_row(after + (key,), 1)
+                after = None
             if before is not None:
                 delta.add_row(before + (key,), -1)
             if after is not None:
                 delta.add_row(after + (key,), 1)
         if delta:
-            out[name] = delta
-    return out
+            main[name] = delta
+    return [main, retyped] if retyped else [main]
 
 
 def _attempt(conn, sql):
