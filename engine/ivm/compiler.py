@@ -293,7 +293,8 @@ class ViewCompiler:
         if obj is not None and is_materialized(obj.sql) and not self.inline_views:
             # Another materialized view: its output deltas are this circuit's input.
             columns = compile_view(self.session, query, names).columns
-            source = Source(alias, [ColumnMeta(c.name, c.affinity, c.collation) for c in columns])
+            source = Source(alias, [ColumnMeta(c.name, c.affinity, c.collation, c.decltype)
+                                    for c in columns])
             return source, self._input(name.lower())
         rel = self.query(query)
         cols = [ColumnMeta(n if names else c.name, c.affinity, c.collation)
@@ -301,7 +302,7 @@ class ViewCompiler:
         return Source(alias, cols), rel.stream
 
     def _derived(self, rel: Rel, alias: str, alias_node):
-        cols = [ColumnMeta(c.name, c.affinity, c.collation) for c in rel.columns]
+        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in rel.columns]
         if alias_node is not None and alias_node.columns:
             for c, ident in zip(cols, alias_node.columns):
                 c.name = ident.name

@@ -41,7 +41,7 @@ class CtePlanner:
         plan = cte.get("plan")
         if plan is None:
             plan = cte["plan"] = self._cte_plan(cte)
-        cols = [ColumnMeta(c.name, c.affinity, c.collation) for c in plan.columns]
+        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in plan.columns]
         return Source(alias, cols), (lambda: plan.run)
 
     def _cte_plan(self, cte):

@@ -44,6 +44,7 @@ class Compiled:
     explicit_collation: bool = False
     constant: bool = False
     column_name: str | None = None  # the declared name, for a plain column reference
+    decltype: str | None = None     # the declared type, for a plain column reference
 
 
 class Runtime:
@@ -195,7 +196,7 @@ class ExprCompiler:
         # "" marks a column standing for a bound value (view parameters), which has none
         coll = meta.collation
         return Compiled(fn, meta.affinity, "BINARY" if coll is None else (coll or None),
-                        column_name=meta.name)
+                        column_name=meta.name, decltype=meta.decltype)
 
     def _mark_correlated(self, target) -> None:
         s = self.scope

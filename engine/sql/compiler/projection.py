@@ -36,7 +36,13 @@ def _output_meta(item, compiled: Compiled) -> ColumnMeta:
             name = item.sql(dialect="sqlite")
         except ValueError:  # sqlglot cannot render our own nodes (e.g. parameters)
             name = item.args.get("this") if isinstance(item.args.get("this"), str) else "?"
-    return ColumnMeta(name, compiled.affinity, compiled.collation or "BINARY",
+    # sqlite3_column_decltype: a plain column reference (aliased or not) keeps its
+    # declared type; any other expression has none
+    inner = item.this if isinstance(item, exp.Alias) else item
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    decltype = compiled.decltype if isinstance(inner, exp.Column) else None
+    return ColumnMeta(name, compiled.affinity, compiled.collation or "BINARY", decltype,
                       explicit_collation=compiled.explicit_collation)
 
 

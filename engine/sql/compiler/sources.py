@@ -71,7 +71,7 @@ class SourcePlanner:
         if isinstance(item, exp.Subquery):
             alias = item.alias or ""
             plan = self.query(item.this, scope.parent)
-            cols = [ColumnMeta(c.name, c.affinity, c.collation) for c in plan.columns]
+            cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in plan.columns]
             if item.args.get("alias") is not None and item.args["alias"].columns:
                 for c, ident in zip(cols, item.args["alias"].columns):
                     c.name = ident.name
