@@ -690,7 +690,7 @@ class Cursor:
             raise
         self.lastrowid = conn._session.last_insert_rowid
         if result.columns is not None:
-            self._set_results(sql, result.columns, result.rows)
+            self._set_results(sql, result.columns, result.rows, result.decltypes)
             if dml:
                 if self._rows:
                     self._pending_rowcount = result.rowcount
@@ -739,7 +739,7 @@ class Cursor:
             conn._run(statement)
         return self
 
-    def _set_results(self, sql, columns, rows) -> None:
+    def _set_results(self, sql, columns, rows, known_decltypes=None) -> None:
         conn = self.connection
         detect = conn.detect_types
         names = columns
@@ -749,7 +749,10 @@ class Cursor:
         self._rows = rows
         if detect and _converters:
             decltypes = None
-            if detect & PARSE_DECLTYPES:
+            if detect & PARSE_DECLTYPES and known_decltypes is not None \
+                    and len(known_decltypes) == len(columns):
+                decltypes = list(known_decltypes)  # from the plan: views, subqueries too
+            elif detect & PARSE_DECLTYPES:
                 try:
                     node = parse_single(sql)
                 except Exception:  # noqa: BLE001 - it just ran, so it parses

@@ -41,6 +41,9 @@ class Result:
     rows: list
     rowcount: int = -1
     lastrowid: int | None = None
+    # sqlite3_column_decltype of each result column (None: no declared type), for
+    # detect_types=PARSE_DECLTYPES; None when unknown
+    decltypes: tuple | None = None
 
 
 class SchemaCompiler:
@@ -417,7 +420,7 @@ class Session:
             rows = list(plan.run())
         finally:
             rt.busy = False
-        return Result(names, rows)
+        return Result(names, rows, decltypes=tuple(c.decltype for c in plan.columns))
 
     @staticmethod
     def _dml(kind):

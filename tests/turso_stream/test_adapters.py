@@ -173,3 +173,20 @@ def test_helper_parsers():
 def test_register_converter_requires_str():
     with pytest.raises(TypeError):
         turso_stream.register_converter(b"x", str)
+
+
+def test_parse_decltypes_through_views_and_subqueries():
+    """Declared types follow plain column references through views and subqueries, as
+    sqlite3_column_decltype does, so converters apply there too."""
+    import sqlite3 as std
+    import turso_stream
+    out = []
+    for module in (std, turso_stream):
+        module.register_converter("point", lambda b: tuple(map(float, b.split(b";"))))
+        conn = module.connect(":memory:", detect_types=module.PARSE_DECLTYPES)
+        conn.execute("CREATE TABLE t(p point, n)")
+        conn.execute("INSERT INTO t VALUES ('1;2', 3)")
+        conn.execute("CREATE VIEW v AS SELECT p, n FROM t")
+        out.append([conn.execute(q).fetchall() for q in (
+            "SELECT * FROM v", "SELECT p FROM (SELECT p FROM t)", "SELECT p || '' FROM t")])
+    assert out[0] == out[1] == [[((1.0, 2.0), 3)], [((1.0, 2.0),)], [("1;2",)]]
