@@ -41,7 +41,7 @@ from engine.ivm.rows import strict
 from engine.ivm.parameters import (
     PARAMS_RELATION, join_params_by_in, mentions_params, params_source, parametrize)
 from engine.sql import operators as ops
-from engine.sql.compiler.aggregation import _collect_aggregates
+from engine.sql.compiler.aggregation import _collect_aggregates, check_aggregate_use
 from engine.sql.compiler.expr import ExprCompiler, Runtime, _collation, _hash_key_function
 from engine.sql.compiler.joins import _join_kind
 from engine.sql.compiler.predicates import _conjuncts, _refs_any, _refs_within
@@ -188,7 +188,7 @@ class ViewCompiler:
         if params:
             self._params_slots = [scope.width - params - 1 + i for i in range(params)]
         aggregates = _collect_aggregates(node, items, self.session)
-        if aggregates or node.args.get("group") is not None:
+        if check_aggregate_use(node, items, aggregates, self.session):
             stream, comp = subqueries.attach_subqueries(
                 self, stream, scope, comp,
                 subqueries.pre_aggregate_roots(self, node, items, scope, aggregates))

@@ -314,6 +314,27 @@ def _finalize(acc):
         raise
 
 
+def check_aggregate_use(select: exp.Select, items, aggregate_nodes, session=None) -> bool:
+    """Is ``select`` an aggregate query? SQLite 3.40's rule (sqlite3Select): it is when
+    it has GROUP BY or an aggregate in its result columns; otherwise HAVING is "HAVING
+    clause on a non-aggregate query" and an aggregate in ORDER BY is "misuse of
+    aggregate: f()"."""
+    if select.args.get("group") is not None:
+        return True
+    if not aggregate_nodes:
+        if select.args.get("having") is not None:
+            raise OperationalError("HAVING clause on a non-aggregate query")
+        return False
+    in_items = _collect_aggregates(exp.Select(), items, session)
+    if in_items:
+        return True
+    if select.args.get("having") is not None:
+        raise OperationalError("HAVING clause on a non-aggregate query")
+    call = aggregate_nodes[0]
+    call = call.this if isinstance(call, exp.Filter) else call
+    raise OperationalError(f"misuse of aggregate: {call.name}()")
+
+
 def _collect_aggregates(select: exp.Select, items, session=None):
     """Aggregate calls in the select list, HAVING and ORDER BY (not in subqueries)."""
     from engine.sql.functions import aggregate_names

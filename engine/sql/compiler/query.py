@@ -27,7 +27,8 @@ from sqlglot import exp
 
 from engine.errors import OperationalError
 from engine.sql.compiler.access import AccessPlanner
-from engine.sql.compiler.aggregation import _collect_aggregates, AggregatePlanner
+from engine.sql.compiler.aggregation import (
+    AggregatePlanner, _collect_aggregates, check_aggregate_use)
 from engine.sql.compiler.compound import CompoundPlanner
 from engine.sql.compiler.ctes import CtePlanner
 from engine.sql.compiler.expr import ExprCompiler, Runtime
@@ -110,12 +111,9 @@ class Planner(SourcePlanner, JoinPlanner, AccessPlanner, AggregatePlanner, Order
         source_rows = from_plan(conjuncts, comp)
         select_items = self._expand_stars(node.expressions, scope)
         aggregate_nodes = _collect_aggregates(node, select_items, self.session)
-        group = node.args.get("group")
-        if aggregate_nodes or group is not None:
+        if check_aggregate_use(node, select_items, aggregate_nodes, self.session):
             return self._aggregate_select(node, scope, comp, source_rows, select_items,
                                           aggregate_nodes, parent)
-        if node.args.get("having") is not None:
-            raise OperationalError("a GROUP BY clause is required before HAVING")
         plain_comp = comp
         source_rows, comp = self._windows(node, select_items, scope, comp, source_rows,
                                           scope.width)

@@ -43,15 +43,20 @@ def test_sliding_window_sum_type_after_a_real_left_the_frame():
     assert _typed(ours) == _typed(theirs)
 
 
-@pytest.mark.xfail(strict=True, reason="having-without-aggregate: SQLite rejects HAVING "
-                   "when neither GROUP BY nor the select list makes the query aggregate")
 def test_having_on_a_non_aggregate_query_is_an_error():
-    assert "having-without-aggregate" in KNOWN_BUGS
+    """SQLite 3.40 rejects HAVING when neither GROUP BY nor the select list makes the
+    query aggregate, and an aggregate in ORDER BY of a non-aggregate query."""
     conn = turso_stream.connect(":memory:")
     conn.execute("CREATE TABLE t(a)")
     with pytest.raises(turso_stream.OperationalError,
                        match="HAVING clause on a non-aggregate query"):
         conn.execute("SELECT 1 FROM t HAVING count(*) > 0")
+    with pytest.raises(turso_stream.OperationalError,
+                       match="HAVING clause on a non-aggregate query"):
+        conn.execute("CREATE MATERIALIZED VIEW v AS SELECT a FROM t HAVING 1")
+    with pytest.raises(turso_stream.OperationalError, match=r"misuse of aggregate: count\(\)"):
+        conn.execute("SELECT 1 FROM t ORDER BY count(*)")
+    assert conn.execute("SELECT count(*) FROM t HAVING count(*) >= 0").fetchall() == [(0,)]
 
 
 def test_min_max_window_filter_applies_on_sliding_frames():

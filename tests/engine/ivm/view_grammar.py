@@ -51,9 +51,6 @@ KNOWN_BUGS: set = {
     # through the frame (its inverse keeps the "approximate" flag); ours answers INTEGER
     # when the frame's values now are integers. Executor and views alike.
     "window-sum-inverse-type",
-    # "SELECT 1 FROM t HAVING count(*) > 0" (no aggregate in the select list, no GROUP
-    # BY) is an error in SQLite ("HAVING clause on a non-aggregate query"); we run it.
-    "having-without-aggregate",
 }  # (zset-int-real-merge: fixed by engine.ivm.rows.StrictRow)
 
 
