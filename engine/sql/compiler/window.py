@@ -676,9 +676,25 @@ def _aggregate(call, idx, bounds, group_of, starts, ends, per_row, k, out):
         e = min(e, m - 1) + 1
         if e < s:
             e = s
-        if s < lo or s >= hi or not sliding and s > lo:
-            if lo != hi or not sliding:
-                acc = factory()
+        if sliding and hi <= s:
+            # The frame moved past every row in acc (or starts past the partition's
+            # first rows). SQLite's cursors still visit each row: it inverts the rows
+            # in acc and steps then inverts the rows in between, so e.g. a REAL that
+            # passed through keeps sum()'s result REAL (its sticky "approx" flag).
+            while lo < hi:
+                args, keep = per_row[idx[lo]][1][k]
+                if keep:
+                    acc.inverse(*args)
+                lo += 1
+            while hi < min(s, m):
+                args, keep = per_row[idx[hi]][1][k]
+                if keep:
+                    acc.step(*args)
+                    acc.inverse(*args)
+                hi += 1
+            lo = hi = s
+        elif s < lo or not sliding and s > lo:
+            acc = factory()
             lo = hi = s
         while lo < s:
             args, keep = per_row[idx[lo]][1][k]

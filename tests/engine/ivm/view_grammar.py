@@ -46,12 +46,9 @@ CONCAT_SEP = "|"   # no generated text contains it or ','
 # test_invariant_circuits.py: when one XPASSes, drop its entry. (Fixed and kept there as
 # regression tests: distinct-numeric-aggregate, full-join-ordered-aggregate,
 # group-by-constant, full-join-derived-left.)
-KNOWN_BUGS: set = {
-    # SQLite's sum() over a sliding window frame answers REAL once a REAL value passed
-    # through the frame (its inverse keeps the "approximate" flag); ours answers INTEGER
-    # when the frame's values now are integers. Executor and views alike.
-    "window-sum-inverse-type",
-}  # (zset-int-real-merge: fixed by engine.ivm.rows.StrictRow)
+# (also fixed: zset-int-real-merge by engine.ivm.rows.StrictRow, having-without-aggregate,
+# window-sum-inverse-type: sliding frames visit every row as SQLite's cursors do)
+KNOWN_BUGS: set = set()
 
 
 def sql_literal(v) -> str:
