@@ -171,11 +171,13 @@ class Gen:
 
     def safe_ref(self, scope) -> str:
         """A column reference fit for a set position: not a mixed column (where 1 and
-        1.0 are equal but different), or one made text (1.0 -> '1.0', 1 -> '1')."""
+        1.0 are equal but different), or one made a text that no arithmetic turns back
+        into a number (1.0 -> 'real1.0', 1 -> 'integer1')."""
         plain = [c for c in scope if c not in self.mixed_refs]
         if plain and not self.chance(8):
             return self.pick(plain)
-        return f"({self.pick(scope)} || '')"
+        ref = self.pick(scope)
+        return f"(typeof({ref}) || {ref})"
 
     def pick(self, seq):
         return self.draw(st.sampled_from(list(seq)))
