@@ -29,7 +29,7 @@ from engine.sql.compiler.scope import Scope, Source
 from engine.sql.compiler.scope import ColumnMeta
 from engine.sql.parse import MultipleStatementsError, SqlSyntaxError, parse_one, parse_single
 from engine.sql.functions.datetime_fns import pin_statement_clock, unpin_statement_clock
-from engine.values import Collations, affinity_of
+from engine.values import Collations, affinity_of, default_collations
 
 
 
@@ -120,6 +120,11 @@ class Session:
 
     def create_collation(self, name, fn):
         self.collations.register(name, fn)
+        if fn is not None and not default_collations.exists(name):
+            # Index and UNIQUE key functions are built for the database, not one
+            # connection: they resolve a user collation through the process registry
+            # (the first registration of a name is the one stored orders use).
+            default_collations.register(name, fn)
         self._cache.clear()
 
     def user_function(self, name, nargs):
