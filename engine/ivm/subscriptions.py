@@ -24,6 +24,7 @@ import logging
 
 from dbsp import ZSet
 from engine.ivm.compiler import compile_parametrized
+from engine.ivm.deltas import change_ticks
 from engine.ivm.parameters import PARAMS_RELATION
 from engine.ivm.rows import strict
 
@@ -192,7 +193,7 @@ class SubscriptionHub:
         Never raises (a failing circuit is logged and its subscribers dropped)."""
         if not self.queries:
             return
-        ticks = _table_ticks(changes, self.db)
+        ticks = change_ticks(changes, self.db.tables)
         if not ticks:
             return
         notes = []
@@ -223,35 +224,6 @@ class SubscriptionHub:
         notes = getattr(changes, "notifications", None)
         if notes and self.deliver is not None:
             self.deliver(notes)
-
-
-def _table_ticks(changes, db) -> list:
-    """A ChangeSet as ticks of ``{table: ZSet}`` (-before +after, rows as circuits take
-    them). An UPDATE to a Python-equal value of another type (1 -> 1.0) would cancel
-    in one Z-set: its new image goes to a second tick. Identical rewrites are dropped."""
-    main, retyped = {}, {}
-    tables = db.tables
-    for name, entries in changes.tables.items():
-        t = tables.get(name)
-        if t is None:
-            continue
-        with_rowid = not t.without_rowid
-        z = ZSet()
-        add = z.add_row
-        for key, before, after in entries:
-            if before is not None and after is not None and before == after:
-                if list(map(type, before)) == list(map(type, after)):
-                    continue
-                retyped.setdefault(name, ZSet()).add_row(
-                    after + (key,) if with_rowid else after, 1)
-                after = None
-            if before is not None:
-                add(before + (key,) if with_rowid else before, -1)
-            if after is not None:
-                add(after + (key,) if with_rowid else after, 1)
-        if z:
-            main[name] = z
-    return [t for t in (main, retyped) if t]
 
 
 def _committed_session(session, db):
