@@ -39,11 +39,12 @@ from engine.ivm.store import ViewStore, store_key
 
 log = logging.getLogger("turso_stream.ivm")
 
-# Rows in the first population tick; each next tick is twice as big. Small tables
-# report progress every POPULATE_CHUNK rows; a big one goes in O(log n) ticks, so an
-# operator's bulk path (GroupAggregate's per-group batches, the one-sort MIN/MAX
-# build, merged into by the later ticks) sees many rows per group per tick.
+# Rows in the first population tick; each next tick is POPULATE_GROWTH times bigger.
+# Small tables report progress every POPULATE_CHUNK rows; a big one goes in O(log n)
+# ticks (1M rows: 4), so an operator's bulk path (GroupAggregate's per-group batches,
+# the one-sort MIN/MAX build, merged into by later ticks) sees many rows per group.
 POPULATE_CHUNK = 20_000
+POPULATE_GROWTH = 4
 
 
 class _View:
@@ -388,7 +389,7 @@ class ViewMaintainer:
             while start < len(rows):
                 chunk = rows[start:start + size]
                 start += size
-                size *= 2
+                size *= POPULATE_GROWTH
                 out = cv.step({rel: build(chunk)})
                 if not full:
                     full = out.copy()  # a dict copy in C, not a merge loop
