@@ -48,7 +48,13 @@ CONCAT_SEP = "|"   # no generated text contains it or ','
 # group-by-constant, full-join-derived-left.)
 # (also fixed: zset-int-real-merge by engine.ivm.rows.StrictRow, having-without-aggregate,
 # window-sum-inverse-type: sliding frames visit every row as SQLite's cursors do)
-KNOWN_BUGS: set = set()
+KNOWN_BUGS: set = {
+    # A compound SELECT read as a FROM item (subquery, view, CTE, WITH RECURSIVE)
+    # converts every arm's values by the first arm's column affinity in SQLite
+    # ("SELECT c FROM t UNION SELECT b FROM t" with c REAL: b's 1 reads as 1.0); ours
+    # passes them through. Executor and views alike (test_invariant_found.py).
+    "compound-subquery-affinity",
+}
 
 
 def sql_literal(v) -> str:
@@ -448,14 +454,15 @@ class Gen:
 
     # -- views -------------------------------------------------------------------------------
 
-    def core(self, ctes, ncols, safe, distinct_ok=True):
-        """A plain SELECT core with ``ncols`` outputs ``c0..``; no aggregates."""
+    def core(self, ctes, ncols, safe, distinct_ok=True, plus=""):
+        """A plain SELECT core with ``ncols`` outputs ``c0..``; no aggregates. ``plus``
+        ("+") makes every output a no-affinity expression."""
         from_sql, scope, _ = self.from_clause(ctes)
         where = self.where(scope, 3)
         distinct = "DISTINCT " if distinct_ok and self.chance(3) else ""
         items = [self.subquery_expr(scope) if self.chance(6) else
                  self.expr(scope, 2, safe or bool(distinct)) for _ in range(ncols)]
-        sel = ", ".join(f"{e} AS c{i}" for i, e in enumerate(items))
+        sel = ", ".join(f"{plus}{e} AS c{i}" for i, e in enumerate(items))
         return f"SELECT {distinct}{sel} FROM {from_sql}{where}"
 
     def aggregate_core(self, ctes, top, tables_only=False, min_keys=0):
@@ -493,15 +500,18 @@ class Gen:
 
     def compound(self, ctes, ncols):
         arms = []
-        for _ in range(self.draw(st.integers(2, 3))):
+        for n in range(self.draw(st.integers(2, 3))):
+            # the first arm's columns have no affinity (see KNOWN_BUGS
+            # "compound-subquery-affinity": read through a view, SQLite applies it)
+            plus = "+" if n == 0 and "compound-subquery-affinity" in KNOWN_BUGS else ""
             if self.chance(4):
                 from_sql, scope, _ = self.from_clause(ctes, max_sources=1)
                 key = self.group_key(scope)
                 cols = [key] + [self.aggregate(scope, top=False)[0] for _ in range(ncols - 1)]
-                sel = ", ".join(f"{e} AS c{i}" for i, e in enumerate(cols))
+                sel = ", ".join(f"{plus}{e} AS c{i}" for i, e in enumerate(cols))
                 arms.append(f"SELECT {sel} FROM {from_sql} GROUP BY {key}")
             else:
-                arms.append(self.core(ctes, ncols, safe=True, distinct_ok=False))
+                arms.append(self.core(ctes, ncols, safe=True, distinct_ok=False, plus=plus))
         sql = arms[0]
         for arm in arms[1:]:
             sql += f" {self.pick(('UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT'))} {arm}"
@@ -648,22 +658,26 @@ class Gen:
         e, s0 = self.pick(self.schema.tables), self.pick(self.schema.tables)
         ea, sa = self.alias("e"), self.alias("s")
         escope, sscope = self.table_scope(e, ea), self.table_scope(s0, sa)
+        # the seeds' columns lend their affinity to the steps' rows in SQLite (KNOWN_BUGS
+        # "compound-subquery-affinity"): unary plus drops it
+        seed = lambda: ("+" if "compound-subquery-affinity" in KNOWN_BUGS else "") + \
+            self.safe_ref(sscope)  # noqa: E731
         src, dst = self.safe_ref(escope), self.safe_ref(escope)
         seed_where = f" WHERE {self.pred(sscope, 1)}" if self.chance(3) else ""
         kind = self.pick(("closure", "closure", "paths", "counter", "constant"))
         if kind == "closure":
             cols = "x, y"
-            body = (f"SELECT {self.safe_ref(sscope)}, {self.safe_ref(sscope)} FROM {s0.name} AS "
+            body = (f"SELECT {seed()}, {seed()} FROM {s0.name} AS "
                     f"{sa}{seed_where} UNION SELECT r.x, {dst} FROM r JOIN {e.name} AS {ea} "
                     f"ON r.y = {src}")
         elif kind == "paths":
             cols = "x, y, n"
-            body = (f"SELECT {self.safe_ref(sscope)}, {self.safe_ref(sscope)}, 0 FROM {s0.name} "
+            body = (f"SELECT {seed()}, {seed()}, 0 FROM {s0.name} "
                     f"AS {sa}{seed_where} UNION ALL SELECT r.x, {dst}, r.n + 1 FROM r, "
                     f"{e.name} AS {ea} WHERE {src} = r.y AND r.n < {self.pick((1, 2, 3))}")
         elif kind == "counter":
             cols = "x, y, n"
-            body = (f"SELECT {self.safe_ref(sscope)}, {self.safe_ref(sscope)}, 0 FROM {s0.name} "
+            body = (f"SELECT {seed()}, {seed()}, 0 FROM {s0.name} "
                     f"AS {sa}{seed_where} UNION{self.pick(('', ' ALL'))} SELECT "
                     f"{self.pick(('r.x', 'r.y'))}, r.y || 'a', r.n + 1 FROM r "
                     f"WHERE r.n < {self.pick((1, 2, 3))}")
