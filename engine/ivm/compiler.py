@@ -44,7 +44,7 @@ from engine.sql import operators as ops
 from engine.sql.compiler.aggregation import _collect_aggregates, check_aggregate_use
 from engine.sql.compiler.expr import ExprCompiler, Runtime, _collation, _hash_key_function
 from engine.sql.compiler.joins import _join_kind
-from engine.sql.compiler.predicates import _conjuncts, _refs_any, _refs_within
+from engine.sql.compiler.predicates import _conjuncts, equi_sides
 from engine.sql.compiler.projection import _output_meta, _projector
 from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
@@ -398,15 +398,11 @@ class ViewCompiler:
         right_comp = ExprCompiler(right_scope, self.rt, planner=self)
         left_fns, right_fns, used = [], [], []
         for c in conds:
-            if not isinstance(c, exp.EQ):
+            sides = equi_sides(c, scope, source)
+            if sides is None:
                 continue
-            a, b = c.this, c.expression
-            if _refs_within(a, scope, [source]) and not _refs_any(b, scope, [source]):
-                inner, outer = a, b
-            elif _refs_within(b, scope, [source]) and not _refs_any(a, scope, [source]):
-                inner, outer = b, a
-            else:
-                continue
+            inner, outer = sides
+            a = c.this
             if not list(inner.find_all(exp.Column)) or not list(outer.find_all(exp.Column)):
                 continue
             try:

@@ -15,7 +15,8 @@ from engine.errors import OperationalError
 from engine.sql import operators as ops
 from engine.sql.compiler.access import _index_affinity_ok, _rowid_value, _probe_conv
 from engine.sql.compiler.expr import Compiled, _collation, _hash_key_function
-from engine.sql.compiler.predicates import _conjuncts, _refs_within, _refs_any, _sargable
+from engine.sql.compiler.predicates import (
+    _conjuncts, _refs_any, _refs_within, _sargable, equi_sides)
 from engine.sql.compiler.scope import ROWID_NAMES, Source
 from engine.values import sort_key_function
 
@@ -265,15 +266,11 @@ class JoinPlanner:
         ``(left operand fns, inner operand fns)``, each ``row -> hashable value``."""
         left_fns, right_fns = [], []
         for c in cross:
-            if not isinstance(c, exp.EQ):
+            sides = equi_sides(c, scope, source)
+            if sides is None:
                 continue
-            a, b = c.this, c.expression
-            if _refs_within(a, scope, [source]) and not _refs_any(b, scope, [source]):
-                inner, outer = a, b
-            elif _refs_within(b, scope, [source]) and not _refs_any(a, scope, [source]):
-                inner, outer = b, a
-            else:
-                continue
+            inner, outer = sides
+            a = c.this
             ci, co = comp.compile(inner), comp.compile(outer)
             aff = ops.comparison_affinity(ci.affinity, co.affinity)
             # the comparison's collation as written: the left operand's wins

@@ -75,6 +75,20 @@ def _refs_any(node, scope, sources) -> bool:
     return False
 
 
+def equi_sides(cond, scope, source):
+    """For a conjunct ``a = b`` with one side on ``source`` alone and the other not
+    touching it: ``(inner, outer)`` (the ``source`` side first); else None. Such a
+    conjunct can key a hash join of ``source`` with the sources before it."""
+    if not isinstance(cond, exp.EQ):
+        return None
+    a, b = cond.this, cond.expression
+    if _refs_within(a, scope, [source]) and not _refs_any(b, scope, [source]):
+        return a, b
+    if _refs_within(b, scope, [source]) and not _refs_any(a, scope, [source]):
+        return b, a
+    return None
+
+
 def _sargable(cond, source, scope):
     """``(column_name, op, other_expr)`` terms of ``cond`` usable to probe ``source``."""
     flip = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
