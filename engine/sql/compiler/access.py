@@ -295,18 +295,10 @@ class AccessPlanner:
                 prefixes = [pre + (k,) for pre in prefixes for k in keys]
                 if not prefixes:
                     return iter(())
-            lo = hi = None
-            for op, f, conv, skey in range_fns:
-                v = f(())
-                if v is None:
-                    return iter(())
-                k = skey(conv(v))
-                if op in (">", ">="):
-                    lo = k if lo is None or k > lo else lo
-                else:
-                    hi = k if hi is None or k < hi else hi
-            if has_range and lo is None:
-                lo = (0, 1)  # skip NULLs: a range comparison is never true for NULL
+            bounds = _range_bounds(range_fns) if has_range else (None, None)
+            if bounds is None:
+                return iter(())
+            lo, hi = bounds
             out = []
             seen = set()
             for pre in prefixes:
@@ -316,6 +308,26 @@ class AccessPlanner:
                         out.append((key, row))
             return iter(out)
         return desc, probe
+
+
+def _range_bounds(range_fns):
+    """``(lo, hi)`` sort keys bounding an index part from its range terms
+    ``(op, fn, conv, skey)`` (closed: a strict bound's equal entries are dropped by
+    the residual filter), or None when a bound is NULL (the range matches nothing).
+    Without a lower bound NULLs are skipped: a range comparison is never true for NULL."""
+    lo = hi = None
+    for op, f, conv, skey in range_fns:
+        v = f(())
+        if v is None:
+            return None
+        k = skey(conv(v))
+        if op in (">", ">="):
+            lo = k if lo is None or k > lo else lo
+        else:
+            hi = k if hi is None or k < hi else hi
+    if lo is None:
+        lo = (0, 1)  # just above NULL's sort key (0, 0)
+    return lo, hi
 
 
 def _index_affinity_ok(comparison_affinity, column_affinity) -> bool:

@@ -10,7 +10,10 @@ from operator import itemgetter
 from sqlglot import exp
 
 from engine.errors import OperationalError
+from engine.sql.compiler.access import _collation_ok, _probe_conv, _range_bounds
 from engine.sql.compiler.expr import _hash_key_function
+from engine.sql.compiler.predicates import _sargable
+from engine.sql.compiler.scope import ROWID_NAMES
 from engine.sql.dialect import Variable
 from engine.values import INTEGER, apply_affinity, sort_key_function
 
@@ -22,52 +25,145 @@ _heapreplace_max = getattr(heapq, "heapreplace_max", None) or heapq._heapreplace
 class OrderingPlanner:
     """Planner methods for ORDER BY, DISTINCT and LIMIT (a mixin of ``Planner``)."""
 
-    def _index_ordered(self, node, scope, comp, select_items, columns):
-        """Rows of ``SELECT ... FROM t ORDER BY col [DESC]`` (one table, no WHERE, one
-        term on a plain column) read in the order of an index led by ``col`` with the same
-        collation (backward for DESC), so no sort is needed and a LIMIT stops the scan
-        early: O(log n + k) for ``LIMIT k`` (``index_rows`` reads lazily) instead of
-        O(n log n). None when the shape does not apply. Ties come in index order (rowid
-        ascending, descending when read backward), as SQLite's index walk gives them."""
+    def _index_ordered(self, node, scope, comp, select_items, columns, conjuncts=(),
+                       explain_mark=None):
+        """Rows of a one-table ``SELECT ... [WHERE ...] ORDER BY ...`` read in the order
+        of an index, so no sort is needed and a LIMIT stops the walk early: O(log n + k)
+        index entries for the k rows read (``index_rows`` reads lazily) instead of
+        O(n log n). None when no index serves the order or another path should win.
+
+        An index serves ``ORDER BY t1, ..., tm`` when its parts are ``e1..ep`` bound by
+        ``col = value`` conjuncts (the equality prefix, probed), then the terms are a
+        run of its parts starting at or before ``p`` (``WHERE a = ? ORDER BY b`` and
+        ``ORDER BY a, b`` on (a, b)); each term is a plain column of the table (or an
+        alias/ordinal of one) with the part's collation; the terms not bound by the
+        prefix go one way (ASC: forward, DESC: backward; index parts are stored
+        ascending) with NULLs where that walk puts them (first forward, last
+        backward). A range on the part after the prefix bounds the walk; every
+        conjunct is still tested on each row, in the walk's order.
+
+        The rule against the WHERE's own access path (no statistics, so kept simple):
+        a rowid ``=``/``IN`` probe always wins (a row or a few to sort); an index
+        probe with more equality-bound parts wins unless the query has a LIMIT
+        (then walking in order and stopping after k matches is the bet, as
+        SQLite's planner makes without statistics); otherwise (ranges, full scans)
+        the ordered walk wins. Ties come in index order (rowid ascending, descending
+        when read backward), as SQLite's index walk gives them."""
         if node.args.get("joins") or len(scope.sources) != 1 or node.args.get("group"):
             return None
-        terms = node.args["order"].expressions
         source = scope.sources[0]
         table = source.table
-        if len(terms) != 1 or table is None or source.rowid_slot is None:
+        if table is None or source.rowid_slot is None:
             return None
-        term = terms[0]
-        col = term.this
-        desc = bool(term.args.get("desc"))
-        nulls_first = term.args.get("nulls_first")
-        # the index holds NULLs first: read forward for ASC (NULLS FIRST), backward
-        # for DESC (NULLS LAST), where ties come in descending rowid order as SQLite's
-        # backward index walk gives them
-        if ((nulls_first is not None and nulls_first == desc)
-                or not isinstance(col, exp.Column)
-                or self._output_index(col, columns, select_items) is not None):
+        if any(c.find(exp.Select) is not None for c in conjuncts):
+            return None  # its predicates would be planned (and explained) twice
+        if explain_mark is not None and len(self.explain) != explain_mark + 1:
+            return None  # the access path line to replace is not where expected
+        order_cols = []
+        for term in node.args["order"].expressions:
+            col = self._order_column(term, scope, comp, select_items, columns)
+            if col is None:
+                return None
+            order_cols.append(col)
+        rowid_eq, eq_terms, ranges = _sargable_terms(source, conjuncts, scope)
+        if rowid_eq:
+            return None
+        best = None
+        for ix in table.indexes:
+            walk = _ordered_walk(ix, order_cols, eq_terms, ranges, table, comp)
+            if walk is not None and (best is None or walk[1] * 2 + walk[3]
+                                     > best[1] * 2 + best[3]):
+                best = walk
+        if best is None:
+            return None
+        ix, n_eq, reverse, has_range = best
+        if (node.args.get("limit") is None
+                and _most_equalities(table, eq_terms, comp) > n_eq):
+            return None
+        rows = self._walk_rows(source, ix, n_eq, has_range, reverse, eq_terms, ranges,
+                               conjuncts, comp)
+        line = _walk_explain(source, ix, n_eq, has_range, ranges, table.schema)
+        if explain_mark is None:
+            self.explain.append(line)
+        else:
+            self.explain[explain_mark] = line
+        return rows
+
+    def _order_column(self, term, scope, comp, select_items, columns):
+        """``(slot, desc, nulls_first, collation)`` of an ORDER BY term that names a
+        plain column of the one table (directly, by alias or by ordinal), else None."""
+        expr = term.this
+        coll = None
+        inner = expr
+        if isinstance(expr, exp.Collate):
+            coll = expr.expression.name.upper()
+            inner = expr.this
+        idx = self._output_index(expr, columns, select_items)
+        if idx is not None:
+            if select_items is None:
+                return None
+            inner = select_items[idx]
+            while isinstance(inner, (exp.Alias, exp.Paren)):
+                inner = inner.this
+        if not isinstance(inner, exp.Column) or isinstance(inner.this, exp.Star):
             return None
         try:
-            found, slot, _meta = scope.resolve(col.name, col.table or None)
+            found, slot, _meta = scope.resolve(inner.name, inner.table or None)
         except OperationalError:
             return None
-        schema = table.schema
+        schema = scope.sources[0].table.schema
         if found is not scope or slot >= len(schema.columns) or slot == schema.rowid_alias:
             return None
-        coll = (comp.compile(col).collation or "BINARY").upper()
-        for ix in table.indexes:
-            lead = ix.schema.columns[0]
-            if (lead.column == slot and not lead.desc and not ix.schema.where_sql
-                    and lead.collation.upper() == coll):
-                break
-        else:
-            return None
-        self.explain.append(f"SCAN {source.name} USING INDEX {ix.schema.name}")
+        if coll is None:
+            coll = (comp.compile(inner).collation or "BINARY").upper()
+        if coll not in _BUILTIN_COLLATIONS:
+            return None  # index keys use the built-in collations only
+        return slot, bool(term.args.get("desc")), term.args.get("nulls_first"), coll
+
+    def _walk_rows(self, source, ix, n_eq, has_range, reverse, eq_terms, ranges,
+                   conjuncts, comp):
+        """``rows()`` walking ``ix`` under its equality prefix (and the range on the
+        next part), each row tested by every conjunct as it comes."""
+        table = source.table
+        parts = ix.schema.columns
+        columns = table.schema.columns
+        eq_fns = []
+        for p in parts[:n_eq]:
+            other = next(o for op, o in eq_terms[p.column] if op == "=")
+            c = comp.compile(other)
+            eq_fns.append((c.fn, _probe_conv(columns[p.column].affinity, c.affinity),
+                           sort_key_function(p.collation)))
+        range_fns = []
+        if has_range:
+            p = parts[n_eq]
+            skey = sort_key_function(p.collation)
+            for op, other in ranges[p.column]:
+                c = comp.compile(other)
+                range_fns.append((op, c.fn, _probe_conv(columns[p.column].affinity,
+                                                        c.affinity), skey))
+        preds = [comp.predicate(c) for c in conjuncts]
         rt = self.rt
 
         def rows():
-            for key, r in rt.txn.index_rows(table, ix, reverse=desc):
-                yield r + (key,)
+            prefix = []
+            for f, conv, skey in eq_fns:
+                v = conv(f(()))
+                if v is None:
+                    return
+                prefix.append(skey(v))
+            lo = hi = None
+            if range_fns:
+                bounds = _range_bounds(range_fns)
+                if bounds is None:
+                    return
+                lo, hi = bounds
+            for key, r in rt.txn.index_rows(table, ix, tuple(prefix), lo, hi, reverse):
+                row = r + (key,)
+                for p in preds:
+                    if not p(row):
+                        break
+                else:
+                    yield row
         return rows
 
     def _sorted_run(self, source_rows, project, terms, distinct, columns, scope,
@@ -223,6 +319,98 @@ class OrderingPlanner:
             else:
                 yield from islice(it, k, k + n)
         return limited
+
+
+_BUILTIN_COLLATIONS = ("BINARY", "NOCASE", "RTRIM")
+
+
+def _sargable_terms(source, conjuncts, scope):
+    """``(rowid_eq, eq_terms, ranges)`` of the WHERE on ``source``: whether a rowid
+    ``=``/``IN`` term exists, and per column position its ``(op, expr)`` equality
+    (``=``/``IN``) and range terms (``_sargable``, as ``AccessPlanner._choose_path``)."""
+    schema = source.table.schema
+    rowid_cols = set(ROWID_NAMES)
+    if schema.rowid_alias is not None:
+        rowid_cols.add(schema.columns[schema.rowid_alias].name.lower())
+    rowid_eq = False
+    eq_terms: dict[int, list] = {}
+    ranges: dict[int, list] = {}
+    for c in conjuncts:
+        for name, op, other in _sargable(c, source, scope):
+            if name.lower() in rowid_cols:
+                rowid_eq = rowid_eq or op in ("=", "IN")
+                continue
+            pos = schema.column(name)
+            if pos is None:
+                continue
+            if op in ("=", "IN"):
+                eq_terms.setdefault(pos, []).append((op, other))
+            else:
+                ranges.setdefault(pos, []).append((op, other))
+    return rowid_eq, eq_terms, ranges
+
+
+def _equality_prefix(ix, eq_terms, table, comp, ops=("=",)) -> int:
+    """How many leading parts of ``ix`` a WHERE equality (``ops``) binds with the
+    part's collation."""
+    n = 0
+    for p in ix.schema.columns:
+        terms = [t for t in eq_terms.get(p.column, ()) if t[0] in ops]
+        if p.column is None or not terms or not _collation_ok(p, terms, table, comp):
+            break
+        n += 1
+    return n
+
+
+def _most_equalities(table, eq_terms, comp) -> int:
+    """The equality-prefix length of the WHERE's best index probe (``=`` or ``IN``)."""
+    return max((_equality_prefix(ix, eq_terms, table, comp, ("=", "IN"))
+                for ix in table.indexes if not ix.schema.where_sql), default=0)
+
+
+def _ordered_walk(ix, order_cols, eq_terms, ranges, table, comp):
+    """``(ix, n_eq, reverse, has_range)`` when a walk of ``ix`` under its ``=``
+    prefix gives rows in the order of ``order_cols`` (see ``_index_ordered``), else
+    None."""
+    if ix.schema.where_sql:
+        return None
+    parts = ix.schema.columns
+    n_eq = _equality_prefix(ix, eq_terms, table, comp)
+    m = len(order_cols)
+    for start in range(n_eq + 1):
+        if start + m > len(parts):
+            return None
+        if all(p.column == slot and p.collation.upper() == coll
+               for p, (slot, _d, _n, coll) in zip(parts[start:start + m], order_cols)):
+            break
+    else:
+        return None
+    free = order_cols[n_eq - start:] if n_eq > start else order_cols
+    directions = {desc for _s, desc, _n, _c in free}
+    if len(directions) > 1:
+        return None
+    reverse = directions.pop() if directions else False
+    # forward puts NULLs first (ASC's default), backward last (DESC's default)
+    if any(nulls_first is not None and nulls_first == desc
+           for _s, desc, nulls_first, _c in free):
+        return None
+    has_range = (n_eq < len(parts) and parts[n_eq].column is not None
+                 and parts[n_eq].column in ranges)
+    return ix, n_eq, reverse, has_range
+
+
+def _walk_explain(source, ix, n_eq, has_range, ranges, schema) -> str:
+    """SQLite's EXPLAIN QUERY PLAN line for an index walk: ``SCAN t USING INDEX i``
+    or ``SEARCH t USING INDEX i (a=? AND b>? AND b<?)``."""
+    parts = ix.schema.columns
+    terms = [schema.columns[p.column].name + "=?" for p in parts[:n_eq]]
+    if has_range:
+        name = schema.columns[parts[n_eq].column].name
+        ops_seen = {op[0] for op, _o in ranges[parts[n_eq].column]}
+        terms += [name + op + "?" for op in (">", "<") if op in ops_seen]
+    if not terms:
+        return f"SCAN {source.name} USING INDEX {ix.schema.name}"
+    return f"SEARCH {source.name} USING INDEX {ix.schema.name} ({' AND '.join(terms)})"
 
 
 def _int_arg(v) -> int:

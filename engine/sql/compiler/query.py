@@ -108,6 +108,7 @@ class Planner(SourcePlanner, JoinPlanner, AccessPlanner, AggregatePlanner, Order
         comp = ExprCompiler(scope, self.rt, planner=self)
         where = node.args.get("where")
         conjuncts = _conjuncts(where.this) if where is not None else []
+        explain_mark = len(self.explain)  # where the access path's line goes
         source_rows = from_plan(conjuncts, comp)
         select_items = self._expand_stars(node.expressions, scope)
         aggregate_nodes = _collect_aggregates(node, select_items, self.session)
@@ -123,11 +124,13 @@ class Planner(SourcePlanner, JoinPlanner, AccessPlanner, AggregatePlanner, Order
         project = _projector(fns)
         order = node.args.get("order")
         distinct = node.args.get("distinct") is not None
-        if order is not None and comp is plain_comp and not conjuncts and not distinct:
-            in_order = self._index_ordered(node, scope, comp, select_items, columns)
+        if order is not None and comp is plain_comp and not distinct:
+            in_order = self._index_ordered(node, scope, comp, select_items, columns,
+                                           conjuncts, explain_mark)
             if in_order is not None:
                 source_rows, order = in_order, None
         if order is not None:
+            self.explain.append("USE TEMP B-TREE FOR ORDER BY")
             terms = self._order_terms(order, select_items, columns, comp, aggregate=False)
             run = self._sorted_run(source_rows, project, terms, distinct, columns, scope,
                                    _top_count(node, comp))
