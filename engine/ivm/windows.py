@@ -24,6 +24,7 @@ total order of its values, which may order peers differently from SQLite.
 from __future__ import annotations
 
 from engine.errors import unsupported
+from engine.ivm.rows import strict
 from engine.sql.compiler.expr import ExprCompiler
 from engine.sql.compiler.window import WindowStage, collect_windows
 from engine.values import sort_key_function
@@ -53,7 +54,8 @@ def window_stage(vc, node, items, scope, comp, stream, grouped):
 
     def compute(rows):
         rows = sorted([row[:width] for row in rows], key=tie_key)
-        return list(run(lambda: rows, cell))
+        # type-strict rows: a slot turning from -2 to -2.0 must not cancel in new - old
+        return [strict(r) for r in run(lambda: rows, cell)]
 
     vc.explain.append(
         f"window: recompute the touched partitions (PARTITION BY {described})" if described

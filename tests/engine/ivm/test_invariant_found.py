@@ -107,8 +107,6 @@ def test_view_of_a_compound_from_item_applies_the_first_arms_affinity():
         sorted(_typed(theirs), key=repr)
 
 
-@pytest.mark.xfail(strict=True, reason="window-output-int-real-cancel: the Window operator's "
-                   "new - old cancels a slot that changed from -2 to -2.0 (Python-equal)")
 def test_window_slot_changing_type_only_is_updated():
     """sum() over a frame turns REAL when a text enters it (SQLite's approx flag): the
     partition's new output row equals the old one in Python, so new - old is empty."""

@@ -47,16 +47,14 @@ CONCAT_SEP = "|"   # no generated text contains it or ','
 # regression tests: distinct-numeric-aggregate, full-join-ordered-aggregate,
 # group-by-constant, full-join-derived-left.)
 # (also fixed: zset-int-real-merge by engine.ivm.rows.StrictRow, having-without-aggregate,
-# window-sum-inverse-type: sliding frames visit every row as SQLite's cursors do)
+# window-sum-inverse-type: sliding frames visit every row as SQLite's cursors do;
+# window-output-int-real-cancel: window output rows are type-strict)
 KNOWN_BUGS: set = {
     # A compound SELECT read as a FROM item (subquery, view, CTE, WITH RECURSIVE)
     # converts every arm's values by the first arm's column affinity in SQLite
     # ("SELECT c FROM t UNION SELECT b FROM t" with c REAL: b's 1 reads as 1.0); ours
     # passes them through. Executor and views alike (test_invariant_found.py).
     "compound-subquery-affinity",
-    # A window slot whose value changes type only (sum() -2 -> -2.0 when a text enters
-    # the frame) is lost: the Window operator's new - old cancels Python-equal rows.
-    "window-output-int-real-cancel",
 }
 
 
