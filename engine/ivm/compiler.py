@@ -61,6 +61,25 @@ class Rel:
 
     stream: object
     columns: list[ColumnMeta]
+    # A compound's first arm's REAL columns: a FROM item reading it sees their
+    # integers as REAL (SQLite's OP_RealAffinity; see QueryPlan.real_columns)
+    real_columns: tuple = ()
+
+    def from_item_stream(self):
+        """The stream as a FROM item sees it (integers in ``real_columns`` as REAL)."""
+        positions = self.real_columns
+        if not positions:
+            return self.stream
+
+        def convert(row):
+            if any(type(row[i]) is int for i in positions):
+                row = list(row)
+                for i in positions:
+                    if type(row[i]) is int:
+                        row[i] = float(row[i])
+                return strict(tuple(row))
+            return row
+        return self.stream.map(convert)
 
 
 def is_materialized(sql: str | None) -> bool:
@@ -299,14 +318,14 @@ class ViewCompiler:
         rel = self.query(query)
         cols = [ColumnMeta(n if names else c.name, c.affinity, c.collation)
                 for c, n in zip(rel.columns, names or rel.columns)]
-        return Source(alias, cols), rel.stream
+        return Source(alias, cols), rel.from_item_stream()
 
     def _derived(self, rel: Rel, alias: str, alias_node):
         cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in rel.columns]
         if alias_node is not None and alias_node.columns:
             for c, ident in zip(cols, alias_node.columns):
                 c.name = ident.name
-        return Source(alias, cols), rel.stream
+        return Source(alias, cols), rel.from_item_stream()
 
     def _find_cte(self, name):
         for level in reversed(self.ctes):
@@ -532,7 +551,9 @@ class ViewCompiler:
                     coll = o.this.expression.name.upper()
                 terms.append((lambda row, i=i: row[i], coll, o))
             stream = self._top_k(stream, node, comp, terms, 0)
-        return Rel(stream, columns)
+        real = left.real_columns or tuple(
+            i for i, c in enumerate(left.columns) if c.affinity == "REAL")
+        return Rel(stream, columns, real)
 
     def _values(self, node) -> Rel:
         comp = ExprCompiler(Scope(), self.rt, planner=self)

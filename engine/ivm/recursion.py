@@ -32,9 +32,11 @@ from sqlglot import exp
 
 from dbsp.operators.recursive import FixedPointError, Recursive
 from engine.errors import OperationalError, unsupported
+from engine.ivm.rows import strict
 from engine.sql.compiler.aggregation import _collect_aggregates
 from engine.sql.compiler.expr import ExprCompiler
 from engine.sql.compiler.joins import _join_kind
+from engine.sql.compiler.plan import real_affinity
 from engine.sql.compiler.predicates import _conjuncts, _refs_any
 from engine.sql.compiler.projection import _projector
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
@@ -75,14 +77,23 @@ def _fixed_point(vc, cte, name):
             if (c.collation or "BINARY") != "BINARY":
                 raise unsupported(f"UNION over a column with collation {c.collation} in a "
                                   "recursive CTE of a materialized view")
-    outer = [init.stream]
+    outer = [init.from_item_stream()]
     plans = [_plan_step(vc, step, name, outer, distinct) for step in steps]
     alias_cols = [ColumnMeta(c.name, c.affinity, c.collation) for c in columns]
+
+    # The CTE's table has the setup's column affinities: REAL ones read as REAL, in
+    # every iteration (SQLite stores queued rows with that affinity).
+    real = init.real_columns or tuple(
+        i for i, c in enumerate(init.columns) if c.affinity == "REAL")
+
+    def as_real(row):
+        return strict(real_affinity(row, real))
 
     def body(x, init_stream, *inputs):
         parts = [init_stream]
         for plan in plans:
-            parts.append(_step_stream(vc, plan, x, inputs, alias_cols, len(columns), word))
+            step = _step_stream(vc, plan, x, inputs, alias_cols, len(columns), word)
+            parts.append(step.map(as_real) if real else step)
         return parts[0].plus(*parts[1:])
 
     op = _SqlRecursive(name, body, len(outer), MAX_ITERATIONS, vc.circuit.work, distinct)

@@ -62,6 +62,8 @@ class CompoundPlanner:
                         yield r
         columns = [ColumnMeta(c.name, None, c.collation) for c in left.columns]
         plan = QueryPlan(columns, run, left.scope, left.correlated or right.correlated)
+        plan.real_columns = left.real_columns or tuple(
+            i for i, c in enumerate(left.columns) if c.affinity == "REAL")
         return self._order_limit_compound(node, plan, parent)
 
     def _order_limit_compound(self, node, plan, parent):
@@ -81,4 +83,6 @@ class CompoundPlanner:
             def run():
                 yield from sorter(list(base()))
         run = self._limit(node, run, comp)
-        return QueryPlan(plan.columns, run, plan.scope, plan.correlated)
+        out = QueryPlan(plan.columns, run, plan.scope, plan.correlated)
+        out.real_columns = plan.real_columns
+        return out

@@ -7,7 +7,7 @@ from sqlglot import exp
 
 from engine.errors import OperationalError
 from engine.sql.compiler.ordering import _row_key_function
-from engine.sql.compiler.plan import QueryPlan
+from engine.sql.compiler.plan import QueryPlan, real_affinity
 from engine.sql.compiler.scope import ColumnMeta, Source
 
 
@@ -42,7 +42,7 @@ class CtePlanner:
         if plan is None:
             plan = cte["plan"] = self._cte_plan(cte)
         cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in plan.columns]
-        return Source(alias, cols), (lambda: plan.run)
+        return Source(alias, cols), (lambda: plan.from_item_run())
 
     def _cte_plan(self, cte):
         query = cte["query"]
@@ -81,9 +81,12 @@ class CtePlanner:
                 "result columns")
         distinct = bool(query.args.get("distinct"))
         key = _row_key_function(columns)
+        # The queue table has the setup's column affinities: REAL ones read as REAL.
+        real = setup.real_columns or tuple(
+            i for i, c in enumerate(setup.columns) if c.affinity == "REAL")
 
         def run():
-            queue = list(setup.run())
+            queue = [real_affinity(r, real) for r in setup.run()] if real else list(setup.run())
             seen = set()
             if distinct:
                 unique = []
@@ -100,6 +103,8 @@ class CtePlanner:
                 yield row
                 work[:] = [row]
                 for r in step.run():
+                    if real:
+                        r = real_affinity(r, real)
                     if distinct:
                         k = key(r)
                         if k in seen:

@@ -5,6 +5,18 @@ from __future__ import annotations
 from engine.sql.compiler.scope import ColumnMeta
 
 
+def real_affinity(row: tuple, positions) -> tuple:
+    """``row`` with the integers at ``positions`` as REAL (OP_RealAffinity). O(k)."""
+    for i in positions:
+        if type(row[i]) is int:
+            row = list(row)
+            for j in positions:
+                if type(row[j]) is int:
+                    row[j] = float(row[j])
+            return tuple(row)
+    return row
+
+
 class QueryPlan:
     """A compiled query: ``columns`` and ``run()`` (a fresh generator per call)."""
 
@@ -14,6 +26,21 @@ class QueryPlan:
         self.scope = scope
         self.correlated = correlated
         self.explain: list[str] = explain or []
+
+    # Positions whose values a FROM item reading this compound query sees as REAL:
+    # its first arm's REAL-affinity columns (SQLite applies OP_RealAffinity there).
+    real_columns: tuple = ()
+
+    def from_item_run(self):
+        """``run`` as a FROM item sees it: integers in ``real_columns`` read as REAL."""
+        run, positions = self.run, self.real_columns
+        if not positions:
+            return run
+
+        def converted():
+            for row in run():
+                yield real_affinity(row, positions)
+        return converted
 
     def bind_outer(self, row) -> None:
         """Make ``row`` the current row of the enclosing scope (correlated subqueries)."""

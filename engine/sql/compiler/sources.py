@@ -75,7 +75,7 @@ class SourcePlanner:
             if item.args.get("alias") is not None and item.args["alias"].columns:
                 for c, ident in zip(cols, item.args["alias"].columns):
                     c.name = ident.name
-            return Source(alias, cols), (lambda: plan.run)
+            return Source(alias, cols), (lambda: plan.from_item_run())
         if isinstance(item, exp.Values):
             plan = self._values(item, scope.parent)
             alias = item.alias or ""
@@ -127,7 +127,7 @@ class SourcePlanner:
         if col_names:
             for c, n in zip(cols, col_names):
                 c.name = n
-        return Source(alias, cols), (lambda: plan.run)
+        return Source(alias, cols), (lambda: plan.from_item_run())
 
     def _store_source(self, store, alias):
         """A materialized view read from its store (engine.ivm.store): a table source

@@ -80,8 +80,6 @@ def test_min_max_window_filter_applies_on_sliding_frames():
 COMPOUND_SETUP = ["CREATE TABLE t(b INTEGER, c REAL)", "INSERT INTO t VALUES (1, 'a'), (2, 0.5)"]
 
 
-@pytest.mark.xfail(strict=True, reason="compound-subquery-affinity: a compound read as a "
-                   "FROM item takes its first arm's column affinity (SQLite)")
 @pytest.mark.parametrize("query", [
     "SELECT x, typeof(x) FROM (SELECT c AS x FROM t UNION SELECT b FROM t)",
     "WITH RECURSIVE r(x) AS (SELECT c FROM t UNION SELECT b FROM t) SELECT x, typeof(x) FROM r",
@@ -89,13 +87,11 @@ COMPOUND_SETUP = ["CREATE TABLE t(b INTEGER, c REAL)", "INSERT INTO t VALUES (1,
     "WHERE n < 1) SELECT x, typeof(x) FROM r",
 ])
 def test_compound_from_item_applies_the_first_arms_affinity(query):
-    assert "compound-subquery-affinity" in KNOWN_BUGS
     ours, theirs = _both(COMPOUND_SETUP, query)
     # sqlite3: the INTEGER 1 and 2 of the second arm read as REAL 1.0 and 2.0
     assert sorted(_typed(ours), key=repr) == sorted(_typed(theirs), key=repr)
 
 
-@pytest.mark.xfail(strict=True, reason="compound-subquery-affinity (materialized view)")
 def test_view_of_a_compound_from_item_applies_the_first_arms_affinity():
     q = "SELECT x, typeof(x) FROM (SELECT c AS x FROM t UNION ALL SELECT b FROM t)"
     conn = turso_stream.connect(":memory:", isolation_level=None)

@@ -48,14 +48,10 @@ CONCAT_SEP = "|"   # no generated text contains it or ','
 # group-by-constant, full-join-derived-left.)
 # (also fixed: zset-int-real-merge by engine.ivm.rows.StrictRow, having-without-aggregate,
 # window-sum-inverse-type: sliding frames visit every row as SQLite's cursors do;
-# window-output-int-real-cancel: window output rows are type-strict)
-KNOWN_BUGS: set = {
-    # A compound SELECT read as a FROM item (subquery, view, CTE, WITH RECURSIVE)
-    # converts every arm's values by the first arm's column affinity in SQLite
-    # ("SELECT c FROM t UNION SELECT b FROM t" with c REAL: b's 1 reads as 1.0); ours
-    # passes them through. Executor and views alike (test_invariant_found.py).
-    "compound-subquery-affinity",
-}
+# window-output-int-real-cancel: window output rows are type-strict;
+# compound-subquery-affinity: a compound read as a FROM item applies its first arm's
+# REAL affinity, QueryPlan.real_columns / Rel.real_columns)
+KNOWN_BUGS: set = set()
 
 
 def sql_literal(v) -> str:
