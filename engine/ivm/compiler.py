@@ -37,7 +37,7 @@ from engine.errors import OperationalError, unsupported
 from engine.ivm.aggregates import dbsp_aggregate
 from engine.ivm.compiled import CompiledView
 from engine.ivm.determinism import check_deterministic
-from engine.ivm.rows import strict
+from engine.ivm.rows import plain, strict
 from engine.ivm.parameters import (
     PARAMS_RELATION, join_params_by_in, mentions_params, params_source, parametrize)
 from engine.sql import operators as ops
@@ -245,9 +245,12 @@ class ViewCompiler:
             joined = stream.map(lambda row: project(row) + row)
             ranked = self._top_k(joined, node, comp, terms, width, params)
             return Rel(ranked.map(lambda row: strict(row[:width])), columns)
-        stream = stream.map(project)
         if distinct:
-            stream = stream.distinct()
+            # SQL's DISTINCT compares values (1 = 1.0): plain tuples, Python equality
+            stream = stream.map(base).distinct()
+        else:
+            stream = stream.map(project)
+        if distinct:
             if limited:
                 terms = self._order_keys(node, items, columns, comp, outputs_only=True)
                 stream = self._top_k(stream, node, comp, terms, 0, params,
@@ -529,17 +532,19 @@ class ViewCompiler:
                 "result columns")
         columns = [ColumnMeta(c.name, None, c.collation) for c in left.columns]
         distinct = bool(node.args.get("distinct"))
+        # Set operations compare values as SQL does (1 = 1.0): they see plain tuples
+        # (Python equality), not the type-strict rows of the arms.
         if isinstance(node, exp.Union):
             stream = left.stream.plus(right.stream)
             if distinct:
                 _require_binary(columns, "UNION")
-                stream = stream.distinct()
+                stream = stream.map(plain).distinct()
         elif isinstance(node, exp.Intersect):
             _require_binary(columns, "INTERSECT")
-            stream = left.stream.distinct().semi_join(right.stream, _whole, _whole)
+            stream = left.stream.map(plain).distinct().semi_join(right.stream, _whole, plain)
         else:
             _require_binary(columns, "EXCEPT")
-            stream = left.stream.distinct().anti_join(right.stream, _whole, _whole)
+            stream = left.stream.map(plain).distinct().anti_join(right.stream, _whole, plain)
         if node.args.get("limit") is not None or node.args.get("offset") is not None:
             comp = ExprCompiler(Scope(), self.rt, planner=self)
             terms = []

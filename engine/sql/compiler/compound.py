@@ -31,13 +31,14 @@ class CompoundPlanner:
         if isinstance(node, exp.Union):
             if distinct:
                 def run():
-                    seen = set()
+                    # SQLite inserts every row into one ephemeral index, where an equal
+                    # row *replaces* the earlier one: the last duplicate's value wins
+                    # (SELECT 1.0 UNION SELECT 1 gives 1), in first-seen order here.
+                    rows = {}
                     for src in (lrun(), rrun()):
                         for r in src:
-                            k = key(r)
-                            if k not in seen:
-                                seen.add(k)
-                                yield r
+                            rows[key(r)] = r
+                    yield from rows.values()
             else:
                 def run():
                     yield from lrun()
