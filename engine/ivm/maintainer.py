@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dbsp import ZSet
 from engine.errors import OperationalError
 from engine.ivm.compiler import compile_view, is_materialized
+from engine.ivm.deltas import change_ticks
 from engine.ivm.store import ViewStore, store_key
 
 log = logging.getLogger("turso_stream.ivm")
@@ -192,45 +193,15 @@ class ViewMaintainer:
         return out_ticks
 
     def _ticks(self, changes) -> list:
-        """The commit's base-table deltas as ticks of ``{relation: ZSet}``. O(|change|).
-
-        Tick 0 holds every change; a row rewritten to a Python-equal value of another
-        type (1 -> 1.0) retracts its old image in tick 0 and adds the new in tick 1.
-        """
+        """The commit's deltas of the tables views read, as ticks of ``{relation:
+        ZSet}`` (``engine.ivm.deltas.change_ticks``). O(|change|)."""
         read = self._read
         if read is None:
             read = set()
             for v in self._order:
                 read.update(v.inputs)
             self._read = read
-        tables = self.db.tables
-        main: dict = {}
-        retyped: dict = {}
-        for name, entries in changes.tables.items():
-            if name not in read:
-                continue
-            t = tables.get(name)
-            if t is None:
-                continue
-            with_rowid = not t.without_rowid
-            z = ZSet()
-            add = z.add_row
-            for key, before, after in entries:
-                if before is not None and after is not None and before == after:
-                    if list(map(type, before)) == list(map(type, after)):
-                        continue  # an identical rewrite changes no view
-                    retyped.setdefault(name, ZSet()).add_row(
-                        after + (key,) if with_rowid else after, 1)
-                    after = None
-                if before is not None:
-                    add(before + (key,) if with_rowid else before, -1)
-                if after is not None:
-                    add(after + (key,) if with_rowid else after, 1)
-            if z:
-                main[name] = z
-        if retyped:
-            return [main, retyped]
-        return [main] if main else []
+        return change_ticks(changes, self.db.tables, read)
 
     # -- schema changes ---------------------------------------------------------------------
 
