@@ -86,15 +86,7 @@ class AccessPlanner:
                         yield row
             return rows
 
-        def rows():
-            for key, r in keys_and_rows():
-                row = pre + r + (key,) if with_rowid else pre + r
-                for p in preds:
-                    if not p(row):
-                        break
-                else:
-                    yield row
-        return rows
+        return _checked_rows(keys_and_rows, with_rowid, pre, preds)
 
     def _full_scan(self, name, with_rowid, pre, preds, keys_and_rows):
         """Rows of a full table scan: when the transaction sees plain latest versions
@@ -104,6 +96,8 @@ class AccessPlanner:
         the checked generator. O(n) with one Python call per row and conjunct only."""
         rt = self.rt
         add = tuple.__add__
+
+        slow_rows = _checked_rows(keys_and_rows, with_rowid, pre, preds)
 
         def rows():
             lists = rt.txn.scan_lists(name)
@@ -116,15 +110,6 @@ class AccessPlanner:
             for p in preds:
                 it = filter(p, it)
             return it
-
-        def slow_rows():
-            for key, r in keys_and_rows():
-                row = pre + r + (key,) if with_rowid else pre + r
-                for p in preds:
-                    if not p(row):
-                        break
-                else:
-                    yield row
         return rows
 
     def _choose_path(self, source, local, comp, scope):
@@ -309,6 +294,20 @@ class AccessPlanner:
             return iter(out)
         return desc, probe
 
+
+
+def _checked_rows(keys_and_rows, with_rowid, pre, preds):
+    """``rows()``: each ``(key, row)`` of ``keys_and_rows()`` as a flat row (``pre`` +
+    row [+ rowid]) that passes every conjunct of ``preds``, in order. O(n)."""
+    def rows():
+        for key, r in keys_and_rows():
+            row = pre + r + (key,) if with_rowid else pre + r
+            for p in preds:
+                if not p(row):
+                    break
+            else:
+                yield row
+    return rows
 
 def _range_bounds(range_fns):
     """``(lo, hi)`` sort keys bounding an index part from its range terms
