@@ -41,13 +41,19 @@ def window_stage(vc, node, items, scope, comp, stream, grouped):
     O(Σ touched partitions · (p log p + the functions' frame work)).
     """
     nodes = collect_windows(node, items)
-    if vc.param_count:
-        raise unsupported("window functions in a parametrized subscription")
     width = _row_width(scope, comp)
     stage = WindowStage(nodes, node, comp, vc.session, width)
     slots = dict(comp.aggregates or {})
     slots.update(stage.slots)
     partition_key, described = _partition_key(stage, comp)
+    if vc.param_count and getattr(vc, "_params_slots", None) and vc._depth == 1:
+        # A subscription's bindings never share a partition: each binding's rows are
+        # windowed as if the query ran with its values bound.
+        by_query, bound = partition_key, tuple(vc._params_slots)
+        partition_key = lambda row: (by_query(row), tuple([row[i] for i in bound]))  # noqa: E731
+        described = f"{described or '(whole result)'} per binding"
+    elif vc.param_count:
+        raise unsupported("window functions in a subquery of a parametrized subscription")
     tie_key = _tie_key(vc, node, items, scope, comp, grouped)
     run = stage.run
     cell = [None]

@@ -61,6 +61,8 @@ QUERIES = [
     ("SELECT t.id, u.label FROM t JOIN u ON t.v = u.v WHERE t.grp = ?", True),
     ("SELECT id, v FROM t WHERE grp = ? ORDER BY v DESC, id LIMIT 2", True),
     ("SELECT grp, count(*) FROM t GROUP BY grp HAVING count(*) > 1", False),
+    ("SELECT id, row_number() OVER (ORDER BY v, id), total(v) OVER (ORDER BY id ROWS "
+     "BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t WHERE grp = ?", True),
     ("SELECT DISTINCT v FROM t", False),
 ]
 
