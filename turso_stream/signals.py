@@ -103,6 +103,9 @@ def _attach_all() -> None:
 
 
 def _attach(db) -> None:
+    # The view maintainer hands views' deltas to after-commit observers only while
+    # someone listens (engine.ivm.maintainer: Database.view_deltas_wanted).
+    db.view_deltas_wanted = lambda: bool(view_changed.receivers)
     hooks = db.durable_hooks
     for hook in hooks:
         if getattr(hook, "_turso_signals", False):

@@ -133,7 +133,11 @@ class ViewMaintainer:
                 outputs[v.name] = self._populate(v, ts, keep)
             elif ticks or any(outputs.get(r) for r in v.inputs):
                 outputs[v.name] = self._step(v, ticks, outputs, ts, keep)
-        # Each view's net delta, for after-commit observers (signals.view_changed).
+        # Each view's net delta, for after-commit observers (signals.view_changed), only
+        # while one listens (``db.view_deltas_wanted``, set by turso_stream.signals).
+        wanted = getattr(self.db, "view_deltas_wanted", None)
+        if wanted is None or not wanted():
+            return
         views = {}
         for name, per_tick in outputs.items():
             if len(per_tick) == 1:
