@@ -25,14 +25,18 @@ from .base import Operator
 
 
 class TopK(Operator):
-    """Rows ranked ``offset .. offset+limit-1`` of each partition by ``sort_key``."""
+    """Rows ranked ``offset .. offset+limit-1`` of each partition by ``sort_key``.
+
+    ``limit`` and ``offset`` are numbers, or callables ``f(partition key)`` giving each
+    partition its own (a parametrized LIMIT ?: one operator serves every binding).
+    """
 
     def __init__(self, sort_key, limit=None, offset=0, partition_key=None,
                  tie_key=total_order_key, work=None):
         super().__init__(work)
-        if limit is not None and limit < 0:
+        if not callable(limit) and limit is not None and limit < 0:
             raise ValueError("top-k limit must be >= 0 or None")
-        if offset < 0:
+        if not callable(offset) and offset < 0:
             raise ValueError("top-k offset must be >= 0")
         self.sort_key = sort_key
         self.limit = limit
@@ -59,23 +63,29 @@ class TopK(Operator):
             if entries is None:
                 entries = partitions[part] = SortedList()
             entry = (sort_key(row), tie_key(row), row)
+            window = self._window(part)
             if weight > 0:
                 for _ in range(weight):
-                    self._insert(entries, entry, emit)
+                    self._insert(entries, entry, emit, *window)
             else:
                 for _ in range(-weight):
-                    self._remove(entries, entry, emit)
+                    self._remove(entries, entry, emit, *window)
                 if not entries:
                     del partitions[part]
         return out
 
-    def _window_end(self):
-        return None if self.limit is None else self.offset + self.limit
+    def _window(self, part):
+        """``(offset, end)`` of ``part``'s window (end None: unbounded)."""
+        limit, offset = self.limit, self.offset
+        if callable(limit):
+            limit = limit(part)
+        if callable(offset):
+            offset = offset(part)
+        offset = max(offset, 0)
+        return offset, (None if limit is None or limit < 0 else offset + limit)
 
-    def _insert(self, entries, entry, emit):
+    def _insert(self, entries, entry, emit, offset, end):
         """Insert one unit of ``entry``; emit the window change. O(log n)."""
-        offset = self.offset
-        end = self._window_end()
         index = entries.bisect_right(entry)
         entries.add(entry)
         if end is not None and index >= end:
@@ -88,14 +98,12 @@ class TopK(Operator):
         if end is not None and len(entries) > end:
             emit(entries[end][2], -1)
 
-    def _remove(self, entries, entry, emit):
+    def _remove(self, entries, entry, emit, offset, end):
         """Remove one unit of ``entry``; emit the window change. O(log n)."""
         index = entries.bisect_left(entry)
         if index >= len(entries) or entries[index] != entry:
             raise ValueError(f"top-k: retraction of absent row {entry[2]!r} "
                              "(integrated weights must stay non-negative)")
-        offset = self.offset
-        end = self._window_end()
         if end is not None and index >= end:
             del entries[index]
             return

@@ -38,6 +38,8 @@ class CompiledView:
     # Parametrized queries (subscriptions): k > 0 parameters; input PARAMS_RELATION
     # takes (p1..pk, None) rows and every output row ends with its k values.
     param_count: int = 0
+    # Checks a new binding must pass before it enters the circuit (LIMIT ? values).
+    binding_checks: list = field(default_factory=list)
     _primed: bool = False
 
     def step(self, deltas: dict[str, ZSet]) -> ZSet:

@@ -44,6 +44,7 @@ from engine.sql import operators as ops
 from engine.sql.compiler.aggregation import _collect_aggregates, check_aggregate_use
 from engine.sql.compiler.expr import ExprCompiler, Runtime, _collation, _hash_key_function
 from engine.sql.compiler.joins import _join_kind
+from engine.sql.compiler.ordering import _int_arg
 from engine.sql.compiler.predicates import _conjuncts, equi_sides
 from engine.sql.compiler.projection import _output_meta, _projector
 from engine.sql.compiler.query import Planner
@@ -127,7 +128,8 @@ def compile_parametrized(session, query: exp.Expression) -> CompiledView:
     compiler.circuit.output("out", rel.stream)
     return CompiledView(compiler.circuit, rel.columns, dict(compiler.input_names),
                         dict(compiler.constants), key_columns=compiler.key_columns,
-                        explain=compiler.explain, param_count=count)
+                        explain=compiler.explain, param_count=count,
+                        binding_checks=compiler.binding_checks)
 
 
 def _strip_variables(node):
@@ -152,6 +154,7 @@ class ViewCompiler:
         self.ctes: list[dict] = []
         self.explain: list[str] = []
         self.key_columns: tuple[int, ...] = ()
+        self.binding_checks: list = []  # f(binding values) raising for a bad binding
         self._depth = 0
 
     # -- queries -------------------------------------------------------------------------
@@ -611,15 +614,40 @@ class ViewCompiler:
         if params:
             end = out_width if out_width is not None else width
             partition = lambda row: row[end - params:end]  # noqa: E731
-        limit = _constant_int(node.args.get("limit"), comp, "LIMIT")
-        offset = _constant_int(node.args.get("offset"), comp, "OFFSET") or 0
-        if limit is not None and limit < 0:
-            limit = None
+        if params and any(node.args.get(k) is not None and mentions_params(node.args[k])
+                          for k in ("limit", "offset")):
+            limit = self._bound_int(node.args.get("limit"), "LIMIT")
+            offset = self._bound_int(node.args.get("offset"), "OFFSET") or 0
+        else:
+            limit = _constant_int(node.args.get("limit"), comp, "LIMIT")
+            offset = _constant_int(node.args.get("offset"), comp, "OFFSET") or 0
+            if limit is not None and limit < 0:
+                limit = None
+            offset = max(offset, 0)
         sort_key = _sort_key(terms)
         self.explain.append("ORDER BY ... LIMIT: incremental top-k")
-        return stream.top_k(sort_key, limit, max(offset, 0), partition_key=partition,
+        return stream.top_k(sort_key, limit, offset, partition_key=partition,
                             tie_key=(lambda row: total_order_key(row[width:])) if width
                             else total_order_key)
+
+
+    def _bound_int(self, node, what):
+        """A LIMIT/OFFSET that reads parameters: ``f(binding values) -> int`` for the
+        top-k's per-partition window (None when absent). Each new binding is checked
+        before it enters the circuit (``binding_checks``): a non-integer is SQLite's
+        "datatype mismatch" for that subscriber alone."""
+        if node is None:
+            return None
+        expr = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
+        if isinstance(node, exp.Limit) and node.args.get("offset") is not None:
+            raise unsupported("LIMIT with an offset clause form in a materialized view")
+        fn = ExprCompiler(Scope([params_source(self.param_count)]), self.rt,
+                          planner=self).fn(expr)
+
+        def value(binding):
+            return _int_arg(fn(tuple(binding) + (None,)))
+        self.binding_checks.append(value)
+        return value
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -747,10 +775,7 @@ def _constant_int(node, comp, what):
     c = comp.compile(expr)
     if not c.constant:
         raise unsupported(f"a {what} that is not a constant in a materialized view")
-    value = c.fn(())
-    if type(value) is not int:
-        raise OperationalError("datatype mismatch")
-    return value
+    return _int_arg(c.fn(()))
 
 
 class _Descending:

@@ -135,14 +135,18 @@ class SubscriptionHub:
         db = self.db
         with db._state_lock:
             query = self.queries.get(sql)
+            key = tuple(values)
             if query is None:
                 compiled = compile_parametrized(_committed_session(session, db), node)
+                for check in compiled.binding_checks:
+                    check(key)  # a bad binding (LIMIT 'x') fails before any state
                 query = _Query(sql, compiled)
                 self._populate(query)
                 self.queries[sql] = query
-            key = tuple(values)
             binding = query.bindings.get(key)
             if binding is None:
+                for check in query.compiled.binding_checks:
+                    check(key)  # raises before the binding touches the circuit
                 binding = query.bindings[key] = _Binding(key)
                 if query.compiled.param_count:
                     out = query.compiled.step(

@@ -402,3 +402,35 @@ def test_parameters_in_from_subqueries_stay_refused():
     conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, grp TEXT)")
     with pytest.raises(turso_stream.NotSupportedError, match="parameters inside a subquery"):
         conn.subscribe("SELECT * FROM (SELECT id FROM t WHERE grp = ?)", ("a",), print)
+
+
+def test_limit_and_offset_parameters_rank_per_binding():
+    """LIMIT ? / OFFSET ? in a subscription: each binding has its own window, sharing one
+    circuit; a non-integer LIMIT is sqlite3's "datatype mismatch" for that subscriber."""
+    conn, oracle = _connect(), sqlite3.connect(":memory:")
+    for c in (conn, oracle):
+        c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v INT)")
+        c.executemany("INSERT INTO t(v) VALUES (?)", [(i * 7 % 10,) for i in range(10)])
+    sql = "SELECT id, v FROM t ORDER BY v DESC, id LIMIT ? OFFSET ?"
+    subs = {}
+    for binding in [(2, 0), (3, 1), (1, 5), (-1, 8)]:
+        integral = Integral()
+        conn.subscribe(sql, binding, integral)
+        subs[binding] = integral
+    assert len(conn._db.subscription_hub.queries) == 1
+    for stmt in ["INSERT INTO t(v) VALUES (9)", "DELETE FROM t WHERE v = 9",
+                 "UPDATE t SET v = 4 WHERE id = 3", "INSERT INTO t(v) VALUES (0)"]:
+        conn.execute(stmt)
+        oracle.execute(stmt)
+        for binding, integral in subs.items():
+            expected = _typed(oracle.execute(sql, binding).fetchall())
+            try:
+                _wait(lambda: integral.rows == expected)
+            except AssertionError:
+                pass
+            assert integral.rows == expected, (stmt, binding)
+    with pytest.raises(turso_stream.IntegrityError, match="datatype mismatch"):
+        conn.subscribe(sql, ("x", 0), print)
+    with pytest.raises(sqlite3.IntegrityError, match="datatype mismatch"):
+        oracle.execute(sql, ("x", 0)).fetchall()
+    assert len(conn._db.subscription_hub.queries[sql].bindings) == 4  # nothing half-added

@@ -9,7 +9,7 @@ from operator import itemgetter
 
 from sqlglot import exp
 
-from engine.errors import OperationalError
+from engine.errors import IntegrityError, OperationalError
 from engine.sql.compiler.access import _collation_ok, _probe_conv, _range_bounds
 from engine.sql.compiler.expr import _hash_key_function
 from engine.sql.compiler.predicates import _sargable
@@ -414,13 +414,16 @@ def _walk_explain(source, ix, n_eq, has_range, ranges, schema) -> str:
 
 
 def _int_arg(v) -> int:
+    """A LIMIT/OFFSET value as SQLite takes it (OP_MustBeInt): integers, and text or
+    reals that convert to one exactly; anything else is SQLITE_MISMATCH, which the
+    sqlite3 module raises as IntegrityError("datatype mismatch")."""
     if v is None:
-        raise OperationalError("datatype mismatch")
+        raise IntegrityError("datatype mismatch")
     if type(v) is int:
         return v
     conv = apply_affinity(v, INTEGER) if isinstance(v, (str, float)) else v
     if type(conv) is not int:
-        raise OperationalError("datatype mismatch")
+        raise IntegrityError("datatype mismatch")
     return conv
 
 
