@@ -47,6 +47,7 @@ class CompiledTrigger:
         self.columns = {c.name.lower() for c in cols} if cols else None
         self.table_schema = table_schema
         self._compiled = None
+        self.view_modes = None
 
     def _compile(self):
         from engine.sql.compiler.dml import compile_delete, compile_insert, compile_update
@@ -74,6 +75,9 @@ class CompiledTrigger:
                 raise OperationalError(
                     f"not supported by turso_stream: {stmt.key.upper()} inside a trigger")
         self._compiled = (scope, rt, when_fn, body, len(cols) + 1)
+        # How its queries read materialized views (store or SELECT): recompiled when
+        # that must change, as cached statements are (Session._views_current).
+        self.view_modes = planner.__dict__.get("view_modes")
         return self._compiled
 
     def fire(self, txn, new_row, old_row) -> bool:
@@ -85,7 +89,10 @@ class CompiledTrigger:
         active = session.active_triggers
         if self.name in active:
             return True
-        scope, rt, when_fn, body, width = self._compiled or self._compile()
+        compiled = self._compiled
+        if compiled is None or (self.view_modes and not self.session._views_current(self)):
+            compiled = self._compile()
+        scope, rt, when_fn, body, width = compiled
         pad = (None,) * width
         row = (new_row if new_row is not None else pad) + (old_row if old_row is not None else pad)
         scope.cell[0] = row
