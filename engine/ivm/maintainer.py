@@ -125,6 +125,8 @@ class ViewMaintainer:
             self._read = None
         if not self._order:
             return
+        if self._failed:
+            fresh |= self._retry_failed(changes)
         ticks = self._ticks(changes)
         keep = self.db._active_count > 1
         outputs: dict[str, list] = {}
@@ -152,6 +154,20 @@ class ViewMaintainer:
                 views[name] = total
         if views:
             changes.views = views
+
+    @property
+    def _failed(self) -> bool:
+        return any(v.store is not None and v.store.status is not None
+                   and v.store.status[1] == "failed" for v in self._order)
+
+    def _retry_failed(self, changes) -> set:
+        """Views whose maintenance failed (e.g. SUM overflowed) are rebuilt from scratch
+        by a commit that changes the tables they read: once the data is fixed, the view
+        works again, as a plain view would. O(the view's data) per such commit."""
+        touched = changes.tables.keys()
+        return {v.name for v in self._order
+                if v.store is not None and v.store.status is not None
+                and v.store.status[1] == "failed" and not v.store.base_deps.isdisjoint(touched)}
 
     def _step(self, v: _View, ticks, outputs, ts, keep) -> list:
         """Step ``v`` once per tick; install its delta; return its output per tick."""
