@@ -1,7 +1,6 @@
-"""Views re-checked as transactions go: a trigger body reading a materialized view sees
-its own transaction's writes, as it
-would with a plain view: the compiled trigger switches between the view's store and its
-SELECT as the transaction's writes require (like cached statements)."""
+"""Materialized views re-checked as transactions go: a trigger body reading one sees its
+own transaction's writes (the compiled trigger switches between the view's store and its
+SELECT, like cached statements), and a failed view recovers once its data is fixed."""
 
 import sqlite3
 
