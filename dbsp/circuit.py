@@ -107,9 +107,10 @@ class Stream:
         return self.theta_join(other, None, combine)
 
     # aggregation, ordering, windows
-    def aggregate(self, group_key, aggregates, output=None):
+    def aggregate(self, group_key, aggregates, output=None, exists_only=None):
         kwargs = {} if output is None else {"output": output}
-        return self.apply(GroupAggregate(group_key, aggregates, work=self.circuit.work, **kwargs))
+        return self.apply(GroupAggregate(group_key, aggregates, work=self.circuit.work,
+                                         exists_only=exists_only, **kwargs))
 
     def top_k(self, sort_key, limit=None, offset=0, partition_key=None, tie_key=total_order_key):
         return self.apply(TopK(sort_key, limit, offset, partition_key, tie_key, self.circuit.work))

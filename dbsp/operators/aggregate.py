@@ -7,6 +7,9 @@ and emit  -old_row(g) + new_row(g)  when the output row changed
 A group exists while its row count (total weight) is non-zero; a grouped
 aggregate emits no row for an empty group, an ungrouped one always has
 exactly one row (COUNT 0, SUM NULL over empty input), emitted at tick 0.
+Rows for which ``exists_only(row)`` is true count toward their group's existence
+but reach no aggregate (SQL's correlated/parametrized "presence" rows: an ungrouped
+aggregate has its one row, COUNT 0, for a binding that matches nothing).
 Output rows are ``output(group_key, values)`` (default
 ``group_key + values``, group keys being tuples), so HAVING and projection
 are ordinary operators layered after.
@@ -39,9 +42,11 @@ class _Group:
 class GroupAggregate(Operator):
     """GROUP BY ``group_key(row)`` (None = ungrouped) computing ``aggregates``."""
 
-    def __init__(self, group_key, aggregates, output=_default_output, work=None):
+    def __init__(self, group_key, aggregates, output=_default_output, work=None,
+                 exists_only=None):
         super().__init__(work)
         self.group_key = group_key
+        self.exists_only = exists_only
         self.aggregates = tuple(aggregates)
         # Bound methods, looked up once (the per-commit path is a few rows).
         self._adders = tuple(agg.add for agg in self.aggregates)
@@ -68,6 +73,7 @@ class GroupAggregate(Operator):
         if len(data) >= _BULK:
             self._step_bulk(delta, touched)
             return self._emit(touched)
+        exists_only = self.exists_only
         for row, weight in data.items():
             key = () if group_key is None else group_key(row)
             group = groups.get(key)
@@ -75,6 +81,8 @@ class GroupAggregate(Operator):
                 group = groups[key] = self._new_group()
             touched[key] = group
             group.count += weight
+            if exists_only is not None and exists_only(row):
+                continue
             for add, state in zip(adders, group.states):
                 add(state, row, weight)
         if group_key is None and not touched:
@@ -112,6 +120,7 @@ class GroupAggregate(Operator):
                     pairs.append(item)
         groups = self.groups
         aggregates = self.aggregates
+        exists_only = self.exists_only
         for key, batch in buckets.items():
             group = groups.get(key)
             if group is None:
@@ -119,10 +128,14 @@ class GroupAggregate(Operator):
             touched[key] = group
             if unit:
                 group.count += len(batch)
+                if exists_only is not None:
+                    batch = [r for r in batch if not exists_only(r)]
                 for agg, state in zip(aggregates, group.states):
                     agg.add_rows(state, batch)
             else:
                 group.count += sum([w for _r, w in batch])
+                if exists_only is not None:
+                    batch = [item for item in batch if not exists_only(item[0])]
                 for agg, state in zip(aggregates, group.states):
                     agg.add_many(state, batch)
 

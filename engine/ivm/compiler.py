@@ -486,22 +486,15 @@ class ViewCompiler:
         extra = len(expr_slots)
         scan_order = _scan_order(scope)
         aggs = [dbsp_aggregate(n, comp, scan_order) for n in aggregate_nodes]
+        exists_only = None
         if params and group is None:
             present = width - 1
-            for agg in aggs:
-                agg.value = _skipping_presence(agg.value, present)
+            exists_only = lambda row: row[present] == 1  # noqa: E731 - presence rows
         for k, n in enumerate(aggregate_nodes):
             slots[id(n)] = width + extra + k
-        template = [None] * width
-
-        def output(key, values):
-            row = template[:]
-            for k, slot in column_slots:
-                row[slot] = key[k]
-            return tuple(row) + tuple(key[k] for k, _s, _t in expr_slots) + values
-
+        output = group_row_builder(width, column_slots, expr_slots)
         group_key = None if not key_fns else _tuple_key(key_fns, none_ok=True)
-        stream = stream.aggregate(group_key, aggs, output)
+        stream = stream.aggregate(group_key, aggs, output, exists_only=exists_only)
         self.explain.append("GROUP BY: incremental aggregate" if group is not None
                             else "aggregate: incremental")
         post = ExprCompiler(scope, self.rt, aggregates=slots, planner=self)
@@ -656,9 +649,18 @@ def _whole(row):
     return row
 
 
-def _skipping_presence(value, present):
-    """An aggregate's value extractor that skips parameter presence rows (NULL)."""
-    return lambda row: None if row[present] == 1 else value(row)
+def group_row_builder(width, column_slots, expr_slots):
+    """``output(group key, aggregate values)`` for GroupAggregate: the post-aggregation
+    row in the scope's flat layout (grouped columns in their ``column_slots``, other
+    slots NULL), then the non-column GROUP BY values, then the aggregates."""
+    template = [None] * width
+
+    def output(key, values):
+        row = template[:]
+        for k, slot in column_slots:
+            row[slot] = key[k]
+        return tuple(row) + tuple([key[k] for k, _s, _t in expr_slots]) + values
+    return output
 
 
 def _strip_alias(node):

@@ -46,7 +46,7 @@ from engine.errors import OperationalError, unsupported
 from engine.ivm.aggregates import dbsp_aggregate
 from engine.ivm.compiler import (
     Rel, ViewCompiler, _all_of, _check_grouped_references, _constant_int, _resolve_column,
-    _sort_key, _tuple_key, _whole)
+    _sort_key, _tuple_key, _whole, group_row_builder)
 from engine.sql import operators as ops
 from engine.sql.compiler.aggregation import _collect_aggregates
 from engine.sql.compiler.expr import Compiled, ExprCompiler, _collation, _hash_key_function
@@ -614,27 +614,10 @@ def _equi_sides(cond, scope, p_source):
 
 # -- aggregation per binding ----------------------------------------------------------------
 
-class _SkippingPresence:
-    """An aggregate that ignores presence rows (they only make the group exist)."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def new_state(self):
-        return self.inner.new_state()
-
-    def add(self, state, row, weight):
-        if row[-1] is not PRESENCE:
-            self.inner.add(state, row, weight)
-
-    def add_many(self, state, pairs):
-        self.inner.add_many(state, [(r, w) for r, w in pairs if r[-1] is not PRESENCE])
-
-    def result(self, state):
-        return self.inner.result(state)
+def _is_presence(row) -> bool:
+    """A presence row: it only makes its binding's group exist (GroupAggregate's
+    ``exists_only``)."""
+    return row[-1] is PRESENCE
 
 
 def _param_aggregate(vc, node, scope, comp, stream, items, aggregate_nodes, p_stream):
@@ -676,22 +659,17 @@ def _param_aggregate(vc, node, scope, comp, stream, items, aggregate_nodes, p_st
     scan = _scan_order(scope, p_source)
     aggs = [dbsp_aggregate(n, comp, scan if scan is not total_order_key else None)
             for n in aggregate_nodes]
+    exists_only = None
     if group is None:
         pad = (None,) * p_source.offset
         stream = stream.plus(p_stream.map(lambda p: pad + p + (PRESENCE,)))
-        aggs = [_SkippingPresence(a) for a in aggs]
+        exists_only = _is_presence
     extra = len(expr_slots)
     for k, n in enumerate(aggregate_nodes):
         slots[id(n)] = width + extra + k
-    template = [None] * width
-
-    def output(key, values):
-        row = template[:]
-        for k, slot in column_slots:
-            row[slot] = key[k]
-        return tuple(row) + tuple([key[k] for k, _s, _t in expr_slots]) + values
-
-    stream = stream.aggregate(_tuple_key(key_fns, none_ok=True), aggs, output)
+    output = group_row_builder(width, column_slots, expr_slots)
+    stream = stream.aggregate(_tuple_key(key_fns, none_ok=True), aggs, output,
+                              exists_only=exists_only)
     post = ExprCompiler(scope, vc.rt, aggregates=slots, planner=vc)
     roots = list(items) + [node.args[k] for k in ("having", "order") if node.args.get(k)]
     for _k, slot, target in expr_slots:

@@ -219,3 +219,18 @@ def test_bulk_delta_equals_row_by_row(grouped):
         assert bulk.step({"in": d})["out"] == small.step({"in": d})["out"]
     bulk._check()
     small._check()
+
+
+@pytest.mark.parametrize("size", [3, 2000])  # the per-row path and the bulk path
+def test_exists_only_rows_make_groups_exist_without_reaching_aggregates(size):
+    """Presence rows (``exists_only``) keep a group alive but are never aggregated, in
+    the per-row and the bulk (add_rows/add_many) paths alike."""
+    rows = [(i % 3, i) for i in range(size)] + [(7, "presence"), (0, "presence")]
+    c = Circuit()
+    c.output("out", c.input("in").aggregate(
+        lambda r: (r[0],), [Count(), Sum(lambda r: r[1] if r[1] != "presence" else None)],
+        exists_only=lambda r: r[1] == "presence"))
+    out = c.step({"in": ZSet.from_rows(rows)})["out"]
+    counts = {row[0]: row[1] for row in out.rows()}
+    assert counts[7] == 0 and counts[0] == len([i for i in range(size) if i % 3 == 0])
+    c._check()

@@ -55,3 +55,23 @@ def test_failed_view_recovers_when_its_data_is_fixed():
     conn.execute("DELETE FROM t WHERE v = 1")
     assert conn.execute("SELECT * FROM s").fetchall() == [(9223372036854775807, 1)]
     assert conn.execute("SELECT * FROM s2").fetchall() == [(9.223372036854776e+18,)]
+
+
+def test_correlated_count_populated_in_bulk_skips_presence_rows():
+    """A correlated COUNT(*) over a big table is populated through the bulk aggregation
+    path; the binding's presence row must not be counted there either."""
+    q = "SELECT t.a, (SELECT count(*) FROM u WHERE u.a = t.a) FROM t"
+    results = []
+    for module in (sqlite3, turso_stream):
+        conn = module.connect(":memory:", isolation_level=None)
+        conn.execute("CREATE TABLE t(a)")
+        conn.execute("CREATE TABLE u(a)")
+        conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(1500)])
+        conn.executemany("INSERT INTO u VALUES (?)", [(i % 50,) for i in range(3000)])
+        if module is turso_stream:
+            conn.execute(f"CREATE MATERIALIZED VIEW v AS {q}")
+            q_read = "SELECT * FROM v"
+        else:
+            q_read = q
+        results.append(sorted(conn.execute(q_read).fetchall()))
+    assert results[0] == results[1]
