@@ -39,7 +39,8 @@ from engine.ivm.compiled import CompiledView
 from engine.ivm.determinism import check_deterministic
 from engine.ivm.rows import plain, strict
 from engine.ivm.parameters import (
-    PARAMS_RELATION, join_params_by_in, mentions_params, params_source, parametrize)
+    PARAMS_RELATION, check_shareable, join_params_by_in, mentions_params, not_shareable,
+    params_source, parametrize)
 from engine.sql import operators as ops
 from engine.sql.compiler.aggregation import _collect_aggregates, check_aggregate_use
 from engine.sql.compiler.expr import ExprCompiler, Runtime, _collation, _hash_key_function
@@ -117,9 +118,11 @@ def compile_parametrized(session, query: exp.Expression) -> CompiledView:
     The circuit's input ``PARAMS_RELATION`` takes the distinct parameter tuples,
     each with a trailing presence flag of None (``(p1, ..., pk, None)``); each output
     row is the result row followed by its binding's k values (see parameters.py).
-    A query without parameters compiles as a view.
+    A query without parameters compiles as a view. Raises ``NotShareable`` when the
+    parameters sit where one shared circuit cannot hold them (see ``compile_bound``).
     """
     check_deterministic(query.transform(_strip_variables), session)
+    check_shareable(query)
     query, count = parametrize(query)
     # A materialized view read by the query compiles inline (its deltas are not
     # handed to subscriptions), so the circuit reads base tables only.
@@ -130,6 +133,32 @@ def compile_parametrized(session, query: exp.Expression) -> CompiledView:
                         dict(compiler.constants), key_columns=compiler.key_columns,
                         explain=compiler.explain, param_count=count,
                         binding_checks=compiler.binding_checks)
+
+
+def compile_bound(session, query: exp.Expression, values) -> CompiledView:
+    """Compile ``query`` for one binding ``values`` of its parameters: the circuit of
+    a subscription whose parameters a shared circuit cannot hold (parameters.py).
+
+    Each parameter reads its bound value exactly as the executor's does
+    (``Runtime.params``: no affinity, no collation, never rendered into SQL text),
+    so the circuit is the view of the query run with ``values`` bound; a LIMIT or
+    frame offset made of parameters is a constant here. ``session`` is the private
+    compile session (``session.bound_values`` is set while compiling, which every
+    ViewCompiler of this circuit, scratch ones too, reads).
+    """
+    check_deterministic(query.transform(_strip_variables), session)
+    saved = getattr(session, "bound_values", ())
+    session.bound_values = list(values)
+    try:
+        compiler = ViewCompiler(session, inline_views=True)
+        rel = compiler.query(query)
+    finally:
+        session.bound_values = saved
+    compiler.explain.append("parameters bound as constants: one circuit per binding")
+    compiler.circuit.output("out", rel.stream)
+    return CompiledView(compiler.circuit, rel.columns, dict(compiler.input_names),
+                        dict(compiler.constants), key_columns=compiler.key_columns,
+                        explain=compiler.explain)
 
 
 def _strip_variables(node):
@@ -144,6 +173,8 @@ class ViewCompiler:
         self.param_count = param_count  # > 0: a parametrized query (see parameters.py)
         self.inline_views = inline_views  # compile materialized views read as plain ones
         self.rt = Runtime(session)
+        # A per-binding subscription circuit's values (compile_bound): parameters read them
+        self.rt.params = list(getattr(session, "bound_values", ()))
         # The executor's planner, for its AST-level helpers only (``*`` expansion,
         # USING/NATURAL conditions, GROUP BY targets, ORDER BY terms).
         self.planner = Planner(session, self.rt)
@@ -202,8 +233,7 @@ class ViewCompiler:
             stream, conjuncts = self._join_params(stream, scope, comp, conjuncts)
         elif any(mentions_params(c) for c in conjuncts) or (
                 self.param_count and mentions_params(node)):
-            raise unsupported("parameters inside a subquery, CTE or compound query of a "
-                              "subscription")
+            raise not_shareable("inside a subquery, CTE or compound query")
         from engine.ivm import subqueries  # (IN/EXISTS/scalar subqueries attach slots)
         stream = subqueries.filter_with_subqueries(self, stream, scope, comp, conjuncts)
         items = self.planner._expand_stars(node.expressions, scope)
@@ -220,6 +250,8 @@ class ViewCompiler:
             if node.args.get("having") is not None:
                 raise OperationalError("a GROUP BY clause is required before HAVING")
         if collect_windows(node, items):
+            if self.param_count and not params:
+                raise not_shareable("with window functions in a subquery")
             from engine.ivm.windows import window_stage
             stream, comp = window_stage(self, node, items, scope, comp, stream, grouped)
         stream, comp = subqueries.attach_subqueries(
@@ -775,9 +807,18 @@ def _constant_int(node, comp, what):
     if isinstance(node, exp.Limit) and node.args.get("offset") is not None:
         raise unsupported("LIMIT with an offset clause form in a materialized view")
     c = comp.compile(expr)
-    if not c.constant:
+    if not c.constant and not _bound_constant(expr, comp):
         raise unsupported(f"a {what} that is not a constant in a materialized view")
     return _int_arg(c.fn(()))
+
+
+def _bound_constant(expr, comp) -> bool:
+    """Is ``expr`` constant given the bound values of a per-binding circuit
+    (``compile_bound``): parameters it reads are bound, and it reads no column,
+    subquery or aggregate?"""
+    numbers = [v.args.get("number") or 0 for v in expr.find_all(Variable)]
+    return bool(numbers) and max(numbers) <= len(comp.rt.params) and not any(
+        True for _ in expr.find_all(exp.Column, exp.Select, exp.AggFunc, exp.Window))
 
 
 class _Descending:

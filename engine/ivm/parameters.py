@@ -23,18 +23,61 @@ values bound:
   subquery (``engine.ivm.subqueries`` decorrelates them like any outer column);
   a top-level ``x IN (SELECT ... ?)`` with no parameter equality elsewhere joins
   P through the subquery instead (``join_params_by_in``), not as a cross product.
-  Parameters in FROM subqueries, CTEs and compound queries stay unsupported.
+
+Parameters the shared rewrite cannot place (in a FROM subquery or a JOIN's ON,
+a CTE, WITH RECURSIVE, a compound query's arm, a window frame, a window in a
+subquery, a subquery's LIMIT) make the compiler raise ``NotShareable``
+(``check_shareable`` finds most of them before compiling). Such a SQL text then
+gets one circuit per distinct binding (``compile_bound`` in ``compiler.py``):
+each parameter reads its bound value as the executor does (no affinity, no
+collation), so the circuit is the view of the query with those values bound.
+Subscribers of the same binding share that circuit (``engine.ivm.subscriptions``).
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
+from engine.errors import NotSupportedError
 from engine.sql.compiler.scope import ColumnMeta, Source
 from engine.sql.dialect import Variable
 
 PARAMS_RELATION = "__params"
 PRESENT = "__present"
+
+
+class NotShareable(NotSupportedError):
+    """The query's parameters sit where one circuit shared by every binding cannot
+    put them: the subscription compiles per binding instead (module docstring)."""
+
+
+def not_shareable(where: str) -> NotShareable:
+    """The refusal for parameters ``where`` (e.g. "inside a CTE")."""
+    return NotShareable(f"not supported by turso_stream: parameters {where} of a "
+                        "subscription (in a circuit shared by every binding)")
+
+
+def check_shareable(query: exp.Expression) -> None:
+    """Raise ``NotShareable`` when a parameter of ``query`` (an unparametrized AST)
+    sits where ``parametrize`` + the view compiler cannot join P: a compound query,
+    a CTE, a FROM item or JOIN condition, a window's frame. O(size of the AST).
+
+    The top-level SELECT's select list, WHERE (with its IN/EXISTS/scalar subqueries),
+    GROUP BY, HAVING, ORDER BY and LIMIT/OFFSET are what the shared circuit handles;
+    the compiler raises ``NotShareable`` itself for the deeper cases it meets."""
+    if not any(True for _ in query.find_all(Variable)):
+        return
+    if not isinstance(query, exp.Select):
+        raise not_shareable("in a compound query or VALUES")
+    for arg, where in (("with_", "inside a CTE"), ("from_", "in a FROM item"),
+                       ("joins", "in a JOIN")):
+        value = query.args.get(arg)
+        for part in value if isinstance(value, list) else [value]:
+            if isinstance(part, exp.Expression) and any(True for _ in part.find_all(Variable)):
+                raise not_shareable(where)
+    for spec in query.find_all(exp.WindowSpec):
+        if any(True for _ in spec.find_all(Variable)):
+            raise not_shareable("in a window frame")
 
 
 def parametrize(query: exp.Expression):
@@ -55,7 +98,8 @@ def parametrize(query: exp.Expression):
 def params_source(count: int) -> Source:
     """The FROM source standing for P: columns p1..pk (no affinity, and collation ""
     = none, as bound values have neither) and a hidden presence flag."""
-    cols = [ColumnMeta(f"p{i}", None, "") for i in range(1, count + 1)]
+    # hidden: ``SELECT *`` never expands to them (they are not the query's columns)
+    cols = [ColumnMeta(f"p{i}", None, "", hidden=True) for i in range(1, count + 1)]
     cols.append(ColumnMeta(PRESENT, None, "", hidden=True))
     return Source(PARAMS_RELATION, cols)
 

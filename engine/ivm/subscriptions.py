@@ -6,6 +6,15 @@ so every binding of the same SQL shares it and a commit costs the same with
 one subscriber or ten thousand: a changed row reaches only the bindings it
 joins with (DESIGN.md decision 6).
 
+A SQL text whose parameters the shared circuit cannot hold (in a FROM subquery,
+a CTE, a compound arm, a window frame: ``parameters.NotShareable``) takes the
+*per-binding* path instead, decided once at its first subscribe: one circuit
+per distinct binding, compiled with the values as constants
+(``compiler.compile_bound``), shared by the subscribers of that binding and
+dropped with the last of them. Bindings are told apart type-strictly (1 and
+1.0 are different bindings, as they can give different results). Both paths
+deliver through the same ``_Query``/``_Binding`` machinery.
+
 Timing, as for materialized views (ARCHITECTURE.md decision 15):
 * ``subscribe``/``unsubscribe`` and the per-commit step run under the
   database's state lock, so a new subscriber's first result is exactly the
@@ -23,9 +32,9 @@ import itertools
 import logging
 
 from dbsp import ZSet
-from engine.ivm.compiler import compile_parametrized
+from engine.ivm.compiler import compile_bound, compile_parametrized
 from engine.ivm.deltas import change_ticks
-from engine.ivm.parameters import PARAMS_RELATION
+from engine.ivm.parameters import PARAMS_RELATION, NotShareable
 from engine.ivm.rows import strict
 
 log = logging.getLogger("turso_stream.subscriptions")
@@ -64,24 +73,29 @@ class _Binding:
 
 
 class _Query:
-    """One subscribed SQL text: its circuit and bindings."""
+    """One circuit of a subscribed SQL text and the bindings it serves: every binding
+    (shared path, ``bound`` None) or the one binding ``bound`` (per-binding path)."""
 
-    __slots__ = ("sql", "compiled", "bindings", "width", "inputs", "initial")
+    __slots__ = ("sql", "compiled", "bindings", "width", "inputs", "initial", "bound")
 
-    def __init__(self, sql, compiled):
+    def __init__(self, sql, compiled, bound=None):
         self.sql = sql
         self.compiled = compiled
+        self.bound = bound  # the binding's values when compiled with them as constants
         self.initial = ZSet()  # a parameterless query's result at population
         self.bindings: dict[tuple, _Binding] = {}
         self.width = len(compiled.columns)
         self.inputs = set(compiled.inputs) - {PARAMS_RELATION}
 
     def split(self, delta: ZSet) -> dict:
-        """The output delta per binding: ``{binding values: ZSet of result rows}``."""
+        """The output delta per binding: ``{binding values: ZSet of result rows}``.
+        O(rows of the delta)."""
         width = self.width
+        bound = self.bound
         out: dict = {}
         for row, weight in delta.items():
-            key = row[width:]
+            # slicing drops a StrictRow's type-strictness: restore it for the key
+            key = bound if bound is not None else strict(row[width:])
             z = out.get(key)
             if z is None:
                 z = out[key] = ZSet()
@@ -118,7 +132,9 @@ class SubscriptionHub:
 
     def __init__(self, db):
         self.db = db
-        self.queries: dict[str, _Query] = {}
+        self.queries: dict[str, _Query] = {}   # shared circuits by SQL text
+        self.bound: dict[tuple, _Query] = {}   # per-binding circuits by (SQL, binding)
+        self.bound_sql: dict[str, int] = {}    # per-binding SQL texts -> live circuits
         self.deliver = None  # callable(list[Notification]) set by the user-facing layer
         db.commit_hooks.append(self._on_commit)
         db.durable_hooks.append(self._after_commit)
@@ -134,15 +150,8 @@ class SubscriptionHub:
         tables) on the first subscription of ``sql``."""
         db = self.db
         with db._state_lock:
-            query = self.queries.get(sql)
-            key = tuple(values)
-            if query is None:
-                compiled = compile_parametrized(_committed_session(session, db), node)
-                for check in compiled.binding_checks:
-                    check(key)  # a bad binding (LIMIT 'x') fails before any state
-                query = _Query(sql, compiled)
-                self._populate(query)
-                self.queries[sql] = query
+            key = strict(tuple(values))
+            query = self._query_for(session, sql, node, key)
             binding = query.bindings.get(key)
             if binding is None:
                 for check in query.compiled.binding_checks:
@@ -160,6 +169,42 @@ class SubscriptionHub:
                 on_start(sub, db.last_ts, sub.rows())
             return sub
 
+    def path(self, sql: str) -> str | None:
+        """How ``sql`` is subscribed now: "shared", "per-binding", or None."""
+        if sql in self.bound_sql:
+            return "per-binding"
+        return "shared" if sql in self.queries else None
+
+    def _query_for(self, session, sql, node, key) -> _Query:
+        """The circuit serving binding ``key`` of ``sql``, compiled and populated from
+        the committed tables if there is none yet (under the state lock). The first
+        subscribe of ``sql`` tries the shared compilation; its ``NotShareable``
+        refusal puts ``sql`` on the per-binding path while it has subscribers."""
+        db = self.db
+        if sql not in self.bound_sql:
+            query = self.queries.get(sql)
+            if query is not None:
+                return query
+            try:
+                compiled = compile_parametrized(_committed_session(session, db), node)
+            except NotShareable as exc:
+                log.debug("per-binding circuits for %s (%s)", sql, exc)
+            else:
+                for check in compiled.binding_checks:
+                    check(key)  # a bad binding (LIMIT 'x') fails before any state
+                query = _Query(sql, compiled)
+                self._populate(query)
+                self.queries[sql] = query
+                return query
+        query = self.bound.get((sql, key))
+        if query is None:
+            compiled = compile_bound(_committed_session(session, db), node, key)
+            query = _Query(sql, compiled, bound=key)
+            self._populate(query)  # a bad binding (frame offset 'x') raises here
+            self.bound[(sql, key)] = query
+            self.bound_sql[sql] = self.bound_sql.get(sql, 0) + 1
+        return query
+
     def unsubscribe(self, sub: Subscription) -> None:
         """Remove ``sub``; drops its binding's state, and the circuit with the last one."""
         db = self.db
@@ -172,7 +217,12 @@ class SubscriptionHub:
             if binding.subscribers:
                 return
             del query.bindings[binding.values]
-            if not query.bindings:
+            if not query.bindings and query.bound is not None:
+                del self.bound[(query.sql, query.bound)]
+                left = self.bound_sql.pop(query.sql) - 1
+                if left:
+                    self.bound_sql[query.sql] = left
+            elif not query.bindings:
                 del self.queries[query.sql]
             elif query.compiled.param_count:
                 query.compiled.step({PARAMS_RELATION: ZSet([(binding.values + (None,), -1)])})
@@ -195,13 +245,13 @@ class SubscriptionHub:
     def _on_commit(self, changes) -> None:
         """In-commit hook: step every circuit once, attach per-binding notifications.
         Never raises (a failing circuit is logged and its subscribers dropped)."""
-        if not self.queries:
+        if not self.queries and not self.bound:
             return
         ticks = change_ticks(changes, self.db.tables)
         if not ticks:
             return
         notes = []
-        for query in list(self.queries.values()):
+        for query in [*self.queries.values(), *self.bound.values()]:
             out = ZSet()
             try:
                 for tick in ticks:
