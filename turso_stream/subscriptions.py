@@ -107,7 +107,8 @@ class SubscriptionHandle:
 
     @property
     def columns(self) -> list[str]:
-        return [c.name for c in self._sub.columns]
+        """Result column names, as sqlite3's ``cursor.description`` names them."""
+        return list(self._sub.query.names)
 
     @property
     def key_columns(self) -> tuple:

@@ -76,11 +76,15 @@ class _Query:
     """One circuit of a subscribed SQL text and the bindings it serves: every binding
     (shared path, ``bound`` None) or the one binding ``bound`` (per-binding path)."""
 
-    __slots__ = ("sql", "compiled", "bindings", "width", "inputs", "initial", "bound")
+    __slots__ = ("sql", "compiled", "bindings", "width", "inputs", "initial", "bound",
+                 "names")
 
-    def __init__(self, sql, compiled, bound=None):
+    def __init__(self, sql, compiled, node, bound=None):
+        from engine.sql.session import view_column_names
         self.sql = sql
         self.compiled = compiled
+        # result column names as sqlite3's cursor.description gives them (source text)
+        self.names = view_column_names(sql, node, compiled.columns)
         self.bound = bound  # the binding's values when compiled with them as constants
         self.initial = ZSet()  # a parameterless query's result at population
         self.bindings: dict[tuple, _Binding] = {}
@@ -192,14 +196,14 @@ class SubscriptionHub:
             else:
                 for check in compiled.binding_checks:
                     check(key)  # a bad binding (LIMIT 'x') fails before any state
-                query = _Query(sql, compiled)
+                query = _Query(sql, compiled, node)
                 self._populate(query)
                 self.queries[sql] = query
                 return query
         query = self.bound.get((sql, key))
         if query is None:
             compiled = compile_bound(_committed_session(session, db), node, key)
-            query = _Query(sql, compiled, bound=key)
+            query = _Query(sql, compiled, node, bound=key)
             self._populate(query)  # a bad binding (frame offset 'x') raises here
             self.bound[(sql, key)] = query
             self.bound_sql[sql] = self.bound_sql.get(sql, 0) + 1

@@ -117,8 +117,8 @@ _statement = st.one_of(
 )
 
 
-@settings(max_examples=6, deadline=None)
-@given(st.lists(st.lists(_statement, min_size=1, max_size=3), min_size=4, max_size=10))
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(_statement, min_size=1, max_size=3), min_size=4, max_size=12))
 def test_integral_of_deltas_equals_requery(commits):
     """Initial result + every delivered delta == the query re-run in sqlite3 with the
     parameters bound, type-strict, after each commit; several bindings at once."""
@@ -334,3 +334,17 @@ def test_watch_iterates_a_per_binding_subscription():
     assert seen[0].initial and seen[0].inserted == [(2, 2)]
     assert seen[1].inserted == [(4, 9)]
     assert not conn._db.subscription_hub.bound
+
+
+@pytest.mark.parametrize("sql, params", [
+    ("SELECT grp, count(*), sum(v)+1 FROM t WHERE grp = ? GROUP BY grp", ("a",)),
+    ("WITH c AS (SELECT v AS w FROM t WHERE grp = ?) SELECT max( w ) * 2, count(w) FROM c", ("a",)),
+    ("SELECT v, ? AS p FROM t UNION SELECT 1, 2", (5,)),
+])
+def test_column_names_are_sqlite3s(sql, params):
+    conn, oracle = _connect(), sqlite3.connect(":memory:")
+    _table(conn)
+    _table(oracle)
+    with conn.subscribe(sql, params, lambda change: None) as handle:
+        expected = [d[0] for d in oracle.execute(sql, params).description]
+        assert handle.columns == expected
