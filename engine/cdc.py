@@ -32,8 +32,19 @@ Semantics (ours, stricter than a per-statement log):
   BEGIN CONCURRENT writers, and a rolled-back transaction leaves nothing.
 * change_ids are never reused (AUTOINCREMENT): the same commit advances the CDC
   table's ``sqlite_sequence`` row, so trimming the history never rewinds them.
-* Schema changes (CREATE/DROP/ALTER) are not captured as ``sqlite_schema`` rows
-  (Turso captures them); rows an ALTER TABLE rewrites appear as updates.
+* Schema changes are rows of table ``sqlite_schema`` (Turso's convention), before
+  the transaction's row changes: a record ``(type, name, tbl_name, rootpage, sql)``,
+  ``id`` the object's sqlite_schema number; CREATE = insert, DROP = delete, ALTER
+  TABLE = update whose ``updates`` carries the ALTER statement in the sql slot
+  (``schema_changes``). Differences from pyturso 0.8.3, which we cannot or choose
+  not to remove: ``sql`` is the text as written (SQLite's rule; pyturso stores its
+  re-rendered ``CREATE TABLE t (a, b)``); ``id``/``rootpage`` number our schema
+  (pyturso's has an extra internal AUTOINCREMENT table, so its numbers are one
+  higher in a fresh database); views, triggers, materialized views and RENAMEs
+  are recorded (pyturso records none); CREATE TABLE ... AS SELECT records its
+  rows; several ALTERs of one table in one transaction are one update whose
+  statement text lists them ("; "-separated, rebuilt from the schemas).
+  Rows an ALTER TABLE only reshapes (ADD/DROP COLUMN) are not changes.
 """
 
 from __future__ import annotations
@@ -655,7 +666,7 @@ def _schema_updates(before, after, statement: str) -> bytes:
     return encode_record(flags + values)
 
 
-def _ident(name: str) -> str:
+def sql_name(name: str) -> str:
     """``name`` as written in a statement: bare when it is a plain identifier."""
     if name.isascii() and name.replace("_", "a").isalnum() and not name[0].isdigit() \
             and name.upper() not in _KEYWORDS:
@@ -698,19 +709,19 @@ def alter_statements(old_schema, new_schema) -> list[str]:
     name = old_schema.name
     out = []
     if new_schema.name != name:
-        out.append(f"ALTER TABLE {_ident(name)} RENAME TO {_ident(new_schema.name)}")
+        out.append(f"ALTER TABLE {sql_name(name)} RENAME TO {sql_name(new_schema.name)}")
         name = new_schema.name
-    table = _ident(name)
+    table = sql_name(name)
     mapping = column_map(old_schema, new_schema)
     olds, news = old_schema.columns, new_schema.columns
     for j, i in enumerate(mapping):
         if i is not None and olds[i].name != news[j].name:
-            out.append(f"ALTER TABLE {table} RENAME COLUMN {_ident(olds[i].name)} "
-                       f"TO {_ident(news[j].name)}")
+            out.append(f"ALTER TABLE {table} RENAME COLUMN {sql_name(olds[i].name)} "
+                       f"TO {sql_name(news[j].name)}")
     kept = set(m for m in mapping if m is not None)
     for i, col in enumerate(olds):
         if i not in kept:
-            out.append(f"ALTER TABLE {table} DROP COLUMN {_ident(col.name)}")
+            out.append(f"ALTER TABLE {table} DROP COLUMN {sql_name(col.name)}")
     text = None
     for j, i in enumerate(mapping):
         if i is None:
