@@ -6,6 +6,9 @@ Run: ``python bench/bench_subscriptions.py [--quick]``. Prints a table:
   and 10,000 subscriptions to ``SELECT id, v FROM t WHERE grp = ?``, each bound to its
   own value; the inserted rows hit one binding, as in a reactive UI where each
   client watches its own rows. Target: 10,000 subscriptions <= 2x one.
+* the same with 1 and 1,000 subscriptions on the per-binding path (``?`` inside a
+  FROM subquery: one circuit per binding, so a commit steps every circuit reading
+  the table: linear in the number of bindings, by design; 10,000 table rows);
 * delivery latency from COMMIT returning to the callback running (p50/p99).
 
 Peers: stdlib sqlite3 and pyturso have no subscription API; the equivalent there is
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import turso_stream  # noqa: E402
 
 QUERY = "SELECT id, v FROM t WHERE grp = ?"
+BOUND_QUERY = "SELECT id, v FROM (SELECT id, v FROM t WHERE grp = ?)"  # per-binding path
 RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
 
 
@@ -36,14 +40,14 @@ def _pct(values, p):
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
-def commit_latency(n_subs: int, commits: int, rows: int):
+def commit_latency(n_subs: int, commits: int, rows: int, query: str = QUERY):
     conn = turso_stream.connect(":memory:", isolation_level=None, check_same_thread=False)
     conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, grp INT, v INT)")
     conn.execute("BEGIN")
     conn.executemany("INSERT INTO t(grp, v) VALUES (?, ?)",
                      ((i % max(n_subs, 1), i) for i in range(rows)))
     conn.execute("COMMIT")
-    handles = [conn.subscribe(QUERY, (g,), lambda change: None) for g in range(n_subs)]
+    handles = [conn.subscribe(query, (g,), lambda change: None) for g in range(n_subs)]
     lat, cpu = [], []
     preempted = 0
     for i in range(commits):
@@ -127,6 +131,10 @@ def main() -> None:
     p50_10k = commit_latency(10_000, commits, rows)[0]
     print(f"target: 10,000 subscriptions <= 2x one: {p50_10k / base:.2f}x -> "
           f"{'met' if p50_10k <= 2 * base else 'NOT met'}")
+    for n in (1, 1000):
+        p50, p99 = commit_latency(n, min(commits, 300), min(rows, 10_000), BOUND_QUERY)
+        print(f"{'insert+commit, ' + str(n) + ' per-binding subscriptions':<52} "
+              f"{p50 * 1e6:9.1f} {p99 * 1e6:9.1f}")
     p50, p99 = sqlite_requery(100, max(commits // 10, 50), rows)
     print(f"{'sqlite3: insert + re-run 100 clients queries':<52} {p50 * 1e6:9.1f} {p99 * 1e6:9.1f}")
     p50, p99 = delivery_latency(200 if args.quick else 1000)
