@@ -551,69 +551,76 @@ def schema_changes(txn, tables, cfg, skip) -> tuple[list, frozenset]:
     Returns ``(rows, handled)``: ``rows`` are ``[table_name, id, kind, before, after,
     updates]`` lists (capture's shape): the schema rows first (deletes, then updates,
     then inserts, so replaying them in order works), then the data rows of every
-    table the transaction rebuilt (ALTER TABLE; see ``_rebuilt_rows``), whose
-    lower-case names are ``handled`` (capture skips them in its own loop).
+    table ALTER TABLE rebuilt (``_rebuilt_rows``), whose lower-case names are
+    ``handled`` (capture skips them in its own loop).
 
     Net effect per object over the transaction, like row changes. ``id`` is the
     object's number in ``Catalog.created`` (SQLite's sqlite_schema rowid rule:
     max + 1; stable while the database is open, compacted by a restart as VACUUM
     compacts SQLite's). ``rootpage`` is what our ``sqlite_schema`` shows. As
     pyturso does, auto-indexes (sql NULL) are not recorded, nor the indexes and
-    triggers a DROP TABLE drops with its table; an update's ``updates`` record
-    carries, in the sql slot, the ALTER TABLE statement(s) that replay it
-    (``alter_statements``). Unlike pyturso, views, triggers and materialized
-    views are recorded too, and ALTER TABLE ... RENAME. O(objects + rows of the
-    rebuilt tables).
+    triggers a DROP TABLE drops with its table, nor the texts an ALTER TABLE
+    rewrites in other objects (replaying the ALTER rewrites them). A table row
+    kept under its number is an update only when ``alter_statements`` really
+    turn the old CREATE text into the new one (``_replays``: SQLite checks);
+    otherwise (a DROP and a CREATE that reused the number) it is a delete and an
+    insert. Unlike pyturso, views, triggers, materialized views and ALTER TABLE
+    ... RENAME are recorded too. O(objects + rows of the rebuilt tables).
     """
     db = txn.db
     old_cat, new_cat = db.catalog, txn.catalog
     old_rows, old_ids = _schema_rows(old_cat, skip)
     new_rows, new_ids = _schema_rows(new_cat, skip)
-    old_by_id = {old_ids[k]: k for k in old_rows}
     new_by_id = {new_ids[k]: k for k in new_rows}
     deletes, updates, inserts, rebuilt = [], [], [], []
-    dropped_tables = {k for k in old_cat.tables if old_ids.get(k) not in new_by_id}
-    altered = any(old_cat.tables.get(old_by_id[i]) is not None and
-                  old_rows[old_by_id[i]][1:] != new_rows[new_by_id[i]][1:]
-                  for i in old_by_id.keys() & new_by_id.keys())
-    for rid, okey in old_by_id.items():
-        before = old_rows[okey]
+    altered, dropped, others = set(), set(), []
+    for okey, before in old_rows.items():  # tables first: others depend on them
+        rid = old_ids[okey]
         nkey = new_by_id.get(rid)
         after = new_rows[nkey] if nkey is not None else None
-        if after is not None and after[0] == before[0] and (
-                before[0] == "table" or after[1] == before[1]):
-            if before[0] == "table":
-                rebuilt.append((okey, nkey))
+        if before[0] != "table":
+            others.append((rid, before, after))
+            continue
+        if after is not None and after[0] == "table":
             if _same_entry(before, after):
+                rebuilt.append((okey, nkey))
                 continue
-            if before[0] == "table":
-                updates.append((rid, before, after, (old_cat.tables[okey],
-                                                     new_cat.tables[nkey])))
+            old_s, new_s = old_cat.tables[okey], new_cat.tables[nkey]
+            statements = alter_statements(old_s, new_s)
+            if _replays(old_s.sql, statements, new_s.name, new_s.sql):
+                updates.append((rid, before, after, "; ".join(statements)))
+                altered.add(okey)
+                rebuilt.append((okey, nkey))
                 continue
-            if altered:
-                continue  # an index/view/trigger text a RENAME edited: implied
-        if before[0] in ("index", "trigger") and before[2].lower() in dropped_tables \
-                and (after is None or after[2].lower() not in new_cat.tables):
-            pass  # dropped with its table (DROP TABLE records only the table's row)
-        else:
-            deletes.append((rid, before))
+        dropped.add(okey)
+        deletes.append((rid, before))
         if after is not None:
             inserts.append((rid, after))
-    for rid, nkey in new_by_id.items():
-        if rid not in old_by_id:
-            inserts.append((rid, new_rows[nkey]))
+    for rid, before, after in others:
+        if after is not None and after[:2] == before[:2]:
+            if _same_entry(before, after):
+                continue
+            if before[2].lower() in altered or (altered and before[0] != "index"):
+                continue  # a text the ALTER TABLE rewrote: implied by its row
+        if not (before[0] in ("index", "trigger") and before[2].lower() in dropped):
+            deletes.append((rid, before))  # (else dropped with its table: implied)
+        if after is not None:
+            inserts.append((rid, after))
+    old_numbers = set(old_ids.values())
+    for nkey, after in new_rows.items():
+        if new_ids[nkey] not in old_numbers:
+            inserts.append((new_ids[nkey], after))
     inserts.sort(key=lambda item: item[0])
     out = []
+    want_before, want_after = cfg.want_before, cfg.want_after
     for rid, before in deletes:
-        out.append([SCHEMA_TABLE, rid, DELETE, _image(cfg.want_before, before), None, None])
-    for rid, before, after, (old_s, new_s) in updates:
-        u = None
-        if cfg.want_updates:
-            u = _schema_updates(before, after, "; ".join(alter_statements(old_s, new_s)))
-        out.append([SCHEMA_TABLE, rid, UPDATE, _image(cfg.want_before, before),
-                    _image(cfg.want_after, after), u])
+        out.append([SCHEMA_TABLE, rid, DELETE, _image(want_before, before), None, None])
+    for rid, before, after, statement in updates:
+        u = _schema_updates(before, after, statement) if cfg.want_updates else None
+        out.append([SCHEMA_TABLE, rid, UPDATE, _image(want_before, before),
+                    _image(want_after, after), u])
     for rid, after in inserts:
-        out.append([SCHEMA_TABLE, rid, INSERT, None, _image(cfg.want_after, after), None])
+        out.append([SCHEMA_TABLE, rid, INSERT, None, _image(want_after, after), None])
     handled = []
     for okey, nkey in rebuilt:
         old_t, new_t = db.tables.get(okey), tables.get(nkey)
@@ -622,6 +629,25 @@ def schema_changes(txn, tables, cfg, skip) -> tuple[list, frozenset]:
         handled.append(nkey)
         out.extend(_rebuilt_rows(txn, old_t, new_t, cfg))
     return out, frozenset(handled)
+
+
+def _replays(old_sql: str, statements: list, new_name: str, new_sql: str) -> bool:
+    """Do ``statements`` (ALTER TABLEs) turn CREATE text ``old_sql`` into exactly
+    ``new_sql``? Checked by running them in a scratch SQLite database (the oracle:
+    our ALTER TABLE edits text as SQLite does). O(text length); DDL commits only."""
+    import sqlite3
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.execute(old_sql)
+        for statement in statements:
+            scratch.execute(statement)
+        got = scratch.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' "
+                              "AND name = ? COLLATE NOCASE", (new_name,)).fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        scratch.close()
+    return got is not None and got[0] == new_sql
 
 
 def _schema_rows(catalog, skip) -> tuple[dict, dict]:
