@@ -11,7 +11,9 @@ SIGKILL at a random moment, reopens the database and checks:
 * replaying the feed from an empty table rebuilds the table's contents (so no
   change is missing, duplicated or out of order, and every before image is right);
 * every acknowledged commit is in the feed; nothing written by a rolled-back or
-  unfinished transaction is.
+  unfinished transaction is;
+* schema changes (some transactions create or drop an index ``ix_<n>``) are in
+  the same feed, exactly once and in order: replaying them gives today's indexes.
 """
 
 from __future__ import annotations
@@ -67,7 +69,14 @@ def child_main(directory: str, seed: int) -> None:
                 conn.execute("UPDATE items SET tag = ?, n = ? WHERE id = ?", (tag, n, rid))
             else:
                 conn.execute("DELETE FROM items WHERE id = ?", (rid,))
+        if rng.random() < 0.15:  # DDL in the same transaction as the rows
+            old = conn.execute("SELECT name FROM sqlite_schema WHERE name LIKE 'ix!_%' "
+                               "ESCAPE '!'").fetchall()
+            conn.execute(f"DROP INDEX {old[0][0]}" if old else
+                         f"CREATE INDEX ix_{n} ON items(tag)")
         print(f"attempt {n}", flush=True)
+        if rollback:
+            print(f"rollback {n}", flush=True)
         conn.execute("ROLLBACK" if rollback else "COMMIT")
         if not rollback:
             print(f"ack {n}", flush=True)
@@ -112,6 +121,8 @@ def _replay(changes) -> dict:
     """The table the feed describes, built from nothing; asserts every before image."""
     state = {}
     for c in changes:
+        if c.is_schema:
+            continue
         if c.kind == "insert":
             assert c.id not in state, f"insert of existing row {c.id} (change {c.change_id})"
             state[c.id] = c.after
@@ -130,11 +141,14 @@ def test_sigkill_resume_exactly_once(tmp_path):
     rng = random.Random(7)
     acked: set[int] = set()
     attempted: set[int] = set()
+    rolled_back: set[int] = set()
+    ddl_seen = 0
     total_consumed = 0
     for round_no in range(ROUNDS):
         lines = _run_child(directory, round_no + 1, rng.uniform(0.6, 1.6))
         acked |= {int(n) for kind, n in lines if kind == "ack"}
         attempted |= {int(n) for kind, n in lines if kind == "attempt"}
+        rolled_back |= {int(n) for kind, n in lines if kind == "rollback"}
         conn = turso_stream.connect(os.path.join(directory, DB_NAME), isolation_level=None)
         try:
             consumed = _read_consumed(directory)
@@ -148,7 +162,22 @@ def test_sigkill_resume_exactly_once(tmp_path):
             assert txns == sorted(txns)
             table = {r[0]: r for r in conn.execute("SELECT * FROM items")}
             assert _replay(everything) == table, f"round {round_no}"
-            tags = {v[1] for c in everything for v in (c.before, c.after) if v}
+            indexes = set()
+            for c in everything:
+                if c.is_schema:
+                    if c.kind == "insert":
+                        indexes.add(c.after[1])
+                    else:
+                        assert c.kind == "delete" and c.before[1] in indexes
+                        indexes.remove(c.before[1])
+            assert indexes == {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'ix%'")}
+            created = {int(name[3:]) for c in everything if c.is_schema and c.after
+                       for name in [c.after[1]]}
+            assert not created & rolled_back and created <= attempted
+            ddl_seen += sum(c.is_schema for c in everything)
+            tags = {v[1] for c in everything if not c.is_schema
+                    for v in (c.before, c.after) if v}
             assert "rolled-back" not in tags
             committed = {int(t[1:]) for t in tags}
             assert acked <= committed  # each commit inserted a row tagged with its number
@@ -156,7 +185,7 @@ def test_sigkill_resume_exactly_once(tmp_path):
         finally:
             conn.close()  # checkpoint: the next child starts from the SQLite file
         total_consumed = len(consumed)
-    assert len(acked) > 20 and total_consumed > 0
+    assert len(acked) > 20 and total_consumed > 0 and ddl_seen > 0
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["child"]:
