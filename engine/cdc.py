@@ -573,7 +573,8 @@ def schema_changes(txn, tables, cfg, skip) -> tuple[list, frozenset]:
     new_rows, new_ids = _schema_rows(new_cat, skip)
     new_by_id = {new_ids[k]: k for k in new_rows}
     deletes, updates, inserts, rebuilt = [], [], [], []
-    altered, dropped, others = set(), set(), []
+    altered, dropped, others, unexplained = set(), set(), [], []
+    renamed = False  # did an ALTER rename a table or column (rewriting other texts)?
     for okey, before in old_rows.items():  # tables first: others depend on them
         rid = old_ids[okey]
         nkey = new_by_id.get(rid)
@@ -587,15 +588,26 @@ def schema_changes(txn, tables, cfg, skip) -> tuple[list, frozenset]:
                 continue
             old_s, new_s = old_cat.tables[okey], new_cat.tables[nkey]
             statements = alter_statements(old_s, new_s)
-            if _replays(old_s.sql, statements, new_s.name, new_s.sql):
+            if statements and _replays(old_s.sql, statements, new_s.name, new_s.sql):
                 updates.append((rid, before, after, "; ".join(statements)))
                 altered.add(okey)
                 rebuilt.append((okey, nkey))
+                renamed = renamed or any(" RENAME " in st for st in statements)
+                continue
+            if not statements:  # same columns, other text: a REFERENCES a rename edited?
+                unexplained.append((okey, nkey, rid, before, after))
                 continue
         dropped.add(okey)
         deletes.append((rid, before))
         if after is not None:
             inserts.append((rid, after))
+    for okey, nkey, rid, before, after in unexplained:
+        if renamed:  # its text was rewritten by the rename: implied, rows unchanged
+            rebuilt.append((okey, nkey))
+            continue
+        dropped.add(okey)
+        deletes.append((rid, before))
+        inserts.append((rid, after))
     for rid, before, after in others:
         if after is not None and after[:2] == before[:2]:
             if _same_entry(before, after):
