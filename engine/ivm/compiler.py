@@ -684,14 +684,18 @@ def _whole(row):
 def group_row_builder(width, column_slots, expr_slots):
     """``output(group key, aggregate values)`` for GroupAggregate: the post-aggregation
     row in the scope's flat layout (grouped columns in their ``column_slots``, other
-    slots NULL), then the non-column GROUP BY values, then the aggregates."""
+    slots NULL), then the non-column GROUP BY values, then the aggregates.
+
+    Rows are type-strict (``rows.strict``): GroupAggregate emits a group's row
+    only when it changed, and SUM going from -2.0 to -2 (a REAL input deleted)
+    is a change although the two tuples are equal in Python."""
     template = [None] * width
 
     def output(key, values):
         row = template[:]
         for k, slot in column_slots:
             row[slot] = key[k]
-        return tuple(row) + tuple([key[k] for k, _s, _t in expr_slots]) + values
+        return strict(tuple(row) + tuple([key[k] for k, _s, _t in expr_slots]) + values)
     return output
 
 
