@@ -397,11 +397,19 @@ def test_in_subquery_parameters_reach_only_their_bindings():
         h.unsubscribe()
 
 
-def test_parameters_in_from_subqueries_stay_refused():
+def test_parameters_in_from_subqueries_get_a_circuit_per_binding():
+    """(Refused before the per-binding path; test_subscriptions_bound.py has the
+    randomized coverage.)"""
     conn = _connect()
     conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, grp TEXT)")
-    with pytest.raises(turso_stream.NotSupportedError, match="parameters inside a subquery"):
-        conn.subscribe("SELECT * FROM (SELECT id FROM t WHERE grp = ?)", ("a",), print)
+    conn.execute("INSERT INTO t(grp) VALUES ('a'), ('b'), ('a')")
+    sql = "SELECT * FROM (SELECT id FROM t WHERE grp = ?)"
+    integral = Integral()
+    with conn.subscribe(sql, ("a",), integral):
+        assert conn._db.subscription_hub.path(sql) == "per-binding"
+        conn.execute("INSERT INTO t(grp) VALUES ('a'), ('b')")
+        _wait(lambda: len(integral.changes) == 2)
+        assert integral.rows == _typed([(1,), (3,), (4,)])
 
 
 def test_limit_and_offset_parameters_rank_per_binding():
