@@ -15,6 +15,7 @@ Measures (figures as ratios engine / sqlite3; "x slower" when > 1):
   includes the checkpoint the commit triggers); sqlite3 ``executemany``;
 * point read by key inside one read transaction;
 * group commit: SYNC_FULL commits/sec with 8 writer threads vs one (target >= 3x);
+  latencies and throughputs are medians of alternating rounds (``--quick``: one);
   the raw append+fsync latency is printed for context: the speed-up is large
   when fsync is slow (ms) and bounded by the commit path's Python cost when
   fsync is a few hundred microseconds;
@@ -28,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import os
 import random
 import shutil
+import statistics
 import sqlite3
 import sys
 import tempfile
@@ -47,6 +50,7 @@ from engine.storage import SYNC_FULL, SYNC_OFF  # noqa: E402
 TABLE_SQL = "CREATE TABLE t(a INTEGER, b INTEGER, c INTEGER)"
 KEYED_SQL = "CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b INTEGER, c INTEGER)"
 perf = time.perf_counter
+_run_ids = itertools.count()  # a fresh file per group-commit run
 
 
 class Results:
@@ -69,6 +73,17 @@ class Results:
 
 
 # ----------------------------------------------------------------------------- engine side
+
+def interleaved_medians(rounds: int, first, second) -> tuple[float, float]:
+    """The medians of ``rounds`` alternating calls of ``first`` and ``second``:
+    both sides see the same machine load, and one disturbed round (a GC pass,
+    another process) does not decide a ratio."""
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(first())
+        b.append(second())
+    return statistics.median(a), statistics.median(b)
+
 
 def engine_db(directory, name, synchronous=SYNC_FULL, sql=TABLE_SQL, **kw):
     path = ":memory:" if directory is None else os.path.join(directory, name)
@@ -135,7 +150,7 @@ def engine_point_reads(db, keys) -> float:
 
 def engine_group_commit(directory, threads: int, seconds: float) -> float:
     """SYNC_FULL commits/sec with ``threads`` writers (IMMEDIATE single-row inserts)."""
-    db = engine_db(directory, f"group{threads}.db")
+    db = engine_db(directory, f"group{threads}-{next(_run_ids)}.db")
     counts = [0] * threads
     deadline = perf() + seconds
 
@@ -210,8 +225,9 @@ def sqlite_point_reads(conn, keys) -> float:
 
 
 def sqlite_group_commit(directory, threads: int, seconds: float) -> float:
-    path = os.path.join(directory, f"sqlite-group{threads}.db")
-    sqlite_conn(directory, f"sqlite-group{threads}.db").close()
+    name = f"sqlite-group{threads}-{next(_run_ids)}.db"
+    path = os.path.join(directory, name)
+    sqlite_conn(directory, name).close()
     counts = [0] * threads
     deadline = perf() + seconds
 
@@ -268,7 +284,8 @@ def main() -> None:
     commits = 300 if quick else 5000
     full_commits = 100 if quick else 500
     reads = 20_000 if quick else 200_000
-    seconds = 1.0 if quick else 3.0
+    seconds = 1.0 if quick else 2.0
+    rounds = 1 if quick else 5
     mem_rows = 50_000 if quick else 200_000
     directory = tempfile.mkdtemp(prefix="bench_engine_")
     res = Results()
@@ -280,18 +297,22 @@ def main() -> None:
               "sqlite3 autocommit execute()")
         db = engine_db(None, "m")
         mem = sqlite_conn(None, "m")
-        sqlite_mem = sqlite_commit_latency(mem, commits)
-        res.add("insert+commit :memory: (autocommit)", engine_commit_latency(db, commits),
-                sqlite_mem, "us/commit")
+        engine_mem, sqlite_mem = interleaved_medians(
+            rounds, lambda: engine_commit_latency(db, commits),
+            lambda: sqlite_commit_latency(mem, commits))
+        res.add("insert+commit :memory: (autocommit)", engine_mem, sqlite_mem, "us/commit",
+                f"median of {rounds} rounds")
         engine_off = None
         for label, sync, ssync, n in (("OFF", SYNC_OFF, "OFF", commits),
                                       ("FULL", SYNC_FULL, "FULL", full_commits)):
             db = engine_db(directory, f"lat{label}.db", sync)
             conn = sqlite_conn(directory, f"sqlite-lat{label}.db", ssync)
-            latency = engine_commit_latency(db, n)
+            latency, sqlite_latency = interleaved_medians(
+                rounds, lambda: engine_commit_latency(db, n),
+                lambda: sqlite_commit_latency(conn, n))
             engine_off = engine_off or latency
-            res.add(f"insert+commit file sync {label} (WAL)", latency,
-                    sqlite_commit_latency(conn, n), "us/commit")
+            res.add(f"insert+commit file sync {label} (WAL)", latency, sqlite_latency,
+                    "us/commit", f"median of {rounds} rounds")
             db.close()
             conn.close()
         ratio = engine_off / sqlite_mem
@@ -340,12 +361,18 @@ def main() -> None:
 
         res.add("raw append+fsync latency (context)", fsync_latency(directory, full_commits),
                 None, "us")
-        one = engine_group_commit(directory, 1, seconds)
-        eight = engine_group_commit(directory, 8, seconds)
-        s_one = sqlite_group_commit(directory, 1, seconds)
-        s_eight = sqlite_group_commit(directory, 8, seconds)
-        res.add("FULL commits/s, 1 writer thread", one, s_one, "commits/s")
-        res.add("FULL commits/s, 8 writer threads", eight, s_eight, "commits/s")
+        # fsync latency drifts over seconds: alternate the 1- and 8-thread runs and
+        # take each one's median, so both see the same disk.
+        one, eight = interleaved_medians(
+            rounds, lambda: engine_group_commit(directory, 1, seconds),
+            lambda: engine_group_commit(directory, 8, seconds))
+        s_one, s_eight = interleaved_medians(
+            rounds, lambda: sqlite_group_commit(directory, 1, seconds),
+            lambda: sqlite_group_commit(directory, 8, seconds))
+        res.add("FULL commits/s, 1 writer thread", one, s_one, "commits/s",
+                f"median of {rounds} rounds")
+        res.add("FULL commits/s, 8 writer threads", eight, s_eight, "commits/s",
+                f"median of {rounds} rounds")
         speedup = eight / one
         res.add("group commit speed-up 8 vs 1", speedup, s_eight / s_one, "x",
                 f"target >= 3x: {'ok' if speedup >= 3 else 'MISSED'}")

@@ -82,6 +82,16 @@ def unique_check_order(t: Table) -> list:
 class Transaction:
     """One transaction against a ``Database`` (see module docstring)."""
 
+    # Immutable defaults live on the class: a transaction is created per
+    # autocommit statement, and every attribute store there is on the hot path.
+    catalog_changed = False
+    holds_lock = False
+    active = True
+    user_version = None  # PRAGMA user_version set in this transaction
+    cdc = None  # engine.cdc.CaptureConfig: capture this transaction's rows
+    _marks: tuple | list = ()  # savepoint marks (name, undo length); a list once used
+    _undo: tuple | list = ()   # undo entries while a savepoint is open; a list once used
+
     def __init__(self, db, mode: str, snapshot_ts: int, catalog: Catalog,
                  tables: dict, timeout: float):
         self.db = db
@@ -93,15 +103,9 @@ class Transaction:
         self.timeout = timeout
         self.writes: dict[str, dict] = {}
         self.local_index: dict[int, SortedList] = {}  # id(IndexStore) -> own entries
-        self.catalog_changed = False
-        self.holds_lock = False
-        self.active = True
         self.next_rowid: dict[str, int] = {}
-        self._reserved: dict[str, int] = {}  # CONCURRENT: last rowid reserved per table
-        self._undo: list = []
-        self._marks: list[tuple[str, int]] = []
-        self.user_version = None  # PRAGMA user_version set in this transaction
-        self.cdc = None  # engine.cdc.CaptureConfig: capture this transaction's rows
+        if mode == CONCURRENT:
+            self._reserved: dict[str, int] = {}  # last rowid reserved per table
 
     # -- table resolution --------------------------------------------------------
 
@@ -1019,8 +1023,17 @@ class Transaction:
         The SQL layer's statement atomicity: ``statement_undo(mark)`` undoes the
         statement's writes, ``statement_done(mark)`` keeps them.
         """
-        self._marks.append((None, len(self._undo)))
-        return len(self._marks) - 1
+        return self._push_mark(None)
+
+    def _push_mark(self, name) -> int:
+        """Open a mark (the lists are created by the first one); returns its index."""
+        marks = self._marks
+        if not marks:
+            if type(marks) is tuple:
+                self._marks = marks = []
+                self._undo = []
+        marks.append((name, len(self._undo)))
+        return len(marks) - 1
 
     def statement_done(self, mark: int) -> None:
         del self._marks[mark:]
@@ -1036,7 +1049,7 @@ class Transaction:
     def savepoint(self, name: str) -> None:
         """Open a savepoint: later writes can be undone with ``rollback_to(name)``."""
         self._check_active()
-        self._marks.append((name.lower(), len(self._undo)))
+        self._push_mark(name.lower())
 
     def _find_mark(self, name: str) -> int:
         lname = name.lower()

@@ -11,6 +11,11 @@ A payload is ``marshal`` (format 2 or 4, both stable since Python 3.4) of::
 * ``tables``: ``[(table_name, [(key, row_or_None), ...]), ...]``: the after-image
   of every written row, keyed by rowid (or by the primary-key values of a
   WITHOUT ROWID table). Replaying a record is idempotent: it *sets* rows.
+  A rowid table's rows may be given as the dict ``{rowid: row_or_None}``
+  instead of the list of pairs (the same pairs, in the same order: the
+  transaction's write set as it is; marshal encodes a dict in about half the
+  time of the list it would first have to build); ``decode_commit`` returns
+  pairs either way.
 
 marshal is chosen for speed (C, no per-object Python code) and because it
 decodes only plain values; every frame is CRC-checked before decoding.
@@ -38,9 +43,21 @@ def encode_commit(ts: int, wall_time: float, schema, tables) -> bytes:
     return _dumps((RECORD_VERSION, ts, wall_time, schema, tables), 2 if small else 4)
 
 
+def encode_one_table(ts: int, wall_time: float, table: str, writes: dict) -> bytes:
+    """The payload of a commit that wrote one rowid table and no schema (the
+    autocommit statement), from its write set ``{rowid: row_or_None}``, which
+    is encoded as it is (see the module docstring). O(size of the write set)."""
+    return _dumps((RECORD_VERSION, ts, wall_time, None, [(table, writes)]),
+                  2 if len(writes) <= _SMALL_ROWS else 4)
+
+
 def decode_commit(payload: bytes):
     """``(ts, wall_time, schema, tables)`` from a payload written by ``encode_commit``."""
     record = marshal.loads(payload)
     if not isinstance(record, tuple) or len(record) != 5 or record[0] != RECORD_VERSION:
         raise ValueError("unrecognized commit record")
-    return record[1], record[2], record[3], record[4]
+    tables = record[4]
+    for i, (name, ops) in enumerate(tables):
+        if type(ops) is dict:
+            tables[i] = (name, list(ops.items()))
+    return record[1], record[2], record[3], tables
