@@ -149,9 +149,12 @@ def capture(txn, ts: int, now: float) -> None:
             else:
                 kind = DELETE if after is None else UPDATE
             rid = key if pk is None else _pk_id(after if after is not None else before, pk)
-            b = encode_record(before) if want_before and before is not None else None
-            a = encode_record(after) if want_after and after is not None else None
-            u = updates_record(before, after) if want_updates and kind == UPDATE else None
+            if kind == UPDATE and (want_after or want_updates):
+                b, a, u = update_records(before, after, want_before, want_after, want_updates)
+            else:
+                b = encode_record(before) if want_before and before is not None else None
+                a = encode_record(after) if want_after and after is not None else None
+                u = None
             append([name, rid, kind, b, a, u])
     if not out:
         return
@@ -338,6 +341,12 @@ def encode_record(values) -> bytes:
     O(columns); a header under 127 bytes of one-byte serial types (the usual
     case: no string or BLOB over 57 bytes) is built with one ``bytes`` call.
     """
+    types, bodies = _record_parts(values)
+    return _assemble(types, bodies)
+
+
+def _record_parts(values) -> tuple[list, list]:
+    """Each value's serial type and body (b"" for none), column-aligned. O(columns)."""
     types = []
     bodies = []
     put_type = types.append
@@ -347,6 +356,7 @@ def encode_record(values) -> bytes:
         if tv is int:
             if v == 0 or v == 1:
                 put_type(8 + v)
+                put_body(b"")
                 continue
             n = ((v if v >= 0 else ~v).bit_length() + 8) >> 3
             put_type(_INT_TYPE[n])
@@ -357,6 +367,7 @@ def encode_record(values) -> bytes:
             put_body(b)
         elif v is None:
             put_type(0)
+            put_body(b"")
         elif tv is float:
             put_type(7)
             put_body(_pack_double(v))
@@ -364,13 +375,76 @@ def encode_record(values) -> bytes:
             b = bytes(v)
             put_type(12 + 2 * len(b))
             put_body(b)
-    if len(types) < 0x7F and max(types, default=0) <= 0x7F:
-        return bytes((len(types) + 1,)) + bytes(types) + b"".join(bodies)
+    return types, bodies
+
+
+def _value_part(v) -> tuple:
+    """``(serial type, body)`` of one value (``_record_parts`` for one column)."""
+    tv = type(v)
+    if tv is int:
+        if v == 0 or v == 1:
+            return 8 + v, b""
+        n = ((v if v >= 0 else ~v).bit_length() + 8) >> 3
+        return _INT_TYPE[n], v.to_bytes(_INT_WIDTH[n], "big", signed=True)
+    if tv is str:
+        b = v.encode("utf-8")
+        return 13 + 2 * len(b), b
+    if v is None:
+        return 0, b""
+    if tv is float:
+        return 7, _pack_double(v)
+    b = bytes(v)
+    return 12 + 2 * len(b), b
+
+
+def _assemble(types: list, bodies: list) -> bytes:
+    """The record of serial ``types`` and their ``bodies``: header size, header, bodies."""
+    n = len(types)
+    if n < 0x7F:
+        try:
+            header = bytes(types)
+        except ValueError:  # a serial type over 255
+            header = b"\x80"
+        if header.isascii():  # every serial type is a one-byte varint (< 0x80)
+            return bytes((n + 1,)) + header + b"".join(bodies)
     header = b"".join(map(_varint, types))
     size = len(header) + 1
     if size > 0x7F:  # the size counts its own varint
         size = len(header) + len(_varint(len(header) + 2))
     return _varint(size) + header + b"".join(bodies)
+
+
+def update_records(before: tuple, after: tuple, want_before: bool, want_after: bool,
+                   want_updates: bool):
+    """``(before, after, updates)`` records of one UPDATE (None where not wanted),
+    encoding each value once: the after image reuses the before image's
+    encoding of every column the update left equal (same type and value; REALs
+    are re-encoded, as 0.0 and -0.0 are equal but stored apart), and the
+    ``updates`` record (``updates_record``) reuses the after image's. O(columns).
+    """
+    btypes, bbodies = _record_parts(before)
+    atypes, abodies = btypes[:], bbodies[:]
+    changed = []
+    for i, (b, a) in enumerate(zip(before, after)):
+        if a is b:
+            continue
+        same = type(a) is type(b) and a == b
+        if same and type(a) is not float:
+            continue
+        atypes[i], abodies[i] = _value_part(a)
+        if not same:
+            changed.append(i)
+    u = None
+    if want_updates:
+        utypes = [8] * len(after) + [0] * len(after)
+        ubodies = [b""] * len(after)
+        for i in changed:
+            utypes[i] = 9
+            utypes[len(after) + i] = atypes[i]
+            ubodies[i] = abodies[i]
+        u = _assemble(utypes, ubodies)
+    return (_assemble(btypes, bbodies) if want_before else None,
+            _assemble(atypes, abodies) if want_after else None, u)
 
 
 def decode_record(data: bytes) -> tuple:

@@ -580,16 +580,12 @@ class Database:
         if not keep and not indexes and not versions.rows:
             versions.bulk_load((k, r) for k, r in writes.items() if r is not None)
             return [(k, None, r) for k, r in writes.items() if r is not None]
+        if not keep and not indexes:
+            # The usual embedded case (no concurrent reader, no index): just install.
+            return versions.install_latest(writes, ts)
         install = versions.install
         out = []
         append = out.append
-        if not keep and not indexes:
-            # The usual embedded case (no concurrent reader, no index): just install.
-            for key, row in writes.items():
-                old = install(key, row, ts, False)
-                if old is not None or row is not None:
-                    append((key, old, row))
-            return out
         gcq = self._gc_queue
         for key, row in writes.items():
             old = install(key, row, ts, keep)

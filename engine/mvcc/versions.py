@@ -197,6 +197,53 @@ class TableVersions:
                 rows[key] = row
         return old
 
+    def install_latest(self, writes: dict, ts: int) -> list:
+        """``install(key, row, ts, False)`` for every ``key: row`` of a write set
+        (no live snapshot needs history); returns the ``(key, before, after)`` of
+        each row that changed. One call per write set rather than three per row:
+        a key above every key (a new rowid, the usual insert) is appended to the
+        SortedDict in place (``_append_max``, inlined). O(w log n) for w writes,
+        O(w) when all are new top keys.
+        """
+        if self.begins:  # versions some snapshot still sees as new: the general path
+            install = self.install
+            out = []
+            for key, row in writes.items():
+                old = install(key, row, ts, False)
+                if old is not None or row is not None:
+                    out.append((key, old, row))
+            return out
+        rows = self.rows
+        get = rows.get
+        keys = rows._list
+        top = self._top
+        out = []
+        append = out.append
+        for key, row in writes.items():
+            if row is not None and top is not None and key > top:
+                lists = keys._lists
+                pos = len(lists) - 1
+                lists[pos].append(key)
+                keys._maxes[pos] = key
+                keys._len += 1
+                keys._expand(pos)
+                _dict_setitem(rows, key, row)
+                top = key
+                append((key, None, row))
+                continue
+            old = get(key)
+            if row is None:
+                if old is None:
+                    continue
+                del rows[key]
+                if key == top:
+                    top = None
+            else:
+                rows[key] = row
+            append((key, old, row))
+        self._top = top
+        return out
+
     def bulk_load(self, items) -> None:
         """Install many ``(key, row)`` pairs visible to every snapshot (recovery, bulk commit).
 
