@@ -33,13 +33,13 @@ _dumps = marshal.dumps
 def encode_commit(ts: int, wall_time: float, schema, tables) -> bytes:
     """The payload for commit ``ts``. O(size of the write set).
 
-    A small record (one table, a few rows: the autocommit statement) is written
-    in marshal format 2, which skips format 3+'s object-sharing table and so
-    encodes such records in about two thirds of the time; large ones in format
-    4, whose shared references and short strings make them smaller and faster.
-    ``marshal.loads`` reads every format.
+    A small record (a few rows, no schema: the autocommit statement, with its
+    CDC rows) is written in marshal format 2, which skips format 3+'s
+    object-sharing table and so encodes such records in about two thirds of the
+    time; large ones in format 4, whose shared references and short strings
+    make them smaller and faster. ``marshal.loads`` reads every format.
     """
-    small = schema is None and len(tables) == 1 and len(tables[0][1]) <= _SMALL_ROWS
+    small = schema is None and sum(len(ops) for _name, ops in tables) <= _SMALL_ROWS
     return _dumps((RECORD_VERSION, ts, wall_time, schema, tables), 2 if small else 4)
 
 
