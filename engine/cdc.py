@@ -78,13 +78,14 @@ def cdc_table_sql(name: str) -> str:
 class CaptureConfig:
     """A connection's capture setting: ``mode`` (id/before/after/full) and CDC table."""
 
-    __slots__ = ("mode", "table", "want_before", "want_after", "want_updates")
+    __slots__ = ("mode", "table", "key", "want_before", "want_after", "want_updates")
 
     def __init__(self, mode: str, table: str = CDC_TABLE):
         if mode not in MODES or mode == "off":
             raise OperationalError(f"unknown capture_data_changes_conn mode: {mode}")
         self.mode = mode
         self.table = table
+        self.key = table.lower()  # the CDC table's key in Database.tables
         self.want_before = mode in ("before", "full")
         self.want_after = mode in ("after", "full")
         self.want_updates = mode == "full"
@@ -109,27 +110,54 @@ def parse_setting(value) -> CaptureConfig | None:
 def capture(txn, ts: int, now: float) -> None:
     """Add ``txn``'s CDC rows to its own write set, so they commit in its log frame.
 
-    Called by ``Database._apply_commit`` with the write lock held, after validation
-    and before the frame is encoded. ``before`` images are the latest committed
-    versions (for BEGIN CONCURRENT, validation proved they are the snapshot's).
-    O(w) record encodings for the w rows written, plus O(1) for the CDC table's
-    ``sqlite_sequence`` row (its key is cached per database, see ``_sequence_entry``).
+    Called by ``Database._apply_commit`` / ``_commit_simple`` with the write lock
+    held, after validation and before the frame is encoded. ``before`` images are
+    the latest committed versions (for BEGIN CONCURRENT, validation proved they
+    are the snapshot's). Schema changes come first (``schema_changes``), then one
+    row per changed row, then the commit row. O(w) record encodings for the w rows
+    written; the change_id counter is cached per database (``_marks``), so the
+    CDC table's ``sqlite_sequence`` row is read once after open.
     """
     cfg = txn.cdc
     writes_of = txn.writes
-    tables = txn.tables if txn.catalog_changed else txn.db.tables
-    cdc_name = cfg.table.lower()
     db = txn.db
+    tables = txn.tables if txn.catalog_changed else db.tables
+    cdc_name = cfg.key
     if cdc_name not in db.cdc_tables:
         register(db, cdc_name)
-    if cdc_name in writes_of:  # the transaction trims the feed itself
+    own = writes_of.get(cdc_name)
+    if own:  # the transaction trims the feed itself
         guard_sequence(txn)
-    out = []
-    handled = ()
+    cdc = tables.get(cdc_name)
+    if cdc is None:
+        if _captures_something(txn, tables, cfg):
+            raise OperationalError(f"CDC table {cfg.table} does not exist (capture is on)")
+        return
+    versions = cdc.versions
+    marks = _marks(db)
+    mark = marks.get(cdc_name)
+    entry = None
+    if mark is not None and mark[0] is versions:
+        change_id = mark[1] + 1
+    else:  # first capture into this table since open: read sqlite_sequence once
+        entry = _sequence_entry(txn, tables, cdc.name) if cdc.schema.autoincrement else None
+        seq = entry[1][1] if entry is not None else None
+        change_id = (seq if type(seq) is int else 0) + 1
+    top = versions.max_key()
+    if top is not None and top >= change_id:
+        change_id = top + 1
+    if own:
+        change_id = max(change_id, max(own) + 1)
+    first_id = change_id
+    change_time = int(now)
+    w = {}  # the CDC rows, written directly: they are already typed
     if txn.catalog_changed:  # DDL: sqlite_schema rows first, then ALTERed tables' rows
-        out, handled = schema_changes(txn, tables, cfg, _SKIP | db.cdc_tables | {cdc_name})
-    append = out.append
-    kind = change_id = 0
+        schema_rows, handled = schema_changes(txn, tables, cfg, _SKIP | db.cdc_tables | {cdc_name})
+        for name, rid, kind, b, a, u in schema_rows:
+            w[change_id] = (change_id, change_time, ts, kind, name, rid, b, a, u)
+            change_id += 1
+    else:
+        handled = ()
     want_before, want_after, want_updates = cfg.want_before, cfg.want_after, cfg.want_updates
     for tname, writes in writes_of.items():
         if not writes or tname == cdc_name or tname in _SKIP or tname in handled:
@@ -142,53 +170,57 @@ def capture(txn, ts: int, now: float) -> None:
         pk = t.schema.primary_key if t.without_rowid else None
         for key, after in writes.items():
             before = latest(key)
+            b = a = u = None
             if before is None:
                 if after is None:
                     continue
                 kind = INSERT
+                if want_after:
+                    a = encode_record(after)
+            elif after is None:
+                kind = DELETE
+                if want_before:
+                    b = encode_record(before)
             else:
-                kind = DELETE if after is None else UPDATE
+                kind = UPDATE
+                if want_after or want_updates:
+                    b, a, u = update_records(before, after, want_before, want_after,
+                                             want_updates)
+                elif want_before:
+                    b = encode_record(before)
             rid = key if pk is None else _pk_id(after if after is not None else before, pk)
-            if kind == UPDATE and (want_after or want_updates):
-                b, a, u = update_records(before, after, want_before, want_after, want_updates)
-            else:
-                b = encode_record(before) if want_before and before is not None else None
-                a = encode_record(after) if want_after and after is not None else None
-                u = None
-            append([name, rid, kind, b, a, u])
-    if not out:
+            w[change_id] = (change_id, change_time, ts, kind, name, rid, b, a, u)
+            change_id += 1
+    if change_id == first_id:
         return
-    cdc = tables.get(cdc_name)
-    if cdc is None:
-        raise OperationalError(f"CDC table {cfg.table} does not exist (capture is on)")
-    marks = _marks(db)
-    mark = marks.get(cdc_name)
-    versions = cdc.versions
-    entry = None
-    if mark is not None and mark[0] is versions:
-        change_id = mark[1] + 1
-    else:  # first capture into this table since open: read sqlite_sequence once
-        entry = _sequence_entry(txn, tables, cdc.name) if cdc.schema.autoincrement else None
-        seq = entry[1][1] if entry is not None else None
-        change_id = (seq if type(seq) is int else 0) + 1
-    top = versions.max_key()
-    if top is not None and top >= change_id:
-        change_id = top + 1
-    own = writes_of.get(cdc_name)
-    if own:
-        change_id = max(change_id, max(own) + 1)
-    change_time = int(now)
-    w = writes_of.get(cdc_name)  # written directly: the rows are already typed
-    if w is None:
-        w = writes_of[cdc_name] = {}
-    for name, rid, kind, b, a, u in out:
-        w[change_id] = (change_id, change_time, ts, kind, name, rid, b, a, u)
-        change_id += 1
     w[change_id] = (change_id, change_time, ts, COMMIT, None, None, None, None, None)
+    if own is None:
+        writes_of[cdc_name] = w
+    else:
+        own.update(w)
     if mark is None and entry is None and cdc.schema.autoincrement:
         # Its first row in sqlite_sequence, as SQLite creates one on the first insert.
         _advance_sequence(txn, tables, cdc.name, change_id, entry)
     marks[cdc_name] = (versions, change_id)
+
+
+def _captures_something(txn, tables, cfg) -> bool:
+    """Whether ``capture`` would write any row for ``txn`` (a schema change, or a row
+    whose net effect is not nothing). O(w); only asked when the CDC table is missing."""
+    handled = ()
+    if txn.catalog_changed:
+        schema_rows, handled = schema_changes(txn, tables, cfg,
+                                              _SKIP | txn.db.cdc_tables | {cfg.key})
+        if schema_rows:
+            return True
+    for tname, writes in txn.writes.items():
+        t = tables.get(tname)
+        if tname == cfg.key or tname in _SKIP or tname in handled or t is None:
+            continue
+        latest = t.versions.rows.get
+        if any(after is not None or latest(key) is not None for key, after in writes.items()):
+            return True
+    return False
 
 
 def guard_sequence(txn) -> None:
