@@ -295,6 +295,7 @@ class Session:
             names = node.meta.get("_param_names", {})
             params_list, memo, run = rt.params, rt.memo, plan.run
             rt.txn = txn
+            one_row = _one_row_insert(node)
             for params in seq_of_params:
                 if on_row is not None:
                     on_row(params)
@@ -302,11 +303,13 @@ class Session:
                     self.trace(sql)
                 params_list[:] = _bind(names, count, params)
                 memo.clear()
+                rowid_before = (self.last_insert_rowid,) if one_row else None
                 mark = txn.statement_mark()
                 try:
                     run()
                     if self.foreign_keys:
-                        self._check_foreign_keys(txn, autocommit, kind == "update")
+                        self._check_foreign_keys(txn, autocommit, kind == "update",
+                                                 rowid_before)
                 except BaseException as exc:
                     if txn.active:
                         if getattr(exc, "_rollback_txn", False) or \
@@ -357,9 +360,11 @@ class Session:
         mark = txn.statement_mark() if not autocommit or fk else None
         clock = pin_statement_clock()
         try:
+            rowid_before = (self.last_insert_rowid,) if fk and _one_row_insert(node) else None
             result = handler(self, sql, node, params)
             if fk:
-                self._check_foreign_keys(txn, autocommit, isinstance(node, exp.Update))
+                self._check_foreign_keys(txn, autocommit, isinstance(node, exp.Update),
+                                         rowid_before)
         except BaseException as exc:
             keep = getattr(exc, "_keep_statement", False)
             if autocommit:
@@ -676,19 +681,35 @@ class Session:
         self.changes = 0
         return Result(None, [])
 
-    def _check_foreign_keys(self, txn, autocommit: bool, is_update: bool = False) -> None:
+    def _check_foreign_keys(self, txn, autocommit: bool, is_update: bool = False,
+                            rowid_before=None) -> None:
         """PRAGMA foreign_keys=ON: the statement's FK actions and checks
-        (engine.sql.compiler.foreign_keys); in autocommit, deferred ones too."""
+        (engine.sql.compiler.foreign_keys); in autocommit, deferred ones too.
+        ``rowid_before``: ``(last_insert_rowid before the statement,)`` for a one-row
+        INSERT, which SQLite checks before writing its row (fkey.c: no counter
+        outside a multi-row statement), so a failure leaves last_insert_rowid alone."""
         from engine.sql.compiler.foreign_keys import FAILED, foreign_keys_of
         fks = foreign_keys_of(txn.catalog)
         if not fks.by_child:
             return
-        fks.after_statement(self, txn, is_update)
-        if autocommit and self.fk_pending:
-            ok = fks.check_pending(txn, self.fk_pending)
-            self.fk_pending.clear()
-            if not ok:
-                raise IntegrityError(FAILED)
+        try:
+            try:
+                fks.after_statement(self, txn, is_update)
+            except IntegrityError:
+                if rowid_before is not None:
+                    self.last_insert_rowid = rowid_before[0]
+                raise
+            if autocommit and self.fk_pending:
+                ok = fks.check_pending(txn, self.fk_pending)
+                self.fk_pending.clear()
+                if not ok:
+                    raise IntegrityError(FAILED)
+        except IntegrityError:
+            # the statement is undone: changes() is 0 and total_changes() leaves it
+            # out, as sqlite3VdbeHalt counts a rolled-back statement's rows as none
+            self.total_changes -= self.changes
+            self.changes = 0
+            raise
 
     def _pragma(self, node, params) -> Result:
         from engine.sql.pragma import run_pragma
@@ -864,6 +885,14 @@ def _quote_ident(name: str) -> str:
 
 # Statements that write (an autocommit one begins IMMEDIATE: see _ensure_txn).
 _WRITE_STATEMENTS = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter)
+
+
+def _one_row_insert(node) -> bool:
+    """Whether ``node`` is an INSERT of a single VALUES row (or DEFAULT VALUES)."""
+    if not isinstance(node, exp.Insert):
+        return False
+    source = node.expression
+    return source is None or (isinstance(source, exp.Values) and len(source.expressions) == 1)
 
 
 def _parameter_count(node) -> int:

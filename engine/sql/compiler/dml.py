@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from engine.errors import IntegrityError, OperationalError
+from engine.errors import Error, IntegrityError, OperationalError
 from engine.sql.compiler import instead_of
 from engine.sql.compiler.expr import ExprCompiler
 from engine.sql.compiler.query import Planner, QueryPlan, _conjuncts
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
+from engine.sql.compiler.statement_journal import ALWAYS, insert_rule, update_rule
 from engine.transaction import constraint_error
 
 CONFLICT_IGNORE = "IGNORE"
@@ -94,17 +95,25 @@ def failure_action(exc, conflict: str) -> str:
     return action
 
 
-def _note_failure(session, exc, conflict, count):
+def _note_failure(session, exc, conflict, count, journal=ALWAYS, last=None):
     """After a write statement failed with ``exc``: mark the error with how the
     statement ends (failure_action, read by the session); under FAIL its earlier rows
     stay and changes() counts them, otherwise changes() is 0 (vdbeaux.c,
-    sqlite3VdbeHalt)."""
+    sqlite3VdbeHalt). An error that is no constraint violation keeps the earlier rows
+    too, with changes() 0, inside an explicit transaction when the statement has no
+    statement journal (``journal``, see statement_journal). ``last``: the rowid of the
+    statement's last inserted row, which last_insert_rowid() keeps in any case."""
     action = failure_action(exc, conflict)
     if isinstance(exc, IntegrityError):
         exc.conflict_action = action
-        exc._keep_statement = action == "FAIL"
         exc._rollback_txn = action == "ROLLBACK"
-    session.note_changes(count if action == "FAIL" else 0, None)
+    if isinstance(exc, Error):
+        keep = action == "FAIL"
+        if not keep and session.explicit and not (
+                isinstance(exc, IntegrityError) and conflict_applies(exc)):
+            keep = not journal.applies(session)
+        exc._keep_statement = keep
+    session.note_changes(count if action == "FAIL" else 0, last)
 
 
 class DmlPlan:
@@ -188,6 +197,11 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
         upsert = compile_upsert(node.args["conflict"], planner, table, scope)
         update_triggers = planner.session.triggers(schema, "UPDATE")
     ret_cols, ret_fn = _returning(node, planner, scope)
+    source = node.expression
+    single_row = node.args.get("default") or source is None or (
+        isinstance(source, exp.Values) and len(source.expressions) == 1)
+    journal = insert_rule(planner.session, table, stated, positions, single_row, triggers,
+                          node.args.get("conflict"))
     rt = planner.rt
     name = schema.name
     has_rowid_target = -1 in positions
@@ -211,7 +225,7 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
                 if key is not None and not without_rowid:
                     last = key
         except BaseException as exc:
-            _note_failure(session, exc, conflict, count)
+            _note_failure(session, exc, conflict, count, journal, last)
             raise
         session.note_changes(count, last)
         return out
@@ -392,6 +406,7 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
     else:
         matching = _matching_rows(planner, table, node.args.get("where"), scope, source)
     ret_cols, ret_fn = _returning(node, planner, scope)
+    journal = update_rule(planner.session, table, stated, assigned, triggers)
     rt = planner.rt
     name = schema.name
     with_rowid = not schema.without_rowid
@@ -406,7 +421,7 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
             for _k in update_rows(txn, out):
                 count += 1
         except BaseException as exc:
-            _note_failure(session, exc, conflict, count)
+            _note_failure(session, exc, conflict, count, journal)
             raise
         session.note_changes(count, None)
         return out
