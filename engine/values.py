@@ -624,6 +624,11 @@ def register_collation(name: str, fn: Callable[[str, str], int] | None) -> None:
 _RANK = {type(None): 0, int: 1, bool: 1, float: 1, str: 2, bytes: 3}
 
 
+def register_text_type(cls) -> None:
+    """Let a ``str`` subclass (the JSON subtype's JsonText) order and compare as TEXT."""
+    _RANK[cls] = 2
+
+
 def sort_key(value, collation: str = "BINARY", collations: Collations | None = None):
     """A Python-orderable key consistent with SQLite's ordering of values:
     NULL < INTEGER/REAL (numerically, exactly: Python compares int and float

@@ -145,6 +145,8 @@ class AggregatePlanner:
             inner_factory = factory
             factory = lambda: Distinct(inner_factory(), coll or "BINARY")
         fns = [c.fn for c in compiled]
+        if name in ("min", "max") and user is None and len(args) == 1:
+            fns = [comp.json_argument(args[0], node)]  # the JSON subtype passes through
         if not fns:
             args_fn = lambda row: ()
         elif len(fns) == 1:

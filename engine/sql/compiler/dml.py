@@ -99,9 +99,9 @@ def _note_failure(session, exc, conflict, count, journal=ALWAYS, last=None):
     """After a write statement failed with ``exc``: mark the error with how the
     statement ends (failure_action, read by the session); under FAIL its earlier rows
     stay and changes() counts them, otherwise changes() is 0 (vdbeaux.c,
-    sqlite3VdbeHalt). An error that is no constraint violation keeps the earlier rows
-    too, with changes() 0, inside an explicit transaction when the statement has no
-    statement journal (``journal``, see statement_journal). ``last``: the rowid of the
+    sqlite3VdbeHalt). A datatype mismatch (no constraint violation) keeps the earlier
+    rows too, with changes() 0, inside an explicit transaction when the statement has
+    no statement journal (``journal``, see statement_journal). ``last``: the rowid of the
     statement's last inserted row, which last_insert_rowid() keeps in any case."""
     action = failure_action(exc, conflict)
     if isinstance(exc, IntegrityError):
@@ -109,8 +109,10 @@ def _note_failure(session, exc, conflict, count, journal=ALWAYS, last=None):
         exc._rollback_txn = action == "ROLLBACK"
     if isinstance(exc, Error):
         keep = action == "FAIL"
-        if not keep and session.explicit and not (
-                isinstance(exc, IntegrityError) and conflict_applies(exc)):
+        if not keep and session.explicit and isinstance(exc, IntegrityError) and \
+                not conflict_applies(exc):
+            # a datatype mismatch (raised as the row is written, as in SQLite; a
+            # function error may come earlier there, where constants are factored)
             keep = not journal.applies(session)
         exc._keep_statement = keep
     session.note_changes(count if action == "FAIL" else 0, last)

@@ -113,12 +113,15 @@ class ExprCompiler:
             if _is_json_aggregate(node):  # its JSON subtype stays inside expressions
                 return Compiled(lambda row: _plain(row[i]))
             written = _written_collation(node)
+            if _is_min_max(node):  # min/max pass their argument's subtype on
+                return Compiled(lambda row: _plain(row[i]), None, written, written is not None)
             if written is not None:  # e.g. max(x COLLATE NOCASE): EP_Collate
                 return Compiled(lambda row: row[i], None, written, True)
             return Compiled(lambda row: row[i])
-        if _is_json_aggregate_argument(node):
+        call = _json_aggregate_of_argument(node)
+        if call is not None:
             # json_group_array/json_group_object embed a JSON-subtyped argument
-            return Compiled(self._json_arg(node, not _arguments_sorted(node.parent)))
+            return Compiled(self._json_arg(node, not _arguments_sorted(call)))
         return self._compile_node(node)
 
     def _compile_node(self, node) -> Compiled:
@@ -740,7 +743,68 @@ class ExprCompiler:
                 f = _wrap_errors(found.fn)
                 a, b = self._json_arg(node.this, columns), self.fn(node.expression)
                 return lambda row: f(a(row), b(row))
+        passed = self._json_passthrough(node, columns)
+        if passed is not None:
+            return passed
         return self._compile_node(node).fn
+
+    def json_argument(self, node, call) -> Callable:
+        """``row -> value`` of aggregate ``call``'s argument ``node`` keeping its JSON
+        subtype (JsonText) as SQLite's min()/max() do: the value they return is the
+        argument's own, subtype included (unless a sorter stored it)."""
+        return self._json_arg(node, not _arguments_sorted(call))
+
+    def _json_passthrough(self, node, columns):
+        """``row -> value`` keeping the JSON subtype of what ``node`` passes on
+        unchanged, as SQLite's value copies do: parentheses, unary +, COLLATE,
+        coalesce/ifnull, CASE and iif (the branch taken), and a scalar subquery whose
+        one result is a JSON function's (its register keeps the subtype unless a
+        sorter stored it: ORDER BY). None for any other node."""
+        if isinstance(node, (exp.Paren, UnaryPlus, exp.Collate)):
+            return self._json_arg(node.this, columns)
+        if isinstance(node, exp.Subquery) and _json_scalar_subquery(node):
+            f = self._compile_node(node).fn
+            return lambda row: _as_json(f(row))
+        if isinstance(node, exp.Anonymous):
+            name, args = node.name.lower(), node.expressions
+            if name in ("coalesce", "ifnull") and len(args) >= 2:
+                fns = [self._json_arg(a, columns) for a in args]
+
+                def first(row):
+                    for f in fns:
+                        v = f(row)
+                        if v is not None:
+                            return v
+                    return None
+                return first
+            if name == "iif" and len(args) == 3:
+                branch = self.fn(exp.Anonymous(this="iif", expressions=[
+                    args[0].copy(), exp.Literal.number(0), exp.Literal.number(1)]))
+                fns = [self._json_arg(a, columns) for a in args[1:]]
+                return lambda row: fns[branch(row)](row)
+        if isinstance(node, exp.Case):
+            return self._json_case(node, columns)
+        return None
+
+    def _json_case(self, node, columns):
+        """CASE keeping the chosen result's JSON subtype: the same CASE with each
+        result replaced by its branch number picks the branch (SQLite's own WHEN
+        semantics), then only that result is evaluated. O(WHEN terms) per row."""
+        ifs = node.args.get("ifs") or []
+        default = node.args.get("default")
+        results = [i.args.get("true") for i in ifs] + ([default] if default is not None else [])
+        picker = node.copy()
+        for n, when in enumerate(picker.args.get("ifs") or []):
+            when.set("true", exp.Literal.number(n))
+        if default is not None:
+            picker.set("default", exp.Literal.number(len(ifs)))
+        branch = self.fn(picker)
+        fns = [self._json_arg(r, columns) for r in results]
+
+        def chosen(row):
+            n = branch(row)
+            return None if n is None else fns[n](row)
+        return chosen
 
     def _table_function_value(self, node):
         """For a reference to the ``value`` column of a json_each/json_tree FROM item:
@@ -875,11 +939,23 @@ def _is_json_aggregate(node) -> bool:
     return isinstance(node, exp.Anonymous) and node.name.lower() in _JSON_AGGREGATES
 
 
-def _is_json_aggregate_argument(node) -> bool:
-    """Is ``node`` an argument of json_group_array / json_group_object? (Not under
-    DISTINCT: its dedup keys are plain values.)"""
+def _is_min_max(node) -> bool:
+    """Is ``node`` a one-argument min()/max() aggregate call (FILTER allowed)?"""
+    if isinstance(node, exp.Filter):
+        node = node.this
+    return isinstance(node, exp.Anonymous) and node.name.lower() in ("min", "max") and \
+        len(node.expressions) == 1
+
+
+def _json_aggregate_of_argument(node):
+    """The json_group_array / json_group_object call ``node`` is an argument of (also
+    under DISTINCT, which passes each first-seen value on with its subtype), or None."""
     parent = node.parent
-    return isinstance(parent, exp.Anonymous) and parent.name.lower() in _JSON_AGGREGATES
+    if isinstance(parent, exp.Distinct):
+        parent = parent.parent
+    if isinstance(parent, exp.Anonymous) and parent.name.lower() in _JSON_AGGREGATES:
+        return parent
+    return None
 
 
 def _arguments_sorted(call) -> bool:
@@ -893,6 +969,32 @@ def _arguments_sorted(call) -> bool:
         return True
     select = call.find_ancestor(exp.Select)
     return select is not None and bool(select.args.get("group"))
+
+
+# JSON functions whose text result always carries the JSON subtype
+_ALWAYS_JSON = frozenset(("json", "json_array", "json_object", "json_set", "json_insert",
+                          "json_replace", "json_remove", "json_patch", "json_quote",
+                          "json_group_array", "json_group_object"))
+
+
+def _json_scalar_subquery(node) -> bool:
+    """Is ``node`` a scalar subquery whose one result column is always JSON-subtyped
+    in SQLite (a JSON function's result or ``->``, not stored by an ORDER BY sorter)?"""
+    select = node.this
+    if not isinstance(select, exp.Select) or select.args.get("order") or \
+            len(select.expressions) != 1:
+        return False
+    item = select.expressions[0]
+    if isinstance(item, exp.Alias):
+        item = item.this
+    if isinstance(item, exp.JSONExtract):
+        return True
+    return isinstance(item, exp.Anonymous) and item.name.lower() in _ALWAYS_JSON
+
+
+def _as_json(v):
+    """A JSON function's text result with its subtype back (JsonText)."""
+    return JsonText(v) if type(v) is str else v
 
 
 def _plain(v):

@@ -391,7 +391,9 @@ class Distinct:
     """Wraps an accumulator for ``agg(DISTINCT x)``: each distinct argument tuple
     is passed on once; with ``inverse`` a reference count per value decides when
     it really leaves. Distinctness is SQLite's equality (1 and 1.0 are the same
-    value; text compared BINARY unless ``collation`` is given). O(1) per row."""
+    value; text compared BINARY unless ``collation`` is given); NULL is one more
+    value, passed on once (json_group_array(DISTINCT x) holds one null, count and
+    sum skip it themselves). O(1) per row."""
 
     __slots__ = ("inner", "_counts", "_key")
 
@@ -402,11 +404,11 @@ class Distinct:
 
     def _ident(self, args):
         key = self._key
-        return tuple(key(a) for a in args)
+        # a JSON-subtyped text (a str subclass) is the same value as its plain text
+        return tuple(key(str(a) if isinstance(a, str) and type(a) is not str else a)
+                     for a in args)
 
     def step(self, *args):
-        if args and args[0] is None:
-            return
         ident = self._ident(args)
         entry = self._counts.get(ident)
         if entry is None:
@@ -417,8 +419,6 @@ class Distinct:
 
     def inverse(self, *args):
         """Remove one row; the inner accumulator sees the value it was given."""
-        if args and args[0] is None:
-            return
         ident = self._ident(args)
         entry = self._counts[ident]
         entry[0] -= 1

@@ -30,7 +30,7 @@ import sys
 from collections import deque
 
 from engine.sql.functions.registry import SqlFunctionError, aggregate, scalar
-from engine.values import to_text
+from engine.values import register_text_type, to_text
 
 MAX_DEPTH = 2000            # SQLite's JSON_MAX_DEPTH: deeper nesting is malformed
 MALFORMED = "malformed JSON"
@@ -41,6 +41,9 @@ class JsonText(str):
     """Text carrying SQLite's JSON subtype: embedded verbatim by JSON functions."""
 
     __slots__ = ()
+
+
+register_text_type(JsonText)  # min()/max() compare JSON-subtyped values as TEXT
 
 
 # --------------------------------------------------------------------------
