@@ -300,3 +300,41 @@ def test_comparisons_under_a_user_collation():
         conn.create_collation("rev", lambda x, y: (x < y) - (x > y))
         results.append(conn.execute(sql).fetchall())
     assert results[0] == results[1]
+
+
+COMPOUND_COLLATIONS = [
+    "CREATE TABLE t(a, b TEXT COLLATE NOCASE)",
+    "CREATE TABLE u(b, c TEXT COLLATE RTRIM)",
+    "INSERT INTO t VALUES ('A', 'x'), ('b', 'X'), ('a ', 'Y'), (1, 1.0), (1.0, 1)",
+    "INSERT INTO u VALUES ('a', 'a '), ('B', 'b'), ('c', 'A'), (1.0, 1)",
+]
+
+
+@pytest.mark.parametrize("op", ["UNION", "UNION ALL", "INTERSECT", "EXCEPT"])
+@pytest.mark.parametrize("left", ["a", "a || ''", "upper(a)", "b", "a COLLATE RTRIM"])
+@pytest.mark.parametrize("right", ["b", "b COLLATE NOCASE", "c", "b || ''"])
+def test_compound_collation_is_the_first_arm_that_has_one(op, left, right):
+    """A compound column's collation (duplicates, ORDER BY) is the first arm's that has
+    one: a left expression without COLLATE takes the right arm's COLLATE or declared
+    collation (multiSelectCollSeq). A FROM item reading the compound sees the left
+    arm's. Which equal row survives: with ORDER BY (a merge) a UNION keeps the right
+    arm's first, INTERSECT/EXCEPT the left's first; without, the last one."""
+    from oracle import OrderTerm
+    pair = Pair()
+    try:
+        for sql in COMPOUND_COLLATIONS:
+            pair.setup(sql)
+        compound = f"SELECT {left} AS x FROM t {op} SELECT {right} FROM u"
+        pair.check(compound, Shape())
+        for order in ("1", "1 DESC"):
+            # ties are decided under the coarsest collation; rows must still match
+            pair.check(f"{compound} ORDER BY {order}",
+                       Shape(order=[OrderTerm(0, None)]))
+        pair.check(f"SELECT x FROM ({compound}) ORDER BY x", Shape(order=[OrderTerm(0, None)]))
+        pair.check(f"SELECT DISTINCT x FROM ({compound})", Shape())
+        pair.check(f"SELECT {left} FROM t UNION ALL SELECT 'zz' {op} SELECT {right} FROM u "
+                   "ORDER BY 1", Shape(order=[OrderTerm(0, None)]))
+        pair.check(f"SELECT {left} FROM t {op} SELECT {right} FROM u UNION SELECT 'X' "
+                   "ORDER BY 1", Shape(order=[OrderTerm(0, None)]))
+    finally:
+        pair.close()

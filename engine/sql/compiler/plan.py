@@ -31,6 +31,18 @@ class QueryPlan:
     # its first arm's REAL-affinity columns (SQLite applies OP_RealAffinity there).
     real_columns: tuple = ()
 
+    # A compound's (or multi-row VALUES') collation per column as its ORDER BY and
+    # duplicate elimination use it (multiSelectCollSeq: the first arm's that has one);
+    # None: each column's own. ``columns`` keep the first arm's, as a FROM item sees.
+    arm_collations: tuple | None = None
+
+    def compound_collations(self) -> tuple:
+        """Per column: the collation this query lends an enclosing compound, None when
+        it has none (an expression without COLLATE). O(columns)."""
+        if self.arm_collations is not None:
+            return self.arm_collations
+        return tuple(c.collation if c.has_collation else None for c in self.columns)
+
     def from_item_run(self):
         """``run`` as a FROM item sees it: integers in ``real_columns`` read as REAL."""
         run, positions = self.run, self.real_columns

@@ -43,7 +43,8 @@ def _output_meta(item, compiled: Compiled) -> ColumnMeta:
         inner = inner.this
     decltype = compiled.decltype if isinstance(inner, exp.Column) else None
     return ColumnMeta(name, compiled.affinity, compiled.collation or "BINARY", decltype,
-                      explicit_collation=compiled.explicit_collation)
+                      explicit_collation=compiled.explicit_collation,
+                      has_collation=compiled.collation is not None)
 
 
 def _projector(fns):

@@ -94,8 +94,15 @@ class Planner(SourcePlanner, JoinPlanner, AccessPlanner, AggregatePlanner, Order
                 width = len(items)
             elif len(items) != width:
                 raise OperationalError("all VALUES must have the same number of terms")
-            rows.append([comp.fn(e) for e in items])
-        columns = [ColumnMeta(f"column{i + 1}") for i in range(width or 0)]
+            rows.append([comp.compile(e) for e in items])
+        # several rows are a compound of one-row SELECTs: a FROM item sees the first
+        # row's collations (selectAddColumnTypeAndCollation reads the leftmost arm)
+        columns = []
+        for i in range(width or 0):
+            first = rows[0][i].collation
+            columns.append(ColumnMeta(f"column{i + 1}", None, first or "BINARY",
+                                      has_collation=first is not None))
+        rows = [[c.fn for c in r] for r in rows]
 
         def run():
             for fns in rows:

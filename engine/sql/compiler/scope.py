@@ -26,6 +26,9 @@ class ColumnMeta:
     decltype: str | None = None
     hidden: bool = False
     explicit_collation: bool = False  # a result column's COLLATE as written (EP_Collate)
+    # False for a result expression with no collation at all (sqlite3ExprCollSeq is
+    # NULL: not a column, no COLLATE): a compound takes a later arm's collation then
+    has_collation: bool = True
 
 
 @dataclass(slots=True)
