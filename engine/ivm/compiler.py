@@ -33,14 +33,15 @@ import operator
 from sqlglot import exp
 
 from dbsp import Circuit, ZSet, total_order_key
-from engine.errors import OperationalError, unsupported
+from engine.errors import NotSupportedError, OperationalError, unsupported
 from engine.ivm.aggregates import dbsp_aggregate
 from engine.ivm.compiled import CompiledView
 from engine.ivm.determinism import check_deterministic
 from engine.ivm.rows import plain, strict
 from engine.ivm.parameters import (
-    PARAMS_RELATION, check_shareable, join_params_by_in, mentions_params, not_shareable,
-    params_source, parametrize)
+    PARAMS_RELATION, NotShareable, binding_slots, binding_tag, bound_source, check_shareable,
+    join_params_by_in, mentions_params, not_shareable, params_binding_key, params_source,
+    parametrize, reads_params)
 from engine.sql import operators as ops
 from engine.sql.compiler.aggregation import _collect_aggregates, check_aggregate_use
 from engine.sql.compiler.expr import ExprCompiler, Runtime, _collation, _hash_key_function
@@ -127,7 +128,14 @@ def compile_parametrized(session, query: exp.Expression) -> CompiledView:
     # A materialized view read by the query compiles inline (its deltas are not
     # handed to subscriptions), so the circuit reads base tables only.
     compiler = ViewCompiler(session, count, inline_views=True)
-    rel = compiler.query(query)
+    try:
+        rel = compiler.query(query)
+    except NotShareable:
+        raise
+    except (OperationalError, NotSupportedError) as exc:
+        # When unsure, do not share: the per-binding circuit is the plain view of the
+        # query with its values bound (and raises this error again if it is the SQL's)
+        raise not_shareable(f"where the shared circuit failed ({exc})") from exc
     compiler.circuit.output("out", rel.stream)
     return CompiledView(compiler.circuit, rel.columns, dict(compiler.input_names),
                         dict(compiler.constants), key_columns=compiler.key_columns,
@@ -187,6 +195,7 @@ class ViewCompiler:
         self.key_columns: tuple[int, ...] = ()
         self.binding_checks: list = []  # f(binding values) raising for a bad binding
         self._depth = 0
+        self._from_binding = None  # the last _from's binding key slots (bound FROM items)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -226,11 +235,12 @@ class ViewCompiler:
         scope = Scope()
         comp = ExprCompiler(scope, self.rt, planner=self)
         stream = self._from(node, scope, comp)
+        binding = self._from_binding
         where = node.args.get("where")
         conjuncts = _conjuncts(where.this) if where is not None else []
         params = self.param_count if self._depth == 1 else 0
         if params:
-            stream, conjuncts = self._join_params(stream, scope, comp, conjuncts)
+            stream, conjuncts = self._join_params(stream, scope, comp, conjuncts, binding)
         elif any(mentions_params(c) for c in conjuncts) or (
                 self.param_count and mentions_params(node)):
             raise not_shareable("inside a subquery, CTE or compound query")
@@ -250,7 +260,7 @@ class ViewCompiler:
             if node.args.get("having") is not None:
                 raise OperationalError("a GROUP BY clause is required before HAVING")
         if collect_windows(node, items):
-            if self.param_count and not params:
+            if self.param_count and not params and mentions_params(node):
                 raise not_shareable("with window functions in a subquery")
             from engine.ivm.windows import window_stage
             stream, comp = window_stage(self, node, items, scope, comp, stream, grouped)
@@ -280,7 +290,13 @@ class ViewCompiler:
             joined = stream.map(lambda row: project(row) + row)
             ranked = self._top_k(joined, node, comp, terms, width, params)
             return Rel(ranked.map(lambda row: strict(row[:width])), columns)
-        if distinct:
+        if distinct and params:
+            # ... but bindings are type-strict (1 and 1.0 are two bindings): the tag
+            # keeps them apart through distinct, strict rows after it
+            w = len(items)
+            stream = stream.map(lambda row: _tagged(base(row), w)).distinct().map(
+                lambda row: strict(row[:-1]))
+        elif distinct:
             # SQL's DISTINCT compares values (1 = 1.0): plain tuples, Python equality
             stream = stream.map(base).distinct()
         else:
@@ -306,6 +322,7 @@ class ViewCompiler:
         source, stream = self._source(from_.this)
         scope.add(source)
         left_sources = [source]
+        binding = binding_slots(source, self.param_count)
         padded = any(_join_kind(j) in ("RIGHT", "FULL") for j in joins)
         for join in joins:
             if join.args.get("kind") and str(join.args["kind"]).upper() == "LATERAL":
@@ -313,8 +330,15 @@ class ViewCompiler:
             source, right = self._source(join.this)
             scope.add(source)
             conds = self.planner._join_conditions(join, source, left_sources, scope, padded)
-            stream = self._join(stream, right, source, conds, _join_kind(join), scope, comp)
+            kind = _join_kind(join)
+            right_binding = binding_slots(source, self.param_count)
+            keys = _binding_join_keys(kind, binding, right_binding, source.offset)
+            if self.param_count and any(mentions_params(c) for c in conds):
+                raise not_shareable("in a JOIN's ON or USING")
+            stream = self._join(stream, right, source, conds, kind, scope, comp, keys)
             left_sources.append(source)
+            binding = binding or right_binding
+        self._from_binding = binding
         return stream
 
     def _source(self, item):
@@ -324,6 +348,11 @@ class ViewCompiler:
             name = item.name
             alias = item.alias or name
             cte = self._find_cte(name) if not item.args.get("db") else None
+            if cte is not None and self.param_count and reads_params(self, cte.this):
+                with_ = cte.parent
+                return bound_source(self, cte.this, alias, cte.args.get("alias"),
+                                    isinstance(with_, exp.With)
+                                    and bool(with_.args.get("recursive")))
             if cte is not None:
                 from engine.ivm.recursion import cte_relation
                 return self._derived(cte_relation(self, cte), alias, cte.args.get("alias"))
@@ -333,6 +362,8 @@ class ViewCompiler:
                 return source, self._input(table.name.lower())
             return self._view(name, alias)
         if isinstance(item, exp.Subquery):
+            if self.param_count and reads_params(self, item.this):
+                return bound_source(self, item.this, item.alias or "", alias_node)
             return self._derived(self.query(item.this), item.alias or "", alias_node)
         if isinstance(item, exp.Values):
             return self._derived(self._values(item), item.alias or "", alias_node)
@@ -385,18 +416,22 @@ class ViewCompiler:
         self.constants[name] = ZSet.from_rows(rows)
         return self.circuit.input(name)
 
-    def _join(self, left, right, source, conds, kind, scope, comp):
+    def _join(self, left, right, source, conds, kind, scope, comp, binding_keys=None):
         """Join ``right`` (rows of ``source``) to the flat rows of ``left``.
 
         Inner: hash join on the equi-conjuncts (O(|Δ|) probes per tick), the rest
         a filter; without equi-conjuncts a theta join (O(|Δ| · |other side|)).
         Outer kinds add the unmatched rows of one or both sides, NULL-padded.
+        ``binding_keys`` ``(left key, right key)``: both sides carry a subscription's
+        binding, which must be equal too (a hash key part, so bindings never cross).
         """
         offset = source.offset
         from engine.ivm import subqueries
         with_subqueries = [c for c in conds if subqueries.subquery_nodes([c])]
         conds = [c for c in conds if all(c is not s for s in with_subqueries)]
         equi = self._equi_keys(conds, source, scope, comp)
+        if binding_keys is not None:
+            equi = _with_binding_keys(equi, binding_keys)
         residual = [c for c in conds if equi is None or all(c is not e for e in equi[2])]
         test = _all_of([comp.predicate(c) for c in residual])
         if equi is not None:
@@ -429,18 +464,28 @@ class ViewCompiler:
                 lambda row: left_pad + row))
         return parts[0].plus(*parts[1:])
 
-    def _join_params(self, stream, scope, comp, conjuncts):
+    def _join_params(self, stream, scope, comp, conjuncts, binding=None):
         """Join the parameter relation P after the FROM clause, on the WHERE conjuncts
-        that mention a parameter; returns ``(stream, remaining conjuncts)``."""
+        that mention a parameter; returns ``(stream, remaining conjuncts)``.
+
+        ``binding``: the slots of the FROM rows' binding key (bound FROM items,
+        ``parameters.bound_source``): each row then joins exactly its own binding's
+        P row (a hash join on the key, O(|Δ|)), the conjuncts filtering the pair."""
         self._params_stream = self._input(PARAMS_RELATION)
-        by_in = join_params_by_in(self, stream, scope, comp, conjuncts)
-        if by_in is not None:
-            return by_in
+        if binding is None:
+            by_in = join_params_by_in(self, stream, scope, comp, conjuncts)
+            if by_in is not None:
+                return by_in
         source = params_source(self.param_count)
         scope.add(source)
         on = [c for c in conjuncts if mentions_params(c)]
         rest = [c for c in conjuncts if not mentions_params(c)]
-        joined = self._join(stream, self._params_stream, source, on, "INNER", scope, comp)
+        keys = None
+        if binding is not None:
+            keys = (operator.itemgetter(slice(*binding)),
+                    params_binding_key(self.param_count))
+        joined = self._join(stream, self._params_stream, source, on, "INNER", scope, comp,
+                            keys)
         return joined, rest
 
     def _equi_keys(self, conds, source, scope, comp):
@@ -511,6 +556,9 @@ class ViewCompiler:
             for slot in self._params_slots:
                 key_fns.append(operator.itemgetter(slot))
                 column_slots.append((len(key_fns) - 1, slot))
+            # type-strict bindings: 1 and 1.0 are two groups (the tag is not output)
+            key_fns.append(lambda row, p=tuple(self._params_slots):
+                           binding_tag([row[i] for i in p]))
             if group is None:
                 pad = (None,) * (width - params - 1)
                 stream = stream.plus(self._params_stream.map(
@@ -548,6 +596,8 @@ class ViewCompiler:
     # -- compound queries, VALUES ------------------------------------------------------------
 
     def _compound(self, node) -> Rel:
+        if self.param_count and mentions_params(node):
+            raise not_shareable("in a compound query")
         left = self.query(node.this)
         right = self.query(node.expression)
         if len(left.columns) != len(right.columns):
@@ -589,6 +639,8 @@ class ViewCompiler:
         return Rel(stream, columns, real)
 
     def _values(self, node) -> Rel:
+        if self.param_count and mentions_params(node):
+            raise not_shareable("in VALUES")
         comp = ExprCompiler(Scope(), self.rt, planner=self)
         rows, width = [], None
         for tup in node.expressions:
@@ -638,7 +690,7 @@ class ViewCompiler:
         partition = None
         if params:
             end = out_width if out_width is not None else width
-            partition = lambda row: row[end - params:end]  # noqa: E731
+            partition = lambda row: strict(row[end - params:end])  # noqa: E731 - 1 != 1.0
         if params and any(node.args.get(k) is not None and mentions_params(node.args[k])
                           for k in ("limit", "offset")):
             limit = self._bound_int(node.args.get("limit"), "LIMIT")
@@ -719,6 +771,45 @@ def _join_key_part(fn, affinity, collation):
             return numeric_key
     hk = _hash_key_function(collation)
     return lambda row: hk(conv(fn(row), affinity))
+
+
+def _tagged(row, width):
+    """An output row (values, then its binding from ``width`` on) plus the binding's
+    type tag, so that equal-looking bindings of different types stay apart."""
+    return row + (binding_tag(row[width:]),)
+
+
+def _binding_join_keys(kind, left, right, offset):
+    """Hash key parts joining two FROM items' binding keys (flat ``(lo, hi)`` slots,
+    None when the side carries no binding), or None. Raises ``NotShareable`` where a
+    binding would be NULL-padded away: RIGHT/FULL joins next to a bound item, and a
+    bound item LEFT JOINed to rows that carry no binding (each of them would need a
+    padded row per binding)."""
+    if left is None and right is None:
+        return None
+    if kind in ("RIGHT", "FULL") or (kind == "LEFT" and left is None):
+        raise not_shareable(f"in a FROM item on the NULL-padded side of a {kind} JOIN")
+    if left is None or right is None:
+        return None
+    return (operator.itemgetter(slice(*left)),
+            operator.itemgetter(slice(right[0] - offset, right[1] - offset)))
+
+
+def _with_binding_keys(equi, binding_keys):
+    """``_equi_keys``' result with the binding key parts added in front."""
+    lb, rb = binding_keys
+    if equi is None:
+        return lb, rb, []
+    lk, rk, used = equi
+
+    def left(row):
+        k = lk(row)
+        return None if k is None else (lb(row), k)
+
+    def right(row):
+        k = rk(row)
+        return None if k is None else (rb(row), k)
+    return left, right, used
 
 
 def _all_of(tests):

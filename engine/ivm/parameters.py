@@ -22,19 +22,44 @@ values bound:
 * parameters inside IN/EXISTS/scalar subqueries are outer references of the
   subquery (``engine.ivm.subqueries`` decorrelates them like any outer column);
   a top-level ``x IN (SELECT ... ?)`` with no parameter equality elsewhere joins
-  P through the subquery instead (``join_params_by_in``), not as a cross product.
+  P through the subquery instead (``join_params_by_in``), not as a cross product;
+* a FROM subquery or non-recursive CTE that reads parameters is a *bound* FROM
+  item (``bound_source``): its SELECT compiles as a parametrized query of its own
+  (P joined inside it by the rules above, at any depth of nesting), its rows end
+  with their binding and a type tag in hidden columns, and the enclosing SELECT
+  carries that binding through: bound items join each other on binding equality
+  (a hash key part next to the ON equalities), and P joins the FROM rows on it
+  (each row meets only its own binding's P row, O(|Δ|)), so the top-level
+  WHERE's parameter conjuncts, aggregates (grouped by the binding, presence rows),
+  DISTINCT, top-k and windows (partitioned by the binding) work unchanged. A CTE
+  named twice is two bound items joined on the binding. Binding keys are
+  type-strict (``binding_tag``: 1, 1.0 and '1' are different bindings, as the
+  hub's keys are), and so are the binding parts of group keys, DISTINCT and
+  top-k/window partitions.
 
-Parameters the shared rewrite cannot place (in a FROM subquery or a JOIN's ON,
-a CTE, WITH RECURSIVE, a compound query's arm, a window frame, a window in a
-subquery, a subquery's LIMIT) make the compiler raise ``NotShareable``
-(``check_shareable`` finds most of them before compiling). Such a SQL text then
-gets one circuit per distinct binding (``compile_bound`` in ``compiler.py``):
-each parameter reads its bound value as the executor does (no affinity, no
-collation), so the circuit is the view of the query with those values bound.
-Subscribers of the same binding share that circuit (``engine.ivm.subscriptions``).
+Parameters the shared rewrite cannot place make the compiler raise
+``NotShareable`` (``check_shareable`` finds most of them before compiling):
+* WITH RECURSIVE, a compound query (at the top or inside a FROM item), VALUES;
+* a JOIN's ON or USING, a window frame;
+* a bound FROM item on the NULL-padded side of an outer join (RIGHT/FULL JOIN
+  next to a bound item, or ``t LEFT JOIN (bound item)``: every row of ``t``
+  would need one padded row per binding);
+* a bound FROM item inside the FROM of a subquery expression (IN/EXISTS/scalar)
+  other than the top-level ``x IN (SELECT ...)`` joined by ``join_params_by_in``,
+  or inside a compound arm: only a parametrized top SELECT carries a binding;
+* a window in a subquery expression that reads parameters;
+* anything else the shared compilation fails on (``compile_parametrized`` turns
+  its error into ``NotShareable``: when unsure, do not share).
+Such a SQL text then gets one circuit per distinct binding (``compile_bound`` in
+``compiler.py``): each parameter reads its bound value as the executor does (no
+affinity, no collation), so the circuit is the view of the query with those values
+bound. Subscribers of the same binding share that circuit
+(``engine.ivm.subscriptions``).
 """
 
 from __future__ import annotations
+
+from math import copysign
 
 from sqlglot import exp
 
@@ -60,21 +85,28 @@ def not_shareable(where: str) -> NotShareable:
 def check_shareable(query: exp.Expression) -> None:
     """Raise ``NotShareable`` when a parameter of ``query`` (an unparametrized AST)
     sits where ``parametrize`` + the view compiler cannot join P: a compound query,
-    a CTE, a FROM item or JOIN condition, a window's frame. O(size of the AST).
+    WITH RECURSIVE, a JOIN's ON/USING, a window's frame. O(size of the AST).
 
     The top-level SELECT's select list, WHERE (with its IN/EXISTS/scalar subqueries),
-    GROUP BY, HAVING, ORDER BY and LIMIT/OFFSET are what the shared circuit handles;
-    the compiler raises ``NotShareable`` itself for the deeper cases it meets."""
+    GROUP BY, HAVING, ORDER BY and LIMIT/OFFSET are what the shared circuit handles,
+    and the same positions inside a FROM subquery or a non-recursive CTE (a *bound*
+    FROM item, ``bound_source``); the compiler raises ``NotShareable`` itself for the
+    deeper cases it meets (a compound inside a FROM item, a bound FROM item on the
+    NULL-padded side of an outer join, ...)."""
     if not any(True for _ in query.find_all(Variable)):
         return
     if not isinstance(query, exp.Select):
         raise not_shareable("in a compound query or VALUES")
-    for arg, where in (("with_", "inside a CTE"), ("from_", "in a FROM item"),
-                       ("joins", "in a JOIN")):
-        value = query.args.get(arg)
-        for part in value if isinstance(value, list) else [value]:
-            if isinstance(part, exp.Expression) and any(True for _ in part.find_all(Variable)):
-                raise not_shareable(where)
+    for with_ in query.find_all(exp.With):
+        if with_.args.get("recursive") and any(True for _ in with_.find_all(Variable)):
+            raise not_shareable("inside WITH RECURSIVE")
+    for join in query.find_all(exp.Join):
+        for arg in ("on", "using"):
+            value = join.args.get(arg)
+            for part in value if isinstance(value, list) else [value]:
+                if isinstance(part, exp.Expression) and any(
+                        True for _ in part.find_all(Variable)):
+                    raise not_shareable("in a JOIN's ON or USING")
     for spec in query.find_all(exp.WindowSpec):
         if any(True for _ in spec.find_all(Variable)):
             raise not_shareable("in a window frame")
@@ -102,6 +134,99 @@ def params_source(count: int) -> Source:
     cols = [ColumnMeta(f"p{i}", None, "", hidden=True) for i in range(1, count + 1)]
     cols.append(ColumnMeta(PRESENT, None, "", hidden=True))
     return Source(PARAMS_RELATION, cols)
+
+
+BINDING_PREFIX = "\x00binding"
+
+
+def binding_tag(values) -> str:
+    """The storage class of each value of a binding (and the sign of a REAL zero).
+
+    With the values it makes a key under which 1, 1.0 and '1' (and 0.0, -0.0) are
+    different bindings, as they are for the hub (``rows.strict``); it is never None,
+    so a NULL-padded binding (None) is told apart from a binding of NULLs. O(k)."""
+    out = []
+    for v in values:
+        t = type(v)
+        if t is float:
+            out.append("z" if v == 0.0 and copysign(1.0, v) < 0 else "r")
+        else:
+            out.append(_TYPE_CODES.get(t, "?"))
+    return "".join(out)
+
+
+_TYPE_CODES = {type(None): "n", int: "i", str: "t", bytes: "b", bool: "i"}
+
+
+def params_binding_key(count: int):
+    """P row ``(p1..pk, presence)`` -> its binding key ``(p1..pk, tag)``."""
+    def key(p):
+        values = p[:count]
+        return values + (binding_tag(values),)
+    return key
+
+
+def reads_params(vc, node, seen=None) -> bool:
+    """Does query ``node`` read a parameter, itself or through a CTE it names?
+    (Over-approximate: a name shadowed by an inner WITH counts; a FROM item wrongly
+    taken as bound still computes each binding's rows, at the cost of a cross join
+    with P.) O(size of the AST and of the CTEs reached)."""
+    if mentions_params(node):
+        return True
+    seen = set() if seen is None else seen
+    for table in node.find_all(exp.Table):
+        if table.args.get("db"):
+            continue
+        cte = vc._find_cte(table.name)
+        if cte is not None and id(cte) not in seen:
+            seen.add(id(cte))
+            if reads_params(vc, cte.this, seen):
+                return True
+    return False
+
+
+def bound_source(vc, body, alias, alias_node, recursive=False):
+    """``(Source, stream)`` of a FROM subquery or CTE ``body`` that reads parameters:
+    a *bound* FROM item of the shared circuit.
+
+    ``body`` compiles as a parametrized query of its own (P joined inside it exactly
+    as at the top level, ``_depth`` reset so its SELECT is the parametrized top); its
+    rows end with their binding ``p1..pk`` and ``binding_tag`` of it, in hidden
+    columns named ``BINDING_PREFIX<n>.<i>`` (never matched by ``*``, NATURAL or a
+    user's name). The enclosing SELECT joins other bound items and P on that
+    binding key (``ViewCompiler._from``/``_join_params``), so each binding sees
+    the rows of the query run with its values. Only a parametrized top-level SELECT
+    (``vc._depth == 1``) can carry a binding: elsewhere (a FROM item of a subquery
+    expression or of a compound arm) this raises ``NotShareable``."""
+    if recursive:
+        raise not_shareable("inside WITH RECURSIVE")
+    if not (vc.param_count and vc._depth == 1):
+        raise not_shareable("in a FROM item of a subquery expression or compound query")
+    saved = vc.key_columns, vc._depth
+    vc._depth = 0
+    try:
+        rel = vc.query(body)
+    finally:
+        vc.key_columns, vc._depth = saved
+    source, stream = vc._derived(rel, alias, alias_node)
+    width = len(rel.columns)
+    n = vc.__dict__.setdefault("_bound_items", 0)
+    vc._bound_items = n + 1
+    source.columns += [ColumnMeta(f"{BINDING_PREFIX}{n}.{i}", None, "", hidden=True)
+                       for i in range(vc.param_count + 1)]
+    tag = binding_tag
+    vc.explain.append(f"FROM item {alias or '(subquery)'} with parameters: rows carry "
+                      "their binding")
+    return source, stream.map(lambda row: row + (tag(row[width:]),))
+
+
+def binding_slots(source, count: int):
+    """``(lo, hi)``: the flat slots of a bound FROM item's binding key, else None."""
+    cols = source.columns
+    if not count or len(cols) <= count or not cols[-1].name.startswith(BINDING_PREFIX):
+        return None
+    lo = source.offset + len(cols) - count - 1
+    return lo, lo + count + 1
 
 
 def mentions_params(node) -> bool:

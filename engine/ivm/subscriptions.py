@@ -6,8 +6,10 @@ so every binding of the same SQL shares it and a commit costs the same with
 one subscriber or ten thousand: a changed row reaches only the bindings it
 joins with (DESIGN.md decision 6).
 
-A SQL text whose parameters the shared circuit cannot hold (in a FROM subquery,
-a CTE, a compound arm, a window frame: ``parameters.NotShareable``) takes the
+Parameters inside FROM subqueries and CTEs stay on the shared path (bound FROM
+items, see ``parameters.py``). A SQL text whose parameters the shared circuit
+cannot hold (WITH RECURSIVE, a compound arm, a JOIN's ON, a window frame, a bound
+item on the NULL-padded side of an outer join: ``parameters.NotShareable``) takes the
 *per-binding* path instead, decided once at its first subscribe: one circuit
 per distinct binding, compiled with the values as constants
 (``compiler.compile_bound``), shared by the subscribers of that binding and

@@ -24,6 +24,7 @@ total order of its values, which may order peers differently from SQLite.
 from __future__ import annotations
 
 from engine.errors import unsupported
+from engine.ivm.parameters import mentions_params
 from engine.ivm.rows import strict
 from engine.sql.compiler.expr import ExprCompiler
 from engine.sql.compiler.window import WindowStage, collect_windows
@@ -50,9 +51,11 @@ def window_stage(vc, node, items, scope, comp, stream, grouped):
         # A subscription's bindings never share a partition: each binding's rows are
         # windowed as if the query ran with its values bound.
         by_query, bound = partition_key, tuple(vc._params_slots)
-        partition_key = lambda row: (by_query(row), tuple([row[i] for i in bound]))  # noqa: E731
+        # (strict: 1 and 1.0 are two bindings, so two partitions)
+        partition_key = lambda row: (by_query(row), strict(tuple([row[i] for i in bound])))  # noqa: E731
         described = f"{described or '(whole result)'} per binding"
-    elif vc.param_count:
+    elif vc.param_count and mentions_params(node):
+        # (a FROM subquery reading no parameter is the same for every binding: a view)
         raise unsupported("window functions in a subquery of a parametrized subscription")
     tie_key = _tie_key(vc, node, items, scope, comp, grouped)
     run = stage.run

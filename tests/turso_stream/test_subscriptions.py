@@ -397,16 +397,16 @@ def test_in_subquery_parameters_reach_only_their_bindings():
         h.unsubscribe()
 
 
-def test_parameters_in_from_subqueries_get_a_circuit_per_binding():
-    """(Refused before the per-binding path; test_subscriptions_bound.py has the
-    randomized coverage.)"""
+def test_parameters_in_from_subqueries_share_one_circuit():
+    """(A FROM subquery reading parameters is a bound FROM item of the shared circuit;
+    test_subscriptions_shared_from.py has the randomized coverage.)"""
     conn = _connect()
     conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, grp TEXT)")
     conn.execute("INSERT INTO t(grp) VALUES ('a'), ('b'), ('a')")
     sql = "SELECT * FROM (SELECT id FROM t WHERE grp = ?)"
     integral = Integral()
     with conn.subscribe(sql, ("a",), integral):
-        assert conn._db.subscription_hub.path(sql) == "per-binding"
+        assert conn._db.subscription_hub.path(sql) == "shared"
         conn.execute("INSERT INTO t(grp) VALUES ('a'), ('b')")
         _wait(lambda: len(integral.changes) == 2)
         assert integral.rows == _typed([(1,), (3,), (4,)])

@@ -1,10 +1,12 @@
 """Subscriptions whose parameters a shared circuit cannot hold: one circuit per binding.
 
-A ``?`` in a FROM subquery, a CTE (WITH RECURSIVE too), a compound arm, a JOIN's ON,
-a window frame, or a subquery's LIMIT puts the SQL text on the per-binding path
+A ``?`` in WITH RECURSIVE, a compound arm, a JOIN's ON, a window frame (or a FROM
+item the shared circuit cannot carry a binding through, see
+test_subscriptions_shared_from.py) puts the SQL text on the per-binding path
 (``engine.ivm.subscriptions``): each distinct binding gets a circuit compiled with
 its values as constants, shared by that binding's subscribers. Checked here against
-stdlib sqlite3 running the query with the parameters bound after every commit.
+stdlib sqlite3 running the query with the parameters bound after every commit, next
+to shapes the shared circuit holds (FROM subqueries and CTEs among them).
 """
 
 import asyncio
@@ -65,14 +67,9 @@ SCHEMA = ["CREATE TABLE t(id INTEGER PRIMARY KEY, grp TEXT, v)",
 # (SQL, bindings subscribed at once): every SQL text here takes the per-binding path
 # except the two marked shared (checked against the oracle all the same).
 BOUND_QUERIES = [
-    # FROM subquery
-    ("SELECT s.id, s.v FROM (SELECT id, v FROM t WHERE grp = ?) AS s WHERE s.v IS NOT NULL",
-     [("a",), ("b",), ("zz",)]),
-    ("SELECT g, n FROM (SELECT grp AS g, count(*) AS n, total(v) AS s FROM t WHERE v > ? "
-     "GROUP BY grp) WHERE n > 0", [(1,), (2.5,), ("2",)]),
-    # CTE, and WITH RECURSIVE bounded by a parameter
-    ("WITH c AS (SELECT id, v FROM t WHERE grp = ?) SELECT c.id, u.label FROM c "
-     "JOIN u ON c.v = u.v", [("a",), ("c",)]),
+    # WITH RECURSIVE bounded by a parameter; a compound inside a CTE
+    ("WITH c AS (SELECT id, v FROM t WHERE grp = ? UNION ALL SELECT id, v FROM t WHERE 0) "
+     "SELECT c.id, u.label FROM c JOIN u ON c.v = u.v", [("a",), ("c",)]),
     ("WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r WHERE n < ?) "
      "SELECT t.id, r.n FROM t JOIN r ON t.v = r.n", [(1,), (3,), (-1,)]),
     # compound arms
@@ -84,18 +81,30 @@ BOUND_QUERIES = [
     # JOIN ... ON with a parameter
     ("SELECT t.id, u.label FROM t LEFT JOIN u ON t.v = u.v AND u.label <> ?",
      [("L1",), ("none",)]),
-    # window frame (top level) and a window in a subquery
+    # window frame (top level, and in a FROM subquery)
     ("SELECT id, total(v) OVER (ORDER BY id ROWS BETWEEN ? PRECEDING AND CURRENT ROW) "
      "FROM t WHERE grp = ?", [(1, "a"), (0, "b"), (3, "a")]),
+    ("SELECT id, s FROM (SELECT id, total(v) OVER (ORDER BY id ROWS ? PRECEDING) AS s "
+     "FROM t)", [(1,), (0,)]),
+]
+SHARED_QUERIES = [
+    # FROM subqueries and CTEs reading parameters (bound FROM items)
+    ("SELECT s.id, s.v FROM (SELECT id, v FROM t WHERE grp = ?) AS s WHERE s.v IS NOT NULL",
+     [("a",), ("b",), ("zz",)]),
+    ("SELECT g, n FROM (SELECT grp AS g, count(*) AS n, total(v) AS s FROM t WHERE v > ? "
+     "GROUP BY grp) WHERE n > 0", [(1,), (2.5,), ("2",)]),
+    ("WITH c AS (SELECT id, v FROM t WHERE grp = ?) SELECT c.id, u.label FROM c "
+     "JOIN u ON c.v = u.v", [("a",), ("c",)]),
+    # windows in FROM subqueries (partitioned by binding when the subquery reads a
+    # parameter), LIMIT ? inside a subquery
+    ("SELECT id, n FROM (SELECT id, v, count(*) OVER (PARTITION BY grp) AS n FROM t "
+     "WHERE v > ?)", [(1,), (3,)]),
     ("SELECT id, n FROM (SELECT id, v, count(*) OVER (PARTITION BY grp) AS n FROM t) "
      "WHERE v > ?", [(1,), (3,)]),
-    # LIMIT inside a subquery
     ("SELECT id, v FROM (SELECT id, v FROM t ORDER BY v DESC, id LIMIT ?) WHERE v IS NOT NULL",
      [(2,), (0,), (-1,), ("3",)]),
     ("SELECT count(*), total(v) FROM (SELECT v FROM t WHERE grp = ? ORDER BY id LIMIT ? "
      "OFFSET 1)", [("a", 2), ("b", 1)]),
-]
-SHARED_QUERIES = [
     # PARTITION BY a parameter at the top level: the shared circuit holds it
     ("SELECT id, count(*) OVER (PARTITION BY grp = ?) FROM t", [("a",), ("b",)]),
     ("SELECT id FROM t WHERE grp = ?", [("a",)]),
@@ -167,7 +176,7 @@ def _table(conn, rows=(("a", 1), ("b", 2), ("a", 3))):
     conn.executemany("INSERT INTO t(grp, v) VALUES (?, ?)", rows)
 
 
-SUBQUERY_SQL = "SELECT id, v FROM (SELECT id, v FROM t WHERE grp = ?)"
+SUBQUERY_SQL = "SELECT id, v FROM t WHERE grp = ? UNION ALL SELECT id, v FROM t WHERE 0"
 
 
 def test_same_binding_shares_one_circuit_and_unsubscribe_drops_it():
@@ -234,7 +243,8 @@ def test_bindings_are_told_apart_by_type():
         c.execute("CREATE TABLE s(id INTEGER PRIMARY KEY, txt TEXT, v INT)")
         c.executemany("INSERT INTO s(txt, v) VALUES (?, ?)", [("1", 1), ("1.0", 2)])
     queries = ["SELECT id FROM s WHERE txt = ?",                        # shared
-               "SELECT x FROM (SELECT ? + v AS x FROM s)"]              # per-binding
+               "SELECT x FROM (SELECT ? + v AS x FROM s)",              # shared
+               "SELECT ? + v FROM s UNION ALL SELECT 0 WHERE 0"]        # per-binding
     for sql in queries:
         subs = [(b, Integral()) for b in [(1,), (1.0,), ("1",)]]
         handles = [conn.subscribe(sql, b, got) for b, got in subs]
@@ -269,7 +279,8 @@ def test_a_bad_binding_fails_alone_and_leaves_no_state():
     conn, oracle = _connect(), sqlite3.connect(":memory:")
     _table(conn)
     _table(oracle)
-    sql = "SELECT id FROM (SELECT id FROM t ORDER BY id LIMIT ?)"
+    sql = ("SELECT id FROM (SELECT id FROM t UNION ALL SELECT id FROM t WHERE 0 "
+           "ORDER BY id LIMIT ?)")
     with pytest.raises(sqlite3.IntegrityError, match="datatype mismatch"):
         oracle.execute(sql, ("x",)).fetchall()
     with pytest.raises(sqlite3.IntegrityError, match="datatype mismatch"):
@@ -289,7 +300,8 @@ def test_delivery_rules_hold_on_the_per_binding_path():
     isolated from the other subscriber of the same circuit."""
     conn = _connect()
     _table(conn)
-    sql = "SELECT grp, count(*) FROM (SELECT grp FROM t WHERE v > ?) GROUP BY grp"
+    sql = ("SELECT grp, count(*) FROM (SELECT grp FROM t WHERE v > ? "
+           "UNION ALL SELECT grp FROM t WHERE 0) GROUP BY grp")
     got = Integral()
     calls = []
 
@@ -318,7 +330,8 @@ def test_delivery_rules_hold_on_the_per_binding_path():
 def test_watch_iterates_a_per_binding_subscription():
     conn = _connect()
     _table(conn)
-    sql = "WITH c AS (SELECT id, v FROM t WHERE grp = ?) SELECT id, v FROM c"
+    sql = ("WITH c AS (SELECT id, v FROM t WHERE grp = ? UNION ALL SELECT id, v FROM t "
+           "WHERE 0) SELECT id, v FROM c")
 
     async def main():
         seen = []
