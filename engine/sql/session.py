@@ -87,6 +87,8 @@ class Session:
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self.temp_views: dict[str, str] = {}
+        # sqlite_temp_schema rowids: max + 1 over the live temp objects when created
+        self.temp_numbers: dict[str, int] = {}
         self.active_triggers: set[str] = set()
         self._triggers: dict = {}
         self.trace = None
@@ -576,6 +578,7 @@ class Session:
             raise OperationalError(f"view {name} already exists")
         Planner(self, Runtime(self)).query(node.expression)
         self.temp_views[name.lower()] = _canonical_create(sql, "VIEW")
+        self.temp_numbers[name.lower()] = max(self.temp_numbers.values(), default=0) + 1
         return Result(None, [])
 
     def _create_trigger(self, sql, node, params) -> Result:
@@ -647,6 +650,8 @@ class Session:
                 raise OperationalError("use DROP TABLE to delete table " + name)
             if self.temp_views.pop(name.lower(), None) is None:
                 txn.drop_object("view", name, exists)
+            else:
+                self.temp_numbers.pop(name.lower(), None)
         elif kind == "TRIGGER":
             txn.drop_object("trigger", name, exists)
         else:

@@ -88,7 +88,9 @@ class SourcePlanner:
     def _schema_source(self, name, alias):
         """``sqlite_schema`` (alias ``sqlite_master``) and the temp schema's table:
         one row per schema object in creation order. ``rootpage`` numbers objects
-        that store rows (there are no pages here); views and triggers have 0."""
+        that store rows (there are no pages here); views and triggers have 0. The
+        rowid is the object's number in ``Catalog.created``, given as SQLite gives
+        sqlite_schema rowids (max + 1 when created; the CDC feed's schema ids)."""
         session = self.session
         temp = "temp" in name.lower()
         cols = [ColumnMeta("type", "TEXT"), ColumnMeta("name", "TEXT"),
@@ -98,8 +100,10 @@ class SourcePlanner:
         def rows():
             if temp:
                 entries = [("view", n, n, sql) for n, sql in session.temp_views.items()]
+                numbers = session.temp_numbers
             else:
-                entries = session.txn.catalog.entries()
+                catalog = session.txn.catalog
+                entries, numbers = catalog.entries(), catalog.created
             page = 1
             out = []
             for type_, obj_name, tbl, sql in entries:
@@ -107,9 +111,9 @@ class SourcePlanner:
                 if type_ in ("table", "index"):
                     page += 1
                     root = page
-                out.append((type_, obj_name, tbl, root, sql))
+                out.append((type_, obj_name, tbl, root, sql, numbers.get(obj_name.lower())))
             return iter(out)
-        return Source(alias, cols), (lambda: rows)
+        return Source(alias, cols, rowid_slot=len(cols)), (lambda: rows)
 
     def _table_source(self, table, alias):
         schema = table.schema
