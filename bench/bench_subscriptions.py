@@ -6,8 +6,11 @@ Run: ``python bench/bench_subscriptions.py [--quick]``. Prints a table:
   and 10,000 subscriptions to ``SELECT id, v FROM t WHERE grp = ?``, each bound to its
   own value; the inserted rows hit one binding, as in a reactive UI where each
   client watches its own rows. Target: 10,000 subscriptions <= 2x one.
-* the same with 1 and 1,000 subscriptions on the per-binding path (``?`` inside a
-  FROM subquery: one circuit per binding, so a commit steps every circuit reading
+* the same with 1 / 1,000 / 10,000 subscriptions whose ``?`` sits inside a FROM
+  subquery or a CTE (``SHARED_FROM_QUERIES``): still one shared circuit (bound FROM
+  items, engine/ivm/parameters.py), so the same target applies (10,000 <= 2x one);
+* the same with 1 and 1,000 subscriptions on the per-binding path (``?`` in a
+  compound arm: one circuit per binding, so a commit steps every circuit reading
   the table: linear in the number of bindings, by design; 10,000 table rows);
 * delivery latency from COMMIT returning to the callback running (p50/p99).
 
@@ -31,7 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import turso_stream  # noqa: E402
 
 QUERY = "SELECT id, v FROM t WHERE grp = ?"
-BOUND_QUERY = "SELECT id, v FROM (SELECT id, v FROM t WHERE grp = ?)"  # per-binding path
+# per-binding path (a parameter in a compound arm)
+BOUND_QUERY = "SELECT id, v FROM t WHERE grp = ? UNION ALL SELECT id, v FROM t WHERE 0"
+# shared path: parameters inside a FROM subquery / a CTE
+SHARED_FROM_QUERIES = [
+    ("FROM subquery", "SELECT * FROM (SELECT id, v FROM t WHERE grp = ?) WHERE v > 0"),
+    ("CTE", "WITH c AS (SELECT id, v FROM t WHERE grp = ?) SELECT * FROM c WHERE v > 0"),
+]
 RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
 
 
@@ -131,6 +140,15 @@ def main() -> None:
     p50_10k = commit_latency(10_000, commits, rows)[0]
     print(f"target: 10,000 subscriptions <= 2x one: {p50_10k / base:.2f}x -> "
           f"{'met' if p50_10k <= 2 * base else 'NOT met'}")
+    for label, query in SHARED_FROM_QUERIES:
+        base_from = None
+        for n in (1, 1000, 10_000):
+            p50, p99 = commit_latency(n, commits, rows, query)
+            base_from = base_from or p50
+            print(f"{'insert+commit, ' + str(n) + ' subs, ? in a ' + label:<52} "
+                  f"{p50 * 1e6:9.1f} {p99 * 1e6:9.1f} {p50 / base_from:7.2f}")
+        print(f"target ({label}): 10,000 subscriptions <= 2x one: {p50 / base_from:.2f}x -> "
+              f"{'met' if p50 <= 2 * base_from else 'NOT met'}")
     for n in (1, 1000):
         p50, p99 = commit_latency(n, min(commits, 300), min(rows, 10_000), BOUND_QUERY)
         print(f"{'insert+commit, ' + str(n) + ' per-binding subscriptions':<52} "
