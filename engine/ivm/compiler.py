@@ -196,6 +196,7 @@ class ViewCompiler:
         self.binding_checks: list = []  # f(binding values) raising for a bad binding
         self._depth = 0
         self._from_binding = None  # the last _from's binding key slots (bound FROM items)
+        self._bound_items = 0  # bound FROM items so far (names their hidden columns)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -313,9 +314,13 @@ class ViewCompiler:
     # -- FROM and joins --------------------------------------------------------------------
 
     def _from(self, node, scope, comp):
+        """The FROM clause's rows (flat over ``scope``); sets ``_from_binding`` to the
+        slots of the rows' binding key when a FROM item reads parameters (bound items
+        join each other on it, ``_binding_join_keys``), else None."""
         from_ = node.args.get("from_")
         joins = node.args.get("joins") or []
         if from_ is None:
+            self._from_binding = None
             if joins:
                 raise OperationalError("not supported by turso_stream: JOIN without FROM")
             return self._constant([()])

@@ -210,7 +210,7 @@ def bound_source(vc, body, alias, alias_node, recursive=False):
         vc.key_columns, vc._depth = saved
     source, stream = vc._derived(rel, alias, alias_node)
     width = len(rel.columns)
-    n = vc.__dict__.setdefault("_bound_items", 0)
+    n = vc._bound_items
     vc._bound_items = n + 1
     source.columns += [ColumnMeta(f"{BINDING_PREFIX}{n}.{i}", None, "", hidden=True)
                        for i in range(vc.param_count + 1)]

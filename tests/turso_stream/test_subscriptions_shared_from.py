@@ -156,7 +156,20 @@ def test_shared_from_items_integral_equals_requery(commits):
         conn.execute("COMMIT")
         oracle.commit()
         _check_all(oracle, subs, step)
-    for *_rest, handle in subs:
+    # Removing bindings (-P) and adding them back mid-stream (+P, from the integrated
+    # state) leaves every other binding's result exact.
+    for *_rest, handle in subs[::2]:
+        handle.unsubscribe()
+    kept = subs[1::2]
+    for sql, params in [("INSERT INTO t(grp, v) VALUES (?, ?)", ("a", 2)),
+                        ("UPDATE t SET grp = 'b' WHERE id = 1", ())]:
+        conn.execute(sql, params)
+        oracle.execute(sql, params)
+    oracle.commit()
+    _check_all(oracle, kept, "after unsubscribing half")
+    again = _subscribe_all(conn, [(sql, [b]) for sql, b, *_rest in subs[::2]])
+    _check_all(oracle, again, "subscribed again")
+    for *_rest, handle in kept + again:
         handle.unsubscribe()
     assert not hub.queries and not hub.bound
     conn.close()
