@@ -56,6 +56,9 @@ class Database:
     process opening the file for writing gets an error (lock file ``<db>-lock``).
     """
 
+    # Whether _commit may take its simple path (tests turn it off to compare paths).
+    simple_commits = True
+
     def __init__(self, path: str = MEMORY, *, fs: FileSystem | None = None,
                  synchronous: int = SYNC_FULL, compiler=None,
                  checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES):
@@ -306,25 +309,97 @@ class Database:
 
     def _commit(self, txn: Transaction):
         """Commit ``txn`` (see the module docstring); returns its ChangeSet, or
-        None when it wrote nothing. O(size of the write set)."""
-        if (txn.holds_lock and self._active_count == 1 and txn.mode != CONCURRENT
+        None when it wrote nothing. O(size of the write set).
+
+        The usual commit, an autocommit statement, is done here: rowid tables
+        written under the write lock (not BEGIN CONCURRENT: nothing to validate),
+        no schema or setting change, no other live snapshot (no version history
+        to keep, no garbage to collect), CDC included. These are the steps of
+        ``_commit_general`` (``_apply_commit`` + ``_publish`` + ``_after_commit``)
+        without their general cases, in one frame: on this path a Python call
+        costs as much as a dozen statements. Everything else goes to
+        ``_commit_general``; tests/engine/test_commit_paths.py holds both paths to
+        the same change sets, state and log.
+        """
+        if not (txn.holds_lock and self._active_count == 1 and txn.mode != CONCURRENT
                 and not txn.catalog_changed and txn.user_version is None
-                and not self._gc_queue and self._poison is None and not self.closed):
-            tables = self.tables
-            written = False
-            for tname, writes in txn.writes.items():
-                t = tables.get(tname)
-                if t is None or t.without_rowid:
-                    break
-                if writes:
-                    written = True
+                and not self._gc_queue and self._poison is None and not self.closed
+                and self.simple_commits):
+            return self._commit_general(txn)
+        tables = self.tables
+        plan = []
+        for tname, writes in txn.writes.items():
+            t = tables.get(tname)
+            if t is None or t.without_rowid:
+                return self._commit_general(txn)
+            if writes:
+                plan.append((t, writes))
+        if not plan:
+            return self._commit_general(txn)
+        ts = self.last_ts + 1
+        now = _now()
+        lg = self._log
+        lsn = 0
+        try:
+            if txn.cdc is not None:  # CDC: its rows join this commit's frame (engine.cdc)
+                capture_changes(txn, ts, now)
+                plan = [(tables[name], writes) for name, writes in txn.writes.items()
+                        if writes]
+            elif self.cdc_tables and not self.cdc_tables.isdisjoint(txn.writes):
+                guard_sequence(txn)  # trimming the feed keeps its change_id high-water mark
+                plan = [(tables[name], writes) for name, writes in txn.writes.items()
+                        if writes]
+            if lg is not None:
+                if len(plan) == 1:
+                    t, writes = plan[0]
+                    payload = encode_one_table(ts, now, t.name, writes)
+                else:
+                    payload = encode_commit(ts, now, None, [(t.name, w) for t, w in plan])
+                lsn = lg.append(payload)
+        except BaseException:
+            self._end(txn)
+            raise
+        out = {}
+        changes = ChangeSet(ts, txn.id, now, out, False)
+        try:
+            with self._state_lock:  # see _publish
+                for t, writes in plan:
+                    out[t.key] = t.versions.install_latest(writes, ts) if not t.indexes \
+                        else self._install(t, writes, ts, False)
+                for hook in self.commit_hooks:
+                    hook(changes)
+                self.last_ts = ts
+                txn.active = False
+                active = self._active
+                snap = txn.snapshot_ts
+                n = active[snap] - 1
+                if n:
+                    active[snap] = n
+                else:
+                    del active[snap]
+                self._active_count -= 1
+        except BaseException as exc:
+            self._poison = exc  # the frame is logged: this commit cannot be undone
+            if txn.active:
+                self._end(txn)
             else:
-                if written:
-                    return self._commit_simple(txn)
-        return self._commit_general(txn)
+                self._clear(txn)
+            raise
+        txn.writes = {}
+        txn.local_index = {}
+        txn.holds_lock = False
+        lock = self._write_lock  # WriteLock.release, inlined: txn owns it
+        lock.owner = None
+        lock.mutex.release()
+        if self.durable_hooks or (lg is not None and (
+                lsn > lg.settled_lsn or lg.size > self.checkpoint_bytes)):
+            return self._after_commit(changes, lsn)
+        if ts > self._delivered_ts:  # no observer, nothing to order (see _deliver)
+            self._delivered_ts = ts
+        return changes
 
     def _commit_general(self, txn: Transaction):
-        """``_commit`` for every case (see ``_commit_simple`` for the usual one)."""
+        """``_commit`` for every case (``_commit`` itself does the usual one)."""
         for writes in txn.writes.values():  # (a loop: cheaper than any() on a genexpr)
             if writes:
                 break
@@ -362,66 +437,6 @@ class Database:
         if txn.holds_lock:
             txn.holds_lock = False
             self._write_lock.release(txn)
-        return self._after_commit(changes, lsn)
-
-    def _commit_simple(self, txn: Transaction) -> ChangeSet:
-        """``_commit`` for the usual case, an autocommit statement: rowid tables
-        written under the write lock (not BEGIN CONCURRENT: nothing to validate),
-        no schema or setting change, no other live snapshot (no version history
-        to keep, no garbage to collect). The steps of ``_apply_commit`` +
-        ``_publish`` without their general cases: a single-row commit costs a
-        sixth less. O(size of the write set)."""
-        ts = self.last_ts + 1
-        now = _now()
-        lg = self._log
-        lsn = 0
-        try:
-            if txn.cdc is not None:  # CDC: its rows join this commit's frame (engine.cdc)
-                capture_changes(txn, ts, now)
-            elif self.cdc_tables and not self.cdc_tables.isdisjoint(txn.writes):
-                guard_sequence(txn)  # trimming the feed keeps its change_id high-water mark
-            tables = self.tables
-            plan = [(tables[name], writes) for name, writes in txn.writes.items() if writes]
-            if lg is not None:
-                if len(plan) == 1:
-                    t, writes = plan[0]
-                    payload = encode_one_table(ts, now, t.name, writes)
-                else:
-                    payload = encode_commit(ts, now, None, [(t.name, w) for t, w in plan])
-                lsn = lg.append(payload)
-        except BaseException:
-            self._end(txn)
-            raise
-        out = {}
-        changes = ChangeSet(ts, txn.id, now, out, False)
-        try:
-            with self._state_lock:  # see _publish
-                install = self._install
-                for t, writes in plan:
-                    out[t.key] = install(t, writes, ts, False)
-                for hook in self.commit_hooks:
-                    hook(changes)
-                self.last_ts = ts
-                txn.active = False
-                active = self._active
-                snap = txn.snapshot_ts
-                n = active[snap] - 1
-                if n:
-                    active[snap] = n
-                else:
-                    del active[snap]
-                self._active_count -= 1
-        except BaseException as exc:
-            self._poison = exc  # the frame is logged: this commit cannot be undone
-            if txn.active:
-                self._end(txn)
-            else:
-                self._clear(txn)
-            raise
-        txn.writes = {}
-        txn.local_index = {}
-        txn.holds_lock = False
-        self._write_lock.release(txn)
         return self._after_commit(changes, lsn)
 
     def _after_commit(self, changes: ChangeSet, lsn: int) -> ChangeSet:

@@ -14,17 +14,19 @@ class WriteLock:
     whose timed acquire is a single C call on the uncontended path.
     """
 
-    __slots__ = ("_lock", "owner")
+    __slots__ = ("mutex", "owner")
 
     def __init__(self):
-        self._lock = threading.Lock()
+        # The underlying lock. The hot paths (a transaction's first write, the
+        # simple commit) take and release it inline, keeping ``owner`` in step.
+        self.mutex = threading.Lock()
         self.owner = None
 
     def acquire(self, owner, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the lock; True if ``owner`` holds it."""
         if self.owner is owner:
             return True
-        if not self._lock.acquire(True, max(timeout, 0.0)):
+        if not self.mutex.acquire(True, max(timeout, 0.0)):
             return False
         self.owner = owner
         return True
@@ -32,4 +34,4 @@ class WriteLock:
     def release(self, owner) -> None:
         if self.owner is owner:
             self.owner = None
-            self._lock.release()
+            self.mutex.release()

@@ -258,8 +258,11 @@ class Transaction:
         if not self.active:
             raise ProgrammingError("transaction is no longer active")
         if not self.holds_lock and self.mode != CONCURRENT:
-            if not self.db._write_lock.acquire(self, self.timeout):
-                raise DatabaseLockedError()
+            lock = self.db._write_lock  # WriteLock.acquire, inlined (hot path)
+            if lock.owner is not self:
+                if not lock.mutex.acquire(True, max(self.timeout, 0.0)):
+                    raise DatabaseLockedError()
+                lock.owner = self
             self.holds_lock = True
             if self.db.last_ts != self.snapshot_ts:
                 # Another transaction committed after our snapshot: SQLite's
@@ -579,7 +582,9 @@ class Transaction:
         if nxt is None:
             # an empty table starts at 1; otherwise max + 1, even when that is <= 0
             w = self.writes.get(tname) or {}
-            top = t.versions.max_key()
+            top = t.versions._top  # max_key(), inlined for its cached case (hot path)
+            if top is None:
+                top = t.versions.max_key()
             if top is not None and w.get(top, _MISSING) is None:
                 top = None
                 for k in reversed(t.versions.rows.keys()):

@@ -223,10 +223,12 @@ class TableVersions:
             if row is not None and top is not None and key > top:
                 lists = keys._lists
                 pos = len(lists) - 1
-                lists[pos].append(key)
+                last = lists[pos]
+                last.append(key)
                 keys._maxes[pos] = key
                 keys._len += 1
-                keys._expand(pos)
+                if keys._index or len(last) > keys._load << 1:
+                    keys._expand(pos)  # split the sublist / update the positional index
                 _dict_setitem(rows, key, row)
                 top = key
                 append((key, None, row))

@@ -170,6 +170,10 @@ class CommitLog:
         self._written = end             # file offset up to which frames are written
         self._lsn_base = 0              # bytes dropped by reset(), keeps LSNs monotone
         self._durable_lsn = end         # every LSN <= this is fsynced
+        # Every LSN <= this needs no wait_durable call: written inline under
+        # SYNC_OFF/NORMAL (set by append only then), or durable. A committer
+        # checks it first, saving a call on the usual path.
+        self.settled_lsn = end
         # Group commit state, guarded by _mutex: a leader (or reset) is writing or
         # fsyncing; frames appended meanwhile wait in _buffer (file offset
         # _buffer_start) for the leader's next round; _waiters are [lsn, lock]
@@ -252,7 +256,10 @@ class CommitLog:
             raise
         end += len(frame)
         self._written = self._end = end
-        return self._lsn_base + end
+        lsn = self._lsn_base + end
+        if self.synchronous != SYNC_FULL:
+            self.settled_lsn = lsn
+        return lsn
 
     def _undo_partial_write(self, end: int, exc: OSError) -> None:
         try:

@@ -1,4 +1,4 @@
-"""The simple commit path (``Database._commit_simple``: rowid tables, write lock,
+"""The simple commit path (``Database._commit`` itself: rowid tables, write lock,
 no other snapshot) against the general one (``_commit_general``): same change
 sets, same state, same log replay, with and without CDC."""
 
@@ -20,18 +20,26 @@ TABLES = ("CREATE TABLE plain(a INT, b TEXT)",
 class GeneralOnly(Database):
     """A Database whose every commit takes the general path."""
 
-    def _commit_simple(self, txn):
-        return self._commit_general(txn)
+    simple_commits = False
 
 
 class CountingFast(Database):
-    """A Database counting the commits that took the simple path."""
+    """A Database counting the commits that took the simple path (the others
+    call ``_commit_general``)."""
 
-    fast = 0
+    commits = general = 0
 
-    def _commit_simple(self, txn):
-        self.fast += 1
-        return super()._commit_simple(txn)
+    @property
+    def fast(self):
+        return self.commits - self.general
+
+    def _commit(self, txn):
+        self.commits += 1
+        return super()._commit(txn)
+
+    def _commit_general(self, txn):
+        self.general += 1
+        return super()._commit_general(txn)
 
 
 OPS = st.lists(st.tuples(
