@@ -196,6 +196,7 @@ class ViewCompiler:
         self.binding_checks: list = []  # f(binding values) raising for a bad binding
         self._depth = 0
         self._from_binding = None  # the last _from's binding key slots (bound FROM items)
+        self._from_where: list = []  # the last _from's inner-join ON terms with parameters
         self._bound_items = 0  # bound FROM items so far (names their hidden columns)
 
     # -- queries -------------------------------------------------------------------------
@@ -238,7 +239,7 @@ class ViewCompiler:
         stream = self._from(node, scope, comp)
         binding = self._from_binding
         where = node.args.get("where")
-        conjuncts = _conjuncts(where.this) if where is not None else []
+        conjuncts = (_conjuncts(where.this) if where is not None else []) + self._from_where
         params = self.param_count if self._depth == 1 else 0
         if params:
             stream, conjuncts = self._join_params(stream, scope, comp, conjuncts, binding)
@@ -316,9 +317,14 @@ class ViewCompiler:
     def _from(self, node, scope, comp):
         """The FROM clause's rows (flat over ``scope``); sets ``_from_binding`` to the
         slots of the rows' binding key when a FROM item reads parameters (bound items
-        join each other on it, ``_binding_join_keys``), else None."""
+        join each other on it, ``_binding_join_keys``), else None.
+
+        In a parametrized SELECT, the ON terms of inner joins that read parameters
+        move to the WHERE (``_from_where``), where they join P: for an inner join
+        that is the same filter, unless a RIGHT/FULL join pads its sources later."""
         from_ = node.args.get("from_")
         joins = node.args.get("joins") or []
+        self._from_where = []
         if from_ is None:
             self._from_binding = None
             if joins:
@@ -329,6 +335,7 @@ class ViewCompiler:
         left_sources = [source]
         binding = binding_slots(source, self.param_count)
         padded = any(_join_kind(j) in ("RIGHT", "FULL") for j in joins)
+        moved = []
         for join in joins:
             if join.args.get("kind") and str(join.args["kind"]).upper() == "LATERAL":
                 raise unsupported("LATERAL joins in a materialized view")
@@ -338,12 +345,18 @@ class ViewCompiler:
             kind = _join_kind(join)
             right_binding = binding_slots(source, self.param_count)
             keys = _binding_join_keys(kind, binding, right_binding, source.offset)
-            if self.param_count and any(mentions_params(c) for c in conds):
-                raise not_shareable("in a JOIN's ON or USING")
+            with_params = [c for c in conds if self.param_count and mentions_params(c)]
+            if with_params:
+                if kind != "INNER" or padded or self._depth != 1:
+                    raise not_shareable(f"in the ON of a {kind} JOIN" if kind != "INNER"
+                                        else "in a JOIN's ON (here)")
+                moved.extend(with_params)
+                conds = [c for c in conds if all(c is not p for p in with_params)]
             stream = self._join(stream, right, source, conds, kind, scope, comp, keys)
             left_sources.append(source)
             binding = binding or right_binding
         self._from_binding = binding
+        self._from_where = moved
         return stream
 
     def _source(self, item):

@@ -35,12 +35,15 @@ values bound:
   named twice is two bound items joined on the binding. Binding keys are
   type-strict (``binding_tag``: 1, 1.0 and '1' are different bindings, as the
   hub's keys are), and so are the binding parts of group keys, DISTINCT and
-  top-k/window partitions.
+  top-k/window partitions;
+* the ON terms of an inner JOIN that read parameters are WHERE terms (they join
+  P), unless a RIGHT/FULL join in the same FROM pads the sources they read.
 
 Parameters the shared rewrite cannot place make the compiler raise
 ``NotShareable`` (``check_shareable`` finds most of them before compiling):
 * WITH RECURSIVE, a compound query (at the top or inside a FROM item), VALUES;
-* a JOIN's ON or USING, a window frame;
+* the ON of an outer join (or of an inner join in a FROM with a RIGHT/FULL join),
+  a window frame;
 * a bound FROM item on the NULL-padded side of an outer join (RIGHT/FULL JOIN
   next to a bound item, or ``t LEFT JOIN (bound item)``: every row of ``t``
   would need one padded row per binding);
@@ -85,14 +88,14 @@ def not_shareable(where: str) -> NotShareable:
 def check_shareable(query: exp.Expression) -> None:
     """Raise ``NotShareable`` when a parameter of ``query`` (an unparametrized AST)
     sits where ``parametrize`` + the view compiler cannot join P: a compound query,
-    WITH RECURSIVE, a JOIN's ON/USING, a window's frame. O(size of the AST).
+    WITH RECURSIVE, an outer JOIN's ON, a window's frame. O(size of the AST).
 
     The top-level SELECT's select list, WHERE (with its IN/EXISTS/scalar subqueries),
-    GROUP BY, HAVING, ORDER BY and LIMIT/OFFSET are what the shared circuit handles,
-    and the same positions inside a FROM subquery or a non-recursive CTE (a *bound*
-    FROM item, ``bound_source``); the compiler raises ``NotShareable`` itself for the
-    deeper cases it meets (a compound inside a FROM item, a bound FROM item on the
-    NULL-padded side of an outer join, ...)."""
+    inner JOINs' ON, GROUP BY, HAVING, ORDER BY and LIMIT/OFFSET are what the shared
+    circuit handles, and the same positions inside a FROM subquery or a non-recursive
+    CTE (a *bound* FROM item, ``bound_source``); the compiler raises ``NotShareable``
+    itself for the deeper cases it meets (a compound inside a FROM item, a bound FROM
+    item on the NULL-padded side of an outer join, ...)."""
     if not any(True for _ in query.find_all(Variable)):
         return
     if not isinstance(query, exp.Select):
@@ -101,12 +104,10 @@ def check_shareable(query: exp.Expression) -> None:
         if with_.args.get("recursive") and any(True for _ in with_.find_all(Variable)):
             raise not_shareable("inside WITH RECURSIVE")
     for join in query.find_all(exp.Join):
-        for arg in ("on", "using"):
-            value = join.args.get(arg)
-            for part in value if isinstance(value, list) else [value]:
-                if isinstance(part, exp.Expression) and any(
-                        True for _ in part.find_all(Variable)):
-                    raise not_shareable("in a JOIN's ON or USING")
+        on = join.args.get("on")
+        if isinstance(on, exp.Expression) and any(True for _ in on.find_all(Variable)) \
+                and (join.args.get("side") or join.args.get("method")):
+            raise not_shareable("in the ON of an outer or NATURAL JOIN")
     for spec in query.find_all(exp.WindowSpec):
         if any(True for _ in spec.find_all(Variable)):
             raise not_shareable("in a window frame")

@@ -86,6 +86,12 @@ SHARED_FROM = [
      "WHERE v > ?", NUM),
     # top-level DISTINCT keeps 1 and 1.0 apart as bindings
     ("SELECT DISTINCT v > 0 FROM t WHERE grp = ?", GRP),
+    # a parameter in an inner JOIN's ON (it joins P as a WHERE term would), also
+    # inside a bound FROM item and followed by a LEFT JOIN
+    ("SELECT t.id, u.label FROM t JOIN u ON t.v = u.v AND u.label = ?",
+     [("L1",), ("L2",), (None,), (1,)]),
+    ("SELECT s.id, w.grp FROM (SELECT t.id, t.v FROM t JOIN u ON t.v = u.v AND t.grp = ?) AS s "
+     "LEFT JOIN t AS w ON w.id = s.v", GRP),
 ]
 
 _statement = st.one_of(
@@ -188,6 +194,11 @@ REFUSED = [
     # a bound item in the FROM of a correlated subquery expression
     ("SELECT id, (SELECT count(*) FROM (SELECT v FROM u WHERE label = ?) AS s "
      "WHERE s.v = t.v) FROM t", [("L1",), ("L2",)]),
+    # a parameter in the ON of an outer join, or of an inner join that a later RIGHT
+    # JOIN pads
+    ("SELECT t.id, u.label FROM t LEFT JOIN u ON t.v = u.v AND u.label = ?", [("L1",)]),
+    ("SELECT t.id, w.label FROM t JOIN u ON t.v = u.v AND u.label = ? "
+     "RIGHT JOIN u AS w ON w.v = t.id", [("L1",), ("L2",)]),
     # WITH RECURSIVE
     ("WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r WHERE n < ?) "
      "SELECT t.id, r.n FROM t JOIN r ON t.v = r.n", [(1,), (3,)]),
