@@ -348,8 +348,9 @@ class ViewCompiler:
             with_params = [c for c in conds if self.param_count and mentions_params(c)]
             if with_params:
                 if kind != "INNER" or padded or self._depth != 1:
-                    raise not_shareable(f"in the ON of a {kind} JOIN" if kind != "INNER"
-                                        else "in a JOIN's ON (here)")
+                    raise not_shareable(
+                        f"in the ON of a {kind} JOIN" if kind != "INNER" else
+                        "in a JOIN's ON in a FROM with a RIGHT/FULL join or in a subquery")
                 moved.extend(with_params)
                 conds = [c for c in conds if all(c is not p for p in with_params)]
             stream = self._join(stream, right, source, conds, kind, scope, comp, keys)
