@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -137,15 +138,46 @@ def compare_rows(expected, actual, shape: Shape, context=""):
 ORACLE_BUG_MESSAGES = ("ON clause references tables to its right",)
 
 
+# Evaluation errors whose occurrence depends on the evaluation order: SQLite's planner
+# may run a derived table first (an inner join puts a one-row aggregate outermost) or
+# never (a LEFT JOIN whose left side filters out every row), we may choose otherwise.
+ORDER_DEPENDENT_MESSAGES = ("integer overflow",)
+
+
 def compare_outcomes(expected, actual, shape: Shape, context=""):
     """Both failed with the same error class, or both succeeded with equal rows."""
     if expected[0] == "error" and expected[2] in ORACLE_BUG_MESSAGES:
         from hypothesis import reject
         reject()
+    if (expected[0] == "error") != (actual[0] == "error") and \
+            (expected if expected[0] == "error" else actual)[2] in ORDER_DEPENDENT_MESSAGES:
+        from hypothesis import reject
+        reject()
     if expected[0] == "error" or actual[0] == "error":
         assert actual[0] == expected[0] and actual[1] == expected[1], f"{context}\nours:   {actual}\nsqlite: {expected}"
         return
-    compare_rows(expected[2], actual[2], shape, context)
+    try:
+        compare_rows(expected[2], actual[2], shape, context)
+    except AssertionError:
+        if not _DEDUPLICATES.search(context) or not _equal_up_to_representatives(
+                expected[2], actual[2]):
+            raise
+        # DISTINCT/UNION/GROUP BY keep the first of equal values (0 and 0.0, 'a' and
+        # 'A' under NOCASE) in an order SQLite need not keep (it may drop a
+        # subquery's ORDER BY): which one survives is not defined, the example void
+        from hypothesis import reject
+        reject()
+
+
+_DEDUPLICATES = re.compile(r"\b(DISTINCT|UNION|INTERSECT|EXCEPT|GROUP\s+BY)\b", re.I)
+
+
+def _equal_up_to_representatives(expected, actual) -> bool:
+    """Equal multisets once each value is replaced by its class under the coarsest
+    comparison (numbers by value, text case- and trailing-space-blind)."""
+    def form(rows):
+        return Counter(tuple(tie_key(v, None) for v in r) for r in rows)
+    return form(expected) == form(actual)
 
 
 class Pair:

@@ -338,3 +338,29 @@ def test_compound_collation_is_the_first_arm_that_has_one(op, left, right):
                    "ORDER BY 1", Shape(order=[OrderTerm(0, None)]))
     finally:
         pair.close()
+
+
+LAZY = [
+    "CREATE TABLE t1(a INTEGER, b INTEGER, c INTEGER)",
+    "INSERT INTO t1 VALUES (NULL, NULL, NULL), (x'', 3, NULL), (NULL, -9223372036854775808, NULL)",
+]
+OVERFLOW = "(SELECT count(*) FILTER (WHERE abs(x3.b)) AS a FROM t1 AS x3)"
+
+
+def test_what_sqlite_never_evaluates_raises_nothing():
+    """abs(-9223372036854775808) overflows, but SQLite never runs the derived table
+    holding it when: LIMIT is 0; a constant WHERE (or inner join ON) term is false,
+    which it tests before its loops; a WHERE term on the first table (a correlated
+    IN subquery too) removes every row before the join reads the derived table."""
+    check_all(LAZY, [
+        f"SELECT * FROM {OVERFLOW} LIMIT 0",
+        f"SELECT a FROM {OVERFLOW} UNION SELECT 1 ORDER BY 1 LIMIT 0 OFFSET 1",
+        f"SELECT * FROM {OVERFLOW} AS q WHERE NULL",
+        f"SELECT count(*) FROM t1 JOIN {OVERFLOW} AS q ON NULL",
+        f"SELECT count(*) FROM t1 JOIN {OVERFLOW} AS q ON 0 AND t1.a = q.a",
+        f"SELECT * FROM t1 AS x1 LEFT JOIN {OVERFLOW} AS x2 USING (a) "
+        "WHERE CAST(x1.b AS INT) IN (SELECT s4.c FROM t1 AS s4 WHERE CAST(x1.a AS REAL))",
+        # evaluated after all: both fail
+        f"SELECT * FROM {OVERFLOW} WHERE 1",
+        f"SELECT count(*) FROM t1 LEFT JOIN {OVERFLOW} AS q ON NULL",
+    ])

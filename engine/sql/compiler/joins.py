@@ -25,7 +25,34 @@ class JoinPlanner:
     """Planner methods building the FROM pipeline and its join steps (a mixin of ``Planner``)."""
 
     def _join_plan(self, steps, scope, conjuncts, comp):
-        """Build the row pipeline for the FROM clause with WHERE ``conjuncts`` pushed down."""
+        """Build the row pipeline for the FROM clause with WHERE ``conjuncts`` pushed
+        down (_join_pipeline). Constant conjuncts, and an inner join's constant ON
+        terms (WHERE terms to SQLite; an outer join's are not, nor any once a RIGHT
+        or FULL join pads the rows), are tested once before
+        any source is read: a false one reads none, as SQLite codes them ahead of its
+        loops (a derived table there is never computed)."""
+        constant = [c for c in conjuncts if _is_constant_term(c)]
+        kinds = [_join_kind(j) for _s, _r, j in steps]
+        on_constant = [] if "RIGHT" in kinds or "FULL" in kinds else [
+            c for _s, _r, j in steps[1:] if j is not None and j.args.get("on")
+            and _join_kind(j) != "LEFT" for c in _conjuncts(j.args["on"])
+            if _is_constant_term(c)]
+        inner = self._join_pipeline(steps, scope, [c for c in conjuncts if c not in constant],
+                                    comp)
+        if not constant and not on_constant:
+            return inner
+        gate = [comp.predicate(c) for c in constant + on_constant]
+
+        def gated():
+            for test in gate:
+                if not test(()):
+                    return
+            yield from inner()
+        return gated
+
+    def _join_pipeline(self, steps, scope, conjuncts, comp):
+        """The FROM pipeline: each step's access path or join with the WHERE
+        conjuncts it can test pushed down, the rest filtered at the end."""
         remaining = list(conjuncts)
         pipeline = None
         left_sources: list[Source] = []
@@ -363,6 +390,13 @@ def _all_true(preds):
                 return False
         return True
     return test
+
+
+def _is_constant_term(node) -> bool:
+    """A WHERE conjunct SQLite evaluates once before its loops: no column, subquery or
+    function call (sqlite3ExprIsConstantNotJoin, kept to the plainly safe cases)."""
+    return node.find(exp.Column, exp.Select, exp.Subquery, exp.Exists, exp.Anonymous,
+                     exp.Star) is None
 
 
 def _join_kind(join_node) -> str:

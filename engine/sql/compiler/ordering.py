@@ -313,6 +313,8 @@ class OrderingPlanner:
             k = _int_arg(off_fn(())) if off_fn else 0
             if k < 0:
                 k = 0
+            if n == 0:
+                return  # LIMIT 0 runs nothing, as SQLite jumps past the loop
             it = base()
             if n < 0:
                 yield from islice(it, k, None)

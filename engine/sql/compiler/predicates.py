@@ -21,8 +21,11 @@ def _conjuncts(node) -> list:
     return [node]
 
 
-def _column_refs(node):
-    """Column references of ``node`` outside nested subqueries."""
+def _column_refs(node, nested=None):
+    """Column references of ``node``; those inside nested subqueries count too
+    (conservatively), except ones qualified by a name the subquery itself defines.
+    ``nested``: a list collecting the subqueries' references separately (an
+    unqualified one that resolves nowhere outside is then the subquery's own)."""
     out = []
     stack = [node]
     while stack:
@@ -31,11 +34,18 @@ def _column_refs(node):
             out.append(n)
             continue
         if isinstance(n, (exp.Subquery, exp.Select)) and n is not node:
-            # a subquery's outer references count too (conservatively)
-            out.extend(c for c in n.find_all(exp.Column))
+            (out if nested is None else nested).extend(_subquery_refs(n))
             continue
         stack.extend(v for v in n.iter_expressions())
     return out
+
+
+def _subquery_refs(sub):
+    """Column references in subquery ``sub`` that may reach outside it: all but those
+    qualified by one of its own FROM names (which shadow any outer name)."""
+    own = {t.alias_or_name.lower() for t in sub.find_all(exp.Table)}
+    own |= {q.alias.lower() for q in sub.find_all(exp.Subquery) if q.alias}
+    return [c for c in sub.find_all(exp.Column) if not (c.table and c.table.lower() in own)]
 
 
 def _source_of(col: exp.Column, scope: Scope):
@@ -54,7 +64,8 @@ def _source_of(col: exp.Column, scope: Scope):
 
 def _refs_within(node, scope, sources) -> bool:
     """Does ``node`` reference only columns of ``sources`` (or outer scopes/constants)?"""
-    for col in _column_refs(node):
+    nested = []
+    for col in _column_refs(node, nested):
         if isinstance(col.this, exp.Star):
             return False
         s = _source_of(col, scope)
@@ -63,6 +74,16 @@ def _refs_within(node, scope, sources) -> bool:
         if s == "outer":
             continue
         if not any(s is x for x in sources):
+            return False
+    for col in nested:
+        if isinstance(col.this, exp.Star):
+            continue  # count(*) and the like inside the subquery
+        s = _source_of(col, scope)
+        if s is None:
+            if col.table:
+                return False  # an unknown qualifier: keep the conjunct where it was
+            continue  # unqualified and unknown here: the subquery's own column
+        if s != "outer" and not any(s is x for x in sources):
             return False
     return True
 
