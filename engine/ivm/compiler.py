@@ -567,7 +567,11 @@ class ViewCompiler:
             if resolved is not None:
                 column_slots.append((len(key_fns) - 1, resolved))
             else:
-                expr_slots.append((len(key_fns) - 1, width + len(expr_slots), target))
+                slot = width + len(expr_slots)
+                expr_slots.append((len(key_fns) - 1, slot, target))
+                # read back with the expression's own affinity: CAST(a AS TEXT) = -1
+                # compares as text in a FROM item over this query
+                slots[("group_expr", slot)] = (c.affinity, c.collation, c.explicit_collation)
         params = self.param_count if self._depth == 1 else 0
         if params:
             # Group by the binding too; without GROUP BY each binding's one row must

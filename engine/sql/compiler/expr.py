@@ -110,6 +110,9 @@ class ExprCompiler:
             # A post-aggregation slot: an aggregate call, or (view maintenance) a
             # GROUP BY expression whose value the group row carries.
             i = aggregates[id(node)]
+            meta = aggregates.get(("group_expr", i))
+            if meta is not None:  # a GROUP BY expression keeps its affinity and collation
+                return Compiled(lambda row: row[i], *meta)
             if _is_json_aggregate(node):  # its JSON subtype stays inside expressions
                 return Compiled(lambda row: _plain(row[i]))
             written = _written_collation(node)

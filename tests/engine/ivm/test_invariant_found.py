@@ -136,3 +136,21 @@ def test_aggregate_changing_only_its_type_reaches_the_view(query):
     expected = conn.execute(query).fetchall()
     assert -2 in expected[0] and type(expected[0][-1 if "max" not in query else 1]) is int
     assert _typed(conn.execute("SELECT * FROM v").fetchall()) == _typed(expected)
+
+
+def test_group_by_expression_keeps_its_affinity_in_a_from_item():
+    """A CTE grouped by CAST(a AS TEXT) yields a TEXT-affinity column: comparing it
+    with -1 compares text ('-1' = '-1'), in the view as in the SELECT (the view's
+    group row lost the affinity and compared '-1' with -1 as unequal)."""
+    query = ("WITH q AS (SELECT CAST(a AS TEXT) AS a, count(*) AS n FROM t GROUP BY "
+             "CAST(a AS TEXT)) SELECT count(*) FILTER (WHERE q.a = -1), sum(q.a = -1) FROM q")
+    conn = turso_stream.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t(a INTEGER)")
+    conn.execute("CREATE MATERIALIZED VIEW v AS " + query)
+    conn.execute("INSERT INTO t VALUES (-1), (-1), (2)")
+    expected = sqlite3.connect(":memory:")
+    expected.execute("CREATE TABLE t(a INTEGER)")
+    expected.execute("INSERT INTO t VALUES (-1), (-1), (2)")
+    assert expected.execute(query).fetchall() == [(1, 1)]
+    assert conn.execute("SELECT * FROM v").fetchall() == [(1, 1)]
+    assert conn.execute(query).fetchall() == [(1, 1)]
