@@ -21,9 +21,10 @@ Delivery rules (engine side in ``engine.ivm.subscriptions``):
   (``MAX_PENDING`` changes); past the bound, new changes are *coalesced* into
   the newest pending one (their deltas summed: the subscriber still sees
   every net change, in fewer, larger steps, with the latest commit id);
-* subscriptions to the same SQL with different parameters share one circuit;
-  where its parameters cannot be shared (in a FROM subquery, a CTE, a compound
-  arm, a JOIN's ON, a window frame), each distinct binding gets its own circuit,
+* subscriptions to the same SQL with different parameters share one circuit
+  (parameters in WHERE, HAVING, LIMIT, an inner JOIN's ON, FROM subqueries and
+  CTEs); where they cannot be shared (a compound arm, WITH RECURSIVE, an outer
+  join's ON, a window frame), each distinct binding gets its own circuit,
   shared by that binding's subscribers, with the same delivery rules.
 """
 
