@@ -146,3 +146,19 @@ def test_changes_after_foreign_key_failures():
     ]
     _compare(setup, statements, explicit=False)
     _compare(setup, statements + ["INSERT INTO d VALUES (1), (5)", "COMMIT"])
+
+
+def test_changes_after_failing_deletes():
+    """A DELETE stopped by RAISE(ABORT) counts no changes; by RAISE(FAIL) it keeps and
+    counts the rows deleted before (autocommit and inside a transaction)."""
+    setup = ["CREATE TABLE t(a)", "CREATE TABLE u(a)", "INSERT INTO t VALUES (1), (2), (3)",
+             "INSERT INTO u VALUES (1), (2), (3)",
+             "CREATE TRIGGER td BEFORE DELETE ON t WHEN old.a = 2 "
+             "BEGIN SELECT RAISE(ABORT, 'no'); END",
+             "CREATE TRIGGER tf BEFORE DELETE ON u WHEN old.a = 2 "
+             "BEGIN SELECT RAISE(FAIL, 'no'); END"]
+    statements = ["DELETE FROM t", "INSERT INTO u VALUES (5)", "DELETE FROM u",
+                  "INSERT INTO u VALUES (7)", "DELETE FROM t WHERE a = 2",
+                  "DELETE FROM u WHERE a <> 2", "DELETE FROM u"]
+    _compare(setup, statements, explicit=False)
+    _compare(setup, statements)

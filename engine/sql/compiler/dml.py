@@ -543,7 +543,17 @@ def compile_delete(node: exp.Delete, planner: Planner, parent: Scope | None = No
     def run():
         txn = rt.txn
         out = []
-        count = 0
+        counted = [0]
+        try:
+            delete_rows(txn, out, counted)
+        except BaseException as exc:
+            _note_failure(session, exc, "ABORT", counted[0])
+            raise
+        session.note_changes(counted[0], None)
+        return out
+
+    def delete_rows(txn, out, counted):
+        """Delete each matching row, counting the rows deleted in ``counted[0]``."""
         for key, row in matching():
             old_full = row if with_rowid else row + (None,)
             if triggers and triggers.before:
@@ -555,9 +565,7 @@ def compile_delete(node: exp.Delete, planner: Planner, parent: Scope | None = No
                 out.append(ret_fn(row))
             if txn.delete(name, key) is None:
                 continue
-            count += 1
+            counted[0] += 1
             if triggers and triggers.after:
                 triggers.fire_after(txn, None, old_full)
-        session.note_changes(count, None)
-        return out
     return DmlPlan(run, ret_cols)
