@@ -28,7 +28,10 @@ from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import Scope, Source
 from engine.sql.compiler.scope import ColumnMeta
 from engine.sql.parse import MultipleStatementsError, SqlSyntaxError, parse_one, parse_single
-from engine.sql.functions.datetime_fns import pin_statement_clock, unpin_statement_clock
+from engine.sql.functions.datetime_fns import (
+    UNIX_EPOCH_IJD as _UNIX_EPOCH_IJD, pin_statement_clock, statement_clock_var,
+    unpin_statement_clock)
+from time import time_ns as _time_ns
 from engine.values import Collations, affinity_of, default_collations
 
 
@@ -66,6 +69,55 @@ class SchemaCompiler:
 
 
 SCHEMA_COMPILER = SchemaCompiler()
+
+# 'now' pinned for one statement: the statement clock's context variable, set and reset
+# inline on the statement hot path (pin_statement_clock's work without its two calls)
+_set_statement_ijd = statement_clock_var().set
+_reset_statement_ijd = statement_clock_var().reset
+
+
+class _Prepared:
+    """One compiled statement of a session's cache: its plan and runtime, the catalog
+    version it was compiled for, its parameters (count, ``{number: name}``), the
+    materialized views it reads (``[(name, from_store)]`` or None) and its result
+    column names and declared types (None until known; DML: RETURNING's, or None)."""
+
+    __slots__ = ("version", "plan", "rt", "count", "names", "view_modes", "column_names",
+                 "decltypes")
+
+    def __init__(self, version, plan, rt, count, names, view_modes):
+        self.version = version
+        self.plan = plan
+        self.rt = rt
+        self.count = count
+        self.names = names
+        self.view_modes = view_modes or None
+        self.column_names = None
+        self.decltypes = None
+
+
+def _bind_prepared(entry: _Prepared, params, txn) -> None:
+    """Bind ``params`` to a prepared statement's runtime for one run in ``txn``.
+    A tuple of plain in-range values of the right length is copied as is (one pass,
+    no calls); anything else goes through ``_bind`` (sqlite3's rules and messages)."""
+    rt = entry.rt
+    count = entry.count
+    if type(params) is tuple and len(params) == count:
+        for v in params:
+            t = type(v)
+            if t is int:
+                if -9223372036854775808 <= v <= 9223372036854775807:
+                    continue
+            elif t is str or t is float or v is None or t is bytes:
+                continue
+            rt.params[:] = _bind(entry.names, count, params)
+            break
+        else:
+            rt.params[:] = params
+    else:
+        rt.params[:] = _bind(entry.names, count, params)
+    rt.txn = txn
+    rt.memo.clear()
 
 
 class Session:
@@ -345,22 +397,31 @@ class Session:
             self._execute_node(text, node, ())
 
     def _execute_node(self, sql, node, params) -> Result:
+        """Run one parsed statement: transaction control directly, anything else in the
+        open transaction (begun for it in autocommit, then committed) under a statement
+        savepoint, with 'now' pinned for the statement. The hot path of every statement:
+        Python calls here are kept to the handler and the transaction's own."""
         handler = _STATEMENTS.get(type(node))
         if handler is None:
             for klass in type(node).__mro__:
                 handler = _STATEMENTS.get(klass)
                 if handler:
                     break
-        if handler is None:
-            raise OperationalError(f"not supported by turso_stream: {node.key.upper()} statement")
-        if handler in (Session._begin, Session._commit, Session._rollback, Session._savepoint,
-                       Session._release, Session._pragma):
+            if handler is None:
+                raise OperationalError(
+                    f"not supported by turso_stream: {node.key.upper()} statement")
+        if handler in _CONTROL_HANDLERS:
             return handler(self, node, params)
-        autocommit = self.txn is None and not self.explicit
-        txn = self._ensure_txn(autocommit and isinstance(node, _WRITE_STATEMENTS))
+        txn = self.txn
+        autocommit = txn is None and not self.explicit
+        if txn is None:
+            mode = self.pending_mode or (
+                "IMMEDIATE" if autocommit and isinstance(node, _WRITE_STATEMENTS) else "DEFERRED")
+            txn = self.txn = self.db.begin(mode, self.timeout)
+            txn.cdc = self.cdc
         fk = self.foreign_keys and isinstance(node, (exp.Insert, exp.Update, exp.Delete))
         mark = txn.statement_mark() if not autocommit or fk else None
-        clock = pin_statement_clock()
+        clock = _set_statement_ijd(_UNIX_EPOCH_IJD + _time_ns() // 1_000_000)
         try:
             rowid_before = (self.last_insert_rowid,) if fk and _one_row_insert(node) else None
             result = handler(self, sql, node, params)
@@ -380,21 +441,24 @@ class Session:
                     txn.statement_undo(mark)
             raise
         finally:
-            unpin_statement_clock(clock)
+            _reset_statement_ijd(clock)
         if autocommit:
             self._end_txn(True)
         elif txn.active:
             txn.statement_done(mark)
         return result
 
-    def _compiled(self, sql, node, kind):
-        """The compiled statement for ``sql`` (cached per catalog version)."""
-        version = self.txn.catalog.version
+    def _prepared(self, sql, node, kind) -> _Prepared:
+        """The compiled statement for ``sql`` (cached per catalog version, LRU): a cached
+        plan is reused unless the schema changed, it is running (a re-entrant call), or
+        a materialized view it reads must now be read another way. O(1) on a hit."""
         entry = self._cache.get(sql)
-        if entry is not None and entry[0] == version and not entry[2].busy \
-                and self._views_current(entry[1]):
+        if entry is not None and entry.version == self.txn.catalog.version \
+                and not entry.rt.busy and (entry.view_modes is None
+                                           or self._views_current(entry.plan)):
             self._cache.move_to_end(sql)
-            return entry[1], entry[2]
+            return entry
+        version = self.txn.catalog.version
         rt = Runtime(self)
         planner = Planner(self, rt)
         if kind == "query":
@@ -410,10 +474,20 @@ class Session:
         rt.busy = False
         plan.explain = planner.explain
         plan.view_modes = planner.__dict__.get("view_modes")
-        self._cache[sql] = (version, plan, rt)
+        count = _parameter_count(node)
+        entry = _Prepared(version, plan, rt, count, node.meta.get("_param_names", {}),
+                          plan.view_modes)
+        if kind != "query" and plan.columns:
+            entry.column_names = tuple(c.name for c in plan.columns)
+        self._cache[sql] = entry
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return plan, rt
+        return entry
+
+    def _compiled(self, sql, node, kind):
+        """``(plan, runtime)`` of the compiled statement (see _prepared)."""
+        entry = self._prepared(sql, node, kind)
+        return entry.plan, entry.rt
 
     def _bind(self, rt, node, params) -> None:
         count = _parameter_count(node)
@@ -422,24 +496,27 @@ class Session:
         rt.memo.clear()
 
     def _query(self, sql, node, params) -> Result:
-        plan, rt = self._compiled(sql, node, "query")
-        names = getattr(plan, "result_names", None)
+        entry = self._prepared(sql, node, "query")
+        plan, rt = entry.plan, entry.rt
+        names = entry.column_names
         if names is None:
-            names = plan.result_names = _result_names(sql, node, plan.columns)
-        self._bind(rt, node, params)
+            names = entry.column_names = _result_names(sql, node, plan.columns)
+            entry.decltypes = tuple(c.decltype for c in plan.columns)
+        _bind_prepared(entry, params, self.txn)
         rt.busy = True
         try:
             rows = list(plan.run())
         finally:
             rt.busy = False
-        return Result(names, rows, decltypes=tuple(c.decltype for c in plan.columns))
+        return Result(names, rows, decltypes=entry.decltypes)
 
     @staticmethod
     def _dml(kind):
         """The handler for one kind of write statement ('insert', 'update', 'delete')."""
         def run(self, sql, node, params):
-            plan, rt = self._compiled(sql, node, kind)
-            self._bind(rt, node, params)
+            entry = self._prepared(sql, node, kind)
+            plan, rt = entry.plan, entry.rt
+            _bind_prepared(entry, params, self.txn)
             rt.busy = True
             try:
                 out = plan.run()
@@ -452,8 +529,7 @@ class Session:
                 raise
             finally:
                 rt.busy = False
-            cols = tuple(c.name for c in plan.columns) if plan.columns else None
-            return Result(cols, out, self.changes, self.last_insert_rowid if kind == "insert"
+            return Result(entry.column_names, out, self.changes, self.last_insert_rowid if kind == "insert"
                           else None)
         return run
 
@@ -1064,3 +1140,7 @@ _STATEMENTS = {
     d.Reindex: Session._reindex,
     d.AnalyzeStmt: Session._noop,
 }
+
+# Transaction control: run outside the statement savepoint/autocommit wrapper.
+_CONTROL_HANDLERS = frozenset((Session._begin, Session._commit, Session._rollback,
+                               Session._savepoint, Session._release, Session._pragma))

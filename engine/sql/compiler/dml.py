@@ -16,6 +16,7 @@ from engine.sql.compiler import instead_of
 from engine.sql.compiler.expr import ExprCompiler
 from engine.sql.compiler.query import Planner, QueryPlan, _conjuncts
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
+from engine.sql.dialect import Variable
 from engine.sql.compiler.statement_journal import ALWAYS, insert_rule, update_rule
 from engine.transaction import constraint_error
 
@@ -215,6 +216,13 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
     null_plan = _not_null_plan(schema, defaults, row_conflict)
     # Every column given in declared order and nothing to default: the row is the values.
     direct = positions == list(range(ncols)) and not missing_defaults
+    if direct and single_row and isinstance(source, exp.Values) and not triggers \
+            and null_plan is None and upsert is None and ret_fn is None:
+        row_of = _single_row_source(source, planner, parent)
+        return DmlPlan(_single_insert_run(session, rt, name, row_of, row_conflict, conflict,
+                                          journal, without_rowid), ret_cols, conflict)
+    before_triggers = triggers.before if triggers else None
+    after_triggers = triggers.after if triggers else None
 
     def run():
         txn = rt.txn
@@ -251,7 +259,7 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
             if has_rowid_target and schema.rowid_alias is not None and explicit_rowid is not None:
                 row[schema.rowid_alias] = explicit_rowid
                 explicit_rowid = None
-            if triggers and triggers.before:
+            if before_triggers:
                 rid = explicit_rowid if schema.rowid_alias is None else row[schema.rowid_alias]
                 if not triggers.fire_before(txn, tuple(row) + (rid,), None):
                     continue
@@ -282,13 +290,66 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
             if key is None:
                 continue
             yield key
-            if triggers and triggers.after:
+            if after_triggers:
                 stored = txn.get(name, key)
                 triggers.fire_after(txn, stored + (key,), None)
             if ret_fn is not None:
                 stored = txn.get(name, key)
                 out.append(ret_fn(stored + (key,) if not schema.without_rowid else stored))
     return DmlPlan(run, ret_cols, conflict)
+
+
+def _single_row_source(values: exp.Values, planner, parent=None):
+    """How to build the row of a one-row ``VALUES (...)`` already checked for width:
+    ``("params", list)`` when the values are the parameters ?1..?n in order (the row
+    is the bound list itself), ``("const", tuple)`` when they are all literals, else
+    ``("fns", [fn])`` to evaluate. Saves a call per value on the INSERT hot path."""
+    tup = values.expressions[0]
+    items = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
+    if all(isinstance(e, Variable) and e.args.get("number") == i + 1
+           for i, e in enumerate(items)):
+        return "params", planner.rt.params
+    comp = ExprCompiler(Scope(parent=parent), planner.rt, planner=planner)
+    fns = [comp.fn(e) for e in items]
+    if all(isinstance(e, (exp.Literal, exp.Null)) for e in items):
+        return "const", tuple([f(()) for f in fns])
+    return "fns", fns
+
+
+def _single_insert_run(session, rt, name, row_of, row_conflict, conflict, journal,
+                       without_rowid):
+    """``run()`` of a plain one-row INSERT (every column in order, no defaults to fill,
+    no triggers, NOT NULL resolutions, upsert or RETURNING): compile_insert's general
+    loop for exactly one row, with changes() and last_insert_rowid noted inline."""
+    how, source = row_of
+
+    def run():
+        try:
+            if how == "params":
+                row = tuple(source)
+            elif how == "const":
+                row = source
+            else:
+                row = tuple([f(()) for f in source])
+            try:
+                key = rt.txn.insert(name, row, rowid=None, conflict=row_conflict)
+            except IntegrityError as exc:
+                if conflict == CONFLICT_IGNORE and conflict_applies(exc):
+                    key = None
+                else:
+                    raise
+        except BaseException as exc:
+            _note_failure(session, exc, conflict, 0, journal, None)
+            raise
+        if key is None:
+            session.changes = 0
+        else:
+            session.changes = 1
+            session.total_changes += 1
+            if not without_rowid:
+                session.last_insert_rowid = key
+        return []
+    return run
 
 
 def _insert_source(node, planner, positions, schema, columns_given, parent=None):

@@ -103,6 +103,13 @@ def unpin_statement_clock(token) -> None:
     _STATEMENT_IJD.reset(token)
 
 
+def statement_clock_var() -> contextvars.ContextVar:
+    """The context variable holding the pinned statement instant (julian-day ms or
+    None), for a caller that pins it inline on a hot path: ``token = var.set(ijd)``
+    then ``var.reset(token)``, as pin/unpin_statement_clock do."""
+    return _STATEMENT_IJD
+
+
 # --------------------------------------------------------------------------
 # The broken-down time value (SQLite's struct DateTime)
 # --------------------------------------------------------------------------
