@@ -364,3 +364,20 @@ def test_what_sqlite_never_evaluates_raises_nothing():
         f"SELECT * FROM {OVERFLOW} WHERE 1",
         f"SELECT count(*) FROM t1 LEFT JOIN {OVERFLOW} AS q ON NULL",
     ])
+
+
+def test_where_terms_with_subqueries_pushed_to_the_right_join_step():
+    """A WHERE term whose subquery reads an outer table stays at (or after) that
+    table's join step; a name the subquery binds itself (even the same alias, deeper
+    down) is the subquery's own."""
+    check_all(["CREATE TABLE t(k, x)", "INSERT INTO t VALUES (1, 1), (2, 2), (3, NULL)"], [
+        "SELECT a.k, b.k FROM t AS a JOIN t AS b ON a.k <= b.k WHERE EXISTS (SELECT 1 FROM "
+        "t AS c WHERE c.k = b.k AND EXISTS (SELECT 1 FROM t AS b WHERE b.k = 1))",
+        "SELECT a.k, b.k FROM t AS a JOIN t AS b ON a.k <= b.k "
+        "WHERE b.x IN (SELECT c.x FROM t AS c WHERE c.k = a.k)",
+        "SELECT a.k, b.k FROM t AS a LEFT JOIN t AS b ON a.k < b.k "
+        "WHERE a.k IN (SELECT c.x FROM t AS c WHERE c.k > 1)",
+        "SELECT a.k FROM t AS a, t AS b WHERE a.k IN (SELECT k FROM t WHERE x = b.x)",
+        "SELECT a.k FROM t AS a, t AS b WHERE a.k IN (SELECT k FROM t AS z WHERE z.x = b.x AND k > 1)",
+        "SELECT a.k FROM t AS a, t AS b WHERE (SELECT count(*) FROM t AS b WHERE b.k < a.k) = 1",
+    ])

@@ -42,10 +42,27 @@ def _column_refs(node, nested=None):
 
 def _subquery_refs(sub):
     """Column references in subquery ``sub`` that may reach outside it: all but those
-    qualified by one of its own FROM names (which shadow any outer name)."""
-    own = {t.alias_or_name.lower() for t in sub.find_all(exp.Table)}
-    own |= {q.alias.lower() for q in sub.find_all(exp.Subquery) if q.alias}
-    return [c for c in sub.find_all(exp.Column) if not (c.table and c.table.lower() in own)]
+    qualified by a FROM name of a SELECT enclosing them inside ``sub`` (such a name
+    shadows any outer one). O(columns * depth)."""
+    return [c for c in sub.find_all(exp.Column) if not (c.table and _bound_inside(c, sub))]
+
+
+def _bound_inside(col, sub) -> bool:
+    """Is qualified column ``col`` bound by a FROM item of a SELECT between it and
+    ``sub`` (inclusive)?"""
+    name = col.table.lower()
+    node = col.parent
+    while node is not None:
+        if isinstance(node, exp.Select):
+            frm = node.args.get("from_")
+            items = ([frm.this] if frm is not None else []) + \
+                [j.this for j in node.args.get("joins") or []]
+            if any(item.alias_or_name.lower() == name for item in items):
+                return True
+        if node is sub:
+            return False
+        node = node.parent
+    return False
 
 
 def _source_of(col: exp.Column, scope: Scope):
