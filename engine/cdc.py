@@ -107,7 +107,7 @@ def parse_setting(value) -> CaptureConfig | None:
 
 # -- the commit-time capture ---------------------------------------------------------------
 
-def capture(txn, ts: int, now: float) -> None:
+def capture(txn, ts: int, now: float):
     """Add ``txn``'s CDC rows to its own write set, so they commit in its log frame.
 
     Called by ``Database._apply_commit`` / ``_commit_simple`` with the write lock
@@ -117,6 +117,11 @@ def capture(txn, ts: int, now: float) -> None:
     row per changed row, then the commit row. O(w) record encodings for the w rows
     written; the change_id counter is cached per database (``_marks``), so the
     CDC table's ``sqlite_sequence`` row is read once after open.
+
+    Returns ``(CDC table, its new write set)`` when that is all capture added to
+    the write set (the usual commit: ``Database._commit`` appends it to its plan
+    rather than rebuilding the plan), else None. Its keys ascend above every
+    key of the table: ``TableVersions.install_latest`` appends them as a block.
     """
     cfg = txn.cdc
     writes_of = txn.writes
@@ -134,7 +139,10 @@ def capture(txn, ts: int, now: float) -> None:
             raise OperationalError(f"CDC table {cfg.table} does not exist (capture is on)")
         return
     versions = cdc.versions
-    marks = _marks(db)
+    try:
+        marks = db._cdc_marks
+    except AttributeError:
+        marks = _marks(db)
     mark = marks.get(cdc_name)
     entry = None
     if mark is not None and mark[0] is versions:
@@ -143,7 +151,11 @@ def capture(txn, ts: int, now: float) -> None:
         entry = _sequence_entry(txn, tables, cdc.name) if cdc.schema.autoincrement else None
         seq = entry[1][1] if entry is not None else None
         change_id = (seq if type(seq) is int else 0) + 1
-    top = versions.max_key()
+    # Rows other commits wrote to the table (guard_sequence's callers) may lie
+    # above the mark. ``_top`` is the cached largest key (None: not cached).
+    top = versions._top
+    if top is None:
+        top = versions.max_key()
     if top is not None and top >= change_id:
         change_id = top + 1
     if own:
@@ -192,16 +204,19 @@ def capture(txn, ts: int, now: float) -> None:
             w[change_id] = (change_id, change_time, ts, kind, name, rid, b, a, u)
             change_id += 1
     if change_id == first_id:
-        return
+        return None
     w[change_id] = (change_id, change_time, ts, COMMIT, None, None, None, None, None)
-    if own is None:
-        writes_of[cdc_name] = w
-    else:
-        own.update(w)
-    if mark is None and entry is None and cdc.schema.autoincrement:
-        # Its first row in sqlite_sequence, as SQLite creates one on the first insert.
-        _advance_sequence(txn, tables, cdc.name, change_id, entry)
     marks[cdc_name] = (versions, change_id)
+    if own is not None:
+        own.update(w)
+        return None
+    writes_of[cdc_name] = w
+    if mark is None and entry is None and cdc.schema.autoincrement:
+        # Its first row in sqlite_sequence, as SQLite creates one on the first insert
+        # (the plan gains sqlite_sequence: not the one-table answer).
+        _advance_sequence(txn, tables, cdc.name, change_id, entry)
+        return None
+    return cdc, w
 
 
 def _captures_something(txn, tables, cfg) -> bool:
@@ -370,17 +385,14 @@ def _read_varint(data: bytes, pos: int):
 def encode_record(values) -> bytes:
     """``values`` as one SQLite record: header (serial types) then bodies.
 
-    O(columns); a header under 127 bytes of one-byte serial types (the usual
-    case: no string or BLOB over 57 bytes) is built with one ``bytes`` call.
+    O(columns), one Python call: the serial types are collected as ints and the
+    bodies as bytes (NULL, 0 and 1 have none), then a header of one-byte serial
+    types under 127 bytes (the usual case: no string or BLOB over 57 bytes) is
+    one ``bytes`` call; longer ones go to ``_assemble``. Type rules: fileformat2,
+    section 2.1 (smallest integer width; REAL always 8 bytes).
     """
-    types, bodies = _record_parts(values)
-    return _assemble(types, bodies)
-
-
-def _record_parts(values) -> tuple[list, list]:
-    """Each value's serial type and body (b"" for none), column-aligned. O(columns)."""
     types = []
-    bodies = []
+    bodies = [b""]  # slot 0: the header, filled in below (one join for the record)
     put_type = types.append
     put_body = bodies.append
     for v in values:
@@ -388,7 +400,6 @@ def _record_parts(values) -> tuple[list, list]:
         if tv is int:
             if v == 0 or v == 1:
                 put_type(8 + v)
-                put_body(b"")
                 continue
             n = ((v if v >= 0 else ~v).bit_length() + 8) >> 3
             put_type(_INT_TYPE[n])
@@ -399,7 +410,6 @@ def _record_parts(values) -> tuple[list, list]:
             put_body(b)
         elif v is None:
             put_type(0)
-            put_body(b"")
         elif tv is float:
             put_type(7)
             put_body(_pack_double(v))
@@ -407,26 +417,30 @@ def _record_parts(values) -> tuple[list, list]:
             b = bytes(v)
             put_type(12 + 2 * len(b))
             put_body(b)
-    return types, bodies
+    n = len(types)
+    if n < 0x7F:
+        try:
+            header = bytes(types)
+        except ValueError:  # a serial type over 255
+            header = b"\x80"
+        if header.isascii():  # every serial type is a one-byte varint (< 0x80)
+            bodies[0] = _BYTE[n + 1] + header
+            return b"".join(bodies)
+    bodies[0] = _header(types)
+    return b"".join(bodies)
 
 
-def _value_part(v) -> tuple:
-    """``(serial type, body)`` of one value (``_record_parts`` for one column)."""
-    tv = type(v)
-    if tv is int:
-        if v == 0 or v == 1:
-            return 8 + v, b""
-        n = ((v if v >= 0 else ~v).bit_length() + 8) >> 3
-        return _INT_TYPE[n], v.to_bytes(_INT_WIDTH[n], "big", signed=True)
-    if tv is str:
-        b = v.encode("utf-8")
-        return 13 + 2 * len(b), b
-    if v is None:
-        return 0, b""
-    if tv is float:
-        return 7, _pack_double(v)
-    b = bytes(v)
-    return 12 + 2 * len(b), b
+_BYTE = tuple(bytes((i,)) for i in range(256))  # one-byte bytes objects, prebuilt
+
+
+def _header(types: list) -> bytes:
+    """A record header of any size: its size varint (which counts itself), then
+    the serial type varints. O(columns); the long-header case of the encoders."""
+    header = b"".join(map(_varint, types))
+    size = len(header) + 1
+    if size > 0x7F:  # the size counts its own varint
+        size = len(header) + len(_varint(len(header) + 2))
+    return _varint(size) + header
 
 
 def _assemble(types: list, bodies: list) -> bytes:
@@ -438,45 +452,101 @@ def _assemble(types: list, bodies: list) -> bytes:
         except ValueError:  # a serial type over 255
             header = b"\x80"
         if header.isascii():  # every serial type is a one-byte varint (< 0x80)
-            return bytes((n + 1,)) + header + b"".join(bodies)
-    header = b"".join(map(_varint, types))
-    size = len(header) + 1
-    if size > 0x7F:  # the size counts its own varint
-        size = len(header) + len(_varint(len(header) + 2))
-    return _varint(size) + header + b"".join(bodies)
+            return _BYTE[n + 1] + header + b"".join(bodies)
+    return _header(types) + b"".join(bodies)
 
 
 def update_records(before: tuple, after: tuple, want_before: bool, want_after: bool,
                    want_updates: bool):
-    """``(before, after, updates)`` records of one UPDATE (None where not wanted),
-    encoding each value once: the after image reuses the before image's
-    encoding of every column the update left equal (same type and value; REALs
-    are re-encoded, as 0.0 and -0.0 are equal but stored apart), and the
-    ``updates`` record (``updates_record``) reuses the after image's. O(columns).
+    """``(before, after, updates)`` records of one UPDATE (None where not wanted).
+
+    One pass over the columns, one Python call: each before value is encoded
+    once, and so is each after value the update changed; a column left equal
+    (the same object, or same type and value) reuses the before encoding, except
+    REALs (0.0 and -0.0 are equal but stored apart: re-encoded, not flagged).
+    ``updates`` (``updates_record``) is N changed-flags (serial types 8/9), then
+    the N new values with NULL (type 0, no body) where unchanged. O(columns).
     """
-    btypes, bbodies = _record_parts(before)
-    atypes, abodies = btypes[:], bbodies[:]
-    changed = []
-    for i, (b, a) in enumerate(zip(before, after)):
-        if a is b:
+    bt, bb, at, ab, ut, ub, flags = [], [], [], [], [], [], []
+    put_bt, put_bb, put_at, put_ab = bt.append, bb.append, at.append, ab.append
+    put_ut, put_ub, put_flag = ut.append, ub.append, flags.append
+    for b, a in zip(before, after):
+        tb = type(b)
+        if tb is int:
+            if b == 0 or b == 1:
+                t = 8 + b
+                body = b""
+            else:
+                n = ((b if b >= 0 else ~b).bit_length() + 8) >> 3
+                t = _INT_TYPE[n]
+                body = b.to_bytes(_INT_WIDTH[n], "big", signed=True)
+        elif tb is str:
+            body = b.encode("utf-8")
+            t = 13 + 2 * len(body)
+        elif b is None:
+            t = 0
+            body = b""
+        elif tb is float:
+            t = 7
+            body = _pack_double(b)
+        else:
+            body = bytes(b)
+            t = 12 + 2 * len(body)
+        put_bt(t)
+        put_bb(body)
+        ta = type(a)
+        same = ta is tb and a == b
+        if a is b or (same and ta is not float):
+            put_at(t)
+            put_ab(body)
+            put_flag(8)
+            put_ut(0)
             continue
-        same = type(a) is type(b) and a == b
-        if same and type(a) is not float:
-            continue
-        atypes[i], abodies[i] = _value_part(a)
-        if not same:
-            changed.append(i)
-    u = None
-    if want_updates:
-        utypes = [8] * len(after) + [0] * len(after)
-        ubodies = [b""] * len(after)
-        for i in changed:
-            utypes[i] = 9
-            utypes[len(after) + i] = atypes[i]
-            ubodies[i] = abodies[i]
-        u = _assemble(utypes, ubodies)
-    return (_assemble(btypes, bbodies) if want_before else None,
-            _assemble(atypes, abodies) if want_after else None, u)
+        if ta is int:
+            if a == 0 or a == 1:
+                t = 8 + a
+                body = b""
+            else:
+                n = ((a if a >= 0 else ~a).bit_length() + 8) >> 3
+                t = _INT_TYPE[n]
+                body = a.to_bytes(_INT_WIDTH[n], "big", signed=True)
+        elif ta is str:
+            body = a.encode("utf-8")
+            t = 13 + 2 * len(body)
+        elif a is None:
+            t = 0
+            body = b""
+        elif ta is float:
+            t = 7
+            body = _pack_double(a)
+        else:
+            body = bytes(a)
+            t = 12 + 2 * len(body)
+        put_at(t)
+        put_ab(body)
+        if same:  # a REAL equal to the old one (0.0 vs -0.0): not a change
+            put_flag(8)
+            put_ut(0)
+        else:
+            put_flag(9)
+            put_ut(t)
+            put_ub(body)
+    n = len(bt)
+    if n < 64:  # the updates record's 2n one-byte types still fit a one-byte size
+        try:
+            hb = bytes(bt)
+            ha = bytes(at)
+        except ValueError:  # a serial type over 255
+            hb = ha = b"\x80"
+        if hb.isascii() and ha.isascii():  # (ut's types are at's or 0: ascii too)
+            size = _BYTE[n + 1]
+            return (size + hb + b"".join(bb) if want_before else None,
+                    size + ha + b"".join(ab) if want_after else None,
+                    _BYTE[2 * n + 1] + bytes(flags) + bytes(ut) + b"".join(ub)
+                    if want_updates else None)
+    return (_assemble(bt, bb) if want_before else None,
+            _assemble(at, ab) if want_after else None,
+            _assemble(flags + ut, ub) if want_updates else None)
 
 
 def decode_record(data: bytes) -> tuple:

@@ -342,9 +342,12 @@ class Database:
         lsn = 0
         try:
             if txn.cdc is not None:  # CDC: its rows join this commit's frame (engine.cdc)
-                capture_changes(txn, ts, now)
-                plan = [(tables[name], writes) for name, writes in txn.writes.items()
-                        if writes]
+                added = capture_changes(txn, ts, now)
+                if added is not None:  # just the CDC table's new write set
+                    plan.append(added)
+                else:
+                    plan = [(tables[name], writes) for name, writes in txn.writes.items()
+                            if writes]
             elif self.cdc_tables and not self.cdc_tables.isdisjoint(txn.writes):
                 guard_sequence(txn)  # trimming the feed keeps its change_id high-water mark
                 plan = [(tables[name], writes) for name, writes in txn.writes.items()

@@ -25,6 +25,8 @@ and one pointer in the sorted key list); timestamps cost nothing once collected.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from sortedcontainers import SortedDict
 
 
@@ -202,8 +204,10 @@ class TableVersions:
         (no live snapshot needs history); returns the ``(key, before, after)`` of
         each row that changed. One call per write set rather than three per row:
         a key above every key (a new rowid, the usual insert) is appended to the
-        SortedDict in place (``_append_max``, inlined). O(w log n) for w writes,
-        O(w) when all are new top keys.
+        SortedDict in place (``_append_max``, inlined); several new rows whose
+        keys ascend above every key (a commit's CDC rows) are appended as one
+        block (``_append_block``). O(w log n) for w writes, O(w) when all are new
+        top keys.
         """
         if self.begins:  # versions some snapshot still sees as new: the general path
             install = self.install
@@ -214,8 +218,14 @@ class TableVersions:
                     out.append((key, old, row))
             return out
         rows = self.rows
-        get = rows.get
         keys = rows._list
+        if len(writes) > 1:  # new rows above every key, ascending (CDC rows, bulk inserts)?
+            new = list(writes)
+            maxes = keys._maxes
+            if (not maxes or new[0] > maxes[-1]) and None not in writes.values() \
+                    and new == sorted(new):
+                return self._append_block(writes, new)
+        get = rows.get
         top = self._top
         out = []
         append = out.append
@@ -244,6 +254,34 @@ class TableVersions:
                 rows[key] = row
             append((key, old, row))
         self._top = top
+        return out
+
+    def _append_block(self, writes: dict, new: list) -> list:
+        """``install_latest`` of new rows (``new``: their keys, ascending, above
+        every key; ``install_latest`` checked, in C calls): one extend of the last sorted sublist, one C-level dict update, and the
+        sublist split as ``SortedList._expand`` splits it (the positional index
+        is dropped, as a split drops it: rebuilt on demand). Relies on
+        sortedcontainers 2.x internals, like ``_append_max``. O(w)."""
+        rows = self.rows
+        keys = rows._list
+        out = list(zip(new, repeat(None), writes.values()))
+        last_key = new[-1]
+        lists = keys._lists
+        maxes = keys._maxes
+        if lists:
+            lists[-1].extend(new)
+            maxes[-1] = last_key
+        else:
+            lists.append(new)
+            maxes.append(last_key)
+        keys._len += len(new)
+        if keys._index:
+            del keys._index[:]
+        limit = keys._load << 1
+        while len(lists[-1]) > limit:
+            keys._expand(len(lists) - 1)
+        dict.update(rows, writes)
+        self._top = last_key
         return out
 
     def bulk_load(self, items) -> None:
