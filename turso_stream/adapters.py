@@ -34,6 +34,10 @@ converters: dict = {}
 _BASE_TYPES = (int, float, str, bytearray)
 _PASS_THROUGH = frozenset((int, float, str, bytes, type(None)))
 _state = {"base_type_adapted": False}
+# For the DB-API hot path: a tuple of values of these types binds as it is unless
+# adapter_state["base_type_adapted"] (an adapter registered for a base type).
+PASS_THROUGH_TYPES = _PASS_THROUGH
+adapter_state = _state
 
 
 def register_adapter(type_, adapter) -> None:
@@ -110,7 +114,7 @@ def adapt_parameters(params):
     """
     t = type(params)
     if t is tuple or t is list:
-        if not _state["base_type_adapted"] and not _needs_scan(params):
+        if not _state["base_type_adapted"] and _PASS_THROUGH.issuperset(map(type, params)):
             return params
         return [adapt_parameter(v) for v in params]
     if isinstance(params, dict):
@@ -118,13 +122,6 @@ def adapt_parameters(params):
     if not hasattr(params, "__getitem__") or not hasattr(params, "__len__"):
         raise ProgrammingError("parameters are of unsupported type")
     return [adapt_parameter(params[i]) for i in range(len(params))]
-
-
-def _needs_scan(params) -> bool:
-    for v in params:
-        if type(v) not in _PASS_THROUGH:
-            return True
-    return False
 
 
 # -- converters ------------------------------------------------------------------------------

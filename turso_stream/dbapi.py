@@ -26,6 +26,7 @@ import sqlite3 as _sqlite3
 import sys
 import threading
 import traceback
+from threading import get_ident as _get_ident
 from urllib.parse import parse_qs, unquote
 
 from sqlglot import exp
@@ -36,7 +37,8 @@ from engine.sql import lexer
 from engine.sql.parse import parse_single
 from engine.sql.session import Session
 from turso_stream.adapters import (
-    PARSE_COLNAMES, PARSE_DECLTYPES, adapt_parameters, as_sqlite_bytes, column_converters,
+    PASS_THROUGH_TYPES as _PLAIN_TYPES, PARSE_COLNAMES, PARSE_DECLTYPES, adapt_parameters,
+    adapter_state as _adapter_state, as_sqlite_bytes, column_converters,
     converters as _converters, real_text, result_decltypes, strip_colname_type)
 from turso_stream import registry
 from turso_stream.row import Row
@@ -82,6 +84,20 @@ def is_dml(sql: str) -> bool:
             break
     head = sql[i:i + 7].lower()
     return head.startswith(("insert", "update", "delete")) or head == "replace"
+
+
+# is_dml of recently executed texts (bounded: cleared when full)
+_DML_TEXTS: dict = {}
+_DML_TEXTS_MAX = 512
+
+
+def _remember_dml(sql: str) -> bool:
+    """``is_dml(sql)``, remembered for the next execute of the same text. O(prefix)."""
+    dml = is_dml(sql)
+    if len(_DML_TEXTS) >= _DML_TEXTS_MAX:
+        _DML_TEXTS.clear()
+    _DML_TEXTS[sql] = dml
+    return dml
 
 
 def _is_read_only(sql: str) -> bool:
@@ -256,7 +272,15 @@ class Connection:
         return cursor
 
     def execute(self, sql, parameters=(), /):
-        return self.cursor().execute(sql, parameters)
+        """``self.cursor().execute(sql, parameters)``; a subclass's cursor() is honoured."""
+        if type(self).cursor is not _CONNECTION_CURSOR:
+            return self.cursor().execute(sql, parameters)
+        if self._closed or (self._check_same_thread and _get_ident() != self._thread):
+            self._ensure_usable()  # raises sqlite3's error
+        cursor = Cursor(self)
+        if self.row_factory is not None:
+            cursor.row_factory = self.row_factory
+        return cursor.execute(sql, parameters)
 
     def executemany(self, sql, parameters, /):
         return self.cursor().executemany(sql, parameters)
@@ -634,6 +658,10 @@ def expand_sql(sql: str, params) -> str:
     return "".join(out)
 
 
+# Connection.cursor itself: execute() inlines it unless a subclass overrides it
+_CONNECTION_CURSOR = Connection.cursor
+
+
 # -- cursors ---------------------------------------------------------------------------------
 
 
@@ -672,23 +700,48 @@ class Cursor:
     # -- execution ------------------------------------------------------------------------
 
     def execute(self, sql, parameters=(), /):
-        """Run one statement with ``parameters`` (a sequence for ``?``, a dict for names)."""
+        """Run one statement with ``parameters`` (a sequence for ``?``, a dict for names).
+
+        The hot path of every statement: the guards, the reset, the parameter check
+        (plain values pass as they are), the DML test (cached per text) and the locked
+        session call are inline, so the only Python calls are the session's."""
         if not isinstance(sql, str):
             raise TypeError(f"execute() argument 1 must be str, not {type(sql).__name__}")
-        self._ensure_usable()
         conn = self.connection
-        self._reset()
-        params = adapt_parameters(parameters)
-        dml = is_dml(sql)
+        if conn._closed or self._closed or (
+                conn._check_same_thread and _get_ident() != conn._thread):
+            self._ensure_usable()  # raises the right error, in sqlite3's order
+        self.description = None
+        self._rows = []
+        self._pos = 0
+        self._pending_rowcount = None
+        self._converters = None
+        if type(parameters) is tuple and not _adapter_state["base_type_adapted"] \
+                and _PLAIN_TYPES.issuperset(map(type, parameters)):
+            params = parameters
+        else:
+            params = adapt_parameters(parameters)
+        dml = _DML_TEXTS.get(sql)
+        if dml is None:
+            dml = _remember_dml(sql)
         self.rowcount = 0 if dml else -1
-        begun = conn._implicit_begin(sql)
+        begun = False
+        session = conn._session
+        if dml and conn._autocommit == LEGACY_TRANSACTION_CONTROL \
+                and conn._isolation_level is not None and not session.explicit:
+            begun = conn._implicit_begin(sql)
         try:
-            result = conn._run(sql, params)
+            with conn._lock:
+                conn._trace_params = params
+                try:
+                    result = session.execute(sql, params)
+                finally:
+                    conn._trace_params = None
         except Exception as exc:
             if begun:
                 conn._undo_implicit_begin(exc)
             raise
-        self.lastrowid = conn._session.last_insert_rowid
+        self.lastrowid = session.last_insert_rowid
         if result.columns is not None:
             self._set_results(sql, result.columns, result.rows, result.decltypes)
             if dml:

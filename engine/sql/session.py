@@ -96,28 +96,8 @@ class _Prepared:
         self.decltypes = None
 
 
-def _bind_prepared(entry: _Prepared, params, txn) -> None:
-    """Bind ``params`` to a prepared statement's runtime for one run in ``txn``.
-    A tuple of plain in-range values of the right length is copied as is (one pass,
-    no calls); anything else goes through ``_bind`` (sqlite3's rules and messages)."""
-    rt = entry.rt
-    count = entry.count
-    if type(params) is tuple and len(params) == count:
-        for v in params:
-            t = type(v)
-            if t is int:
-                if -9223372036854775808 <= v <= 9223372036854775807:
-                    continue
-            elif t is str or t is float or v is None or t is bytes:
-                continue
-            rt.params[:] = _bind(entry.names, count, params)
-            break
-        else:
-            rt.params[:] = params
-    else:
-        rt.params[:] = _bind(entry.names, count, params)
-    rt.txn = txn
-    rt.memo.clear()
+# Values bound as they are (ints too, within 64 bits)
+_PLAIN_TYPES = frozenset((str, float, bytes, type(None)))
 
 
 class Session:
@@ -443,7 +423,14 @@ class Session:
         finally:
             _reset_statement_ijd(clock)
         if autocommit:
-            self._end_txn(True)
+            # _end_txn(True), inline: the commit of every autocommit statement
+            if self.fk_pending:
+                self.fk_pending.clear()
+            txn, self.txn = self.txn, None
+            self.explicit = False
+            self.pending_mode = None
+            if txn is not None:
+                txn.commit()
         elif txn.active:
             txn.statement_done(mark)
         return result
@@ -495,42 +482,62 @@ class Session:
         rt.txn = self.txn
         rt.memo.clear()
 
-    def _query(self, sql, node, params) -> Result:
-        entry = self._prepared(sql, node, "query")
-        plan, rt = entry.plan, entry.rt
-        names = entry.column_names
-        if names is None:
-            names = entry.column_names = _result_names(sql, node, plan.columns)
-            entry.decltypes = tuple(c.decltype for c in plan.columns)
-        _bind_prepared(entry, params, self.txn)
-        rt.busy = True
-        try:
-            rows = list(plan.run())
-        finally:
-            rt.busy = False
-        return Result(names, rows, decltypes=entry.decltypes)
-
     @staticmethod
-    def _dml(kind):
-        """The handler for one kind of write statement ('insert', 'update', 'delete')."""
+    def _planned(kind):
+        """The handler of a statement with a cached plan: a query (``kind`` 'query')
+        or a write ('insert', 'update', 'delete'). Finds the plan (_prepared's cache
+        hit inline), binds the parameters (a tuple of plain in-range values is copied
+        as is, without a call; anything else goes through ``_bind``, sqlite3's rules
+        and messages), runs it and returns its Result. O(parameters) besides the run."""
+        query = kind == "query"
+        insert = kind == "insert"
+
         def run(self, sql, node, params):
-            entry = self._prepared(sql, node, kind)
+            txn = self.txn
+            entry = self._cache.get(sql)
+            if entry is None or entry.version != txn.catalog.version \
+                    or entry.rt.busy or entry.view_modes is not None:
+                entry = self._prepared(sql, node, kind)  # compiles, or checks the views
+            else:
+                self._cache.move_to_end(sql)
             plan, rt = entry.plan, entry.rt
-            _bind_prepared(entry, params, self.txn)
+            if query and entry.decltypes is None:
+                entry.column_names = _result_names(sql, node, plan.columns)
+                entry.decltypes = tuple(c.decltype for c in plan.columns)
+            count = entry.count
+            if type(params) is tuple and len(params) == count:
+                for v in params:
+                    if type(v) is int:
+                        if v > 9223372036854775807 or v < -9223372036854775808:
+                            rt.params[:] = _bind(entry.names, count, params)  # OverflowError
+                            break
+                    elif type(v) not in _PLAIN_TYPES:
+                        rt.params[:] = _bind(entry.names, count, params)
+                        break
+                else:
+                    rt.params[:] = params
+            else:
+                rt.params[:] = _bind(entry.names, count, params)
+            rt.txn = txn
+            rt.memo.clear()
             rt.busy = True
             try:
+                if query:
+                    return Result(entry.column_names, list(plan.run()),
+                                  decltypes=entry.decltypes)
                 out = plan.run()
             except IntegrityError as exc:
-                action = failure_action(exc, plan.conflict)
-                if action == "ROLLBACK":
-                    exc._rollback_txn = True
-                elif action == "FAIL":
-                    exc._keep_statement = True  # FAIL: the rows written before it stay
+                if not query:
+                    action = failure_action(exc, plan.conflict)
+                    if action == "ROLLBACK":
+                        exc._rollback_txn = True
+                    elif action == "FAIL":
+                        exc._keep_statement = True  # FAIL: the rows written before it stay
                 raise
             finally:
                 rt.busy = False
-            return Result(entry.column_names, out, self.changes, self.last_insert_rowid if kind == "insert"
-                          else None)
+            return Result(entry.column_names, out, self.changes,
+                          self.last_insert_rowid if insert else None)
         return run
 
     # -- statements without plans ---------------------------------------------------------------
@@ -1115,15 +1122,16 @@ class _UserAggregate:
 
 _DML_KINDS = {exp.Insert: "insert", exp.Update: "update", exp.Delete: "delete"}
 
+_QUERY = Session._planned("query")
 _STATEMENTS = {
-    exp.Select: Session._query,
-    exp.Union: Session._query,
-    exp.Intersect: Session._query,
-    exp.Except: Session._query,
-    exp.Values: Session._query,
-    exp.Insert: Session._dml("insert"),
-    exp.Update: Session._dml("update"),
-    exp.Delete: Session._dml("delete"),
+    exp.Select: _QUERY,
+    exp.Union: _QUERY,
+    exp.Intersect: _QUERY,
+    exp.Except: _QUERY,
+    exp.Values: _QUERY,
+    exp.Insert: Session._planned("insert"),
+    exp.Update: Session._planned("update"),
+    exp.Delete: Session._planned("delete"),
     exp.Create: Session._create,
     d.CreateTrigger: Session._create_trigger,
     exp.Drop: Session._drop,

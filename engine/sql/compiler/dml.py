@@ -203,8 +203,8 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
     source = node.expression
     single_row = node.args.get("default") or source is None or (
         isinstance(source, exp.Values) and len(source.expressions) == 1)
-    journal = insert_rule(planner.session, table, stated, positions, single_row, triggers,
-                          node.args.get("conflict"))
+    journal = insert_rule(planner.session, node, table, stated, positions, single_row,
+                          triggers, node.args.get("conflict"))
     rt = planner.rt
     name = schema.name
     has_rowid_target = -1 in positions
@@ -322,17 +322,19 @@ def _single_insert_run(session, rt, name, row_of, row_conflict, conflict, journa
     no triggers, NOT NULL resolutions, upsert or RETURNING): compile_insert's general
     loop for exactly one row, with changes() and last_insert_rowid noted inline."""
     how, source = row_of
+    from_params = how == "params"
+    constant = source if how == "const" else None
 
     def run():
         try:
-            if how == "params":
+            if from_params:
                 row = tuple(source)
-            elif how == "const":
-                row = source
+            elif constant is not None:
+                row = constant
             else:
                 row = tuple([f(()) for f in source])
             try:
-                key = rt.txn.insert(name, row, rowid=None, conflict=row_conflict)
+                key = rt.txn.insert(name, row, None, row_conflict)
             except IntegrityError as exc:
                 if conflict == CONFLICT_IGNORE and conflict_applies(exc):
                     key = None
@@ -469,7 +471,7 @@ def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = No
     else:
         matching = _matching_rows(planner, table, node.args.get("where"), scope, source)
     ret_cols, ret_fn = _returning(node, planner, scope)
-    journal = update_rule(planner.session, table, stated, assigned, triggers)
+    journal = update_rule(planner.session, node, table, stated, assigned, triggers)
     rt = planner.rt
     name = schema.name
     with_rowid = not schema.without_rowid
