@@ -22,7 +22,7 @@ SCHEMA = [
 ]
 COLS = ("id", "u", "n", "r", "x", "c")
 SCOPE = [f"d.{c}" for c in COLS]
-KEYS = st.one_of(st.none(), st.integers(-2, 6))
+KEYS = st.one_of(st.none(), st.integers(-2, 6), st.just("x"))  # 'x': datatype mismatch
 CS = st.one_of(st.integers(-3, 120), st.none(), st.sampled_from(["'5'", "'a'"]))
 
 
@@ -77,7 +77,10 @@ def statements(draw):
     return f"DELETE FROM d{where}{returning}"
 
 
-def _run(stmts, indexed):
+def _run(stmts, indexed, in_transaction=False):
+    """Run ``stmts`` on both engines (inside one explicit transaction when
+    ``in_transaction``: a failing statement then keeps or undoes its earlier rows as
+    SQLite's statement journal decides), comparing after every statement."""
     pair = Pair()
     try:
         for sql in SCHEMA:
@@ -85,6 +88,8 @@ def _run(stmts, indexed):
         if indexed:
             pair.setup("CREATE INDEX d_n ON d(n)")
             pair.setup("CREATE INDEX d_xr ON d(x, r)")
+        if in_transaction:
+            pair.setup("BEGIN")
         for sql in stmts:
             pair.check(sql, Shape())
             pair.check("SELECT rowid, * FROM d ORDER BY rowid",
@@ -92,20 +97,22 @@ def _run(stmts, indexed):
             assert pair.ours.execute("SELECT rowid, * FROM d ORDER BY rowid").fetchall() == \
                 pair.theirs.execute("SELECT rowid, * FROM d ORDER BY rowid").fetchall(), sql
             for probe in ("SELECT id FROM d WHERE n = 7 ORDER BY id",
-                          "SELECT id FROM d WHERE x = 'dflt' AND r IS NULL ORDER BY id"):
+                          "SELECT id FROM d WHERE x = 'dflt' AND r IS NULL ORDER BY id",
+                          "SELECT changes(), total_changes(), last_insert_rowid()"):
                 pair.check(probe, Shape())
+            assert pair.ours.in_transaction == pair.theirs.in_transaction, sql
     finally:
         pair.close()
 
 
 @FAST
-@given(st.lists(statements(), min_size=1, max_size=8), st.booleans())
-def test_random_dml(stmts, indexed):
-    _run(stmts, indexed)
+@given(st.lists(statements(), min_size=1, max_size=8), st.booleans(), st.booleans())
+def test_random_dml(stmts, indexed, in_transaction):
+    _run(stmts, indexed, in_transaction)
 
 
 @pytest.mark.slow
 @SLOW
-@given(st.lists(statements(), min_size=1, max_size=12), st.booleans())
-def test_random_dml_long(stmts, indexed):
-    _run(stmts, indexed)
+@given(st.lists(statements(), min_size=1, max_size=12), st.booleans(), st.booleans())
+def test_random_dml_long(stmts, indexed, in_transaction):
+    _run(stmts, indexed, in_transaction)

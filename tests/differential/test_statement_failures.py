@@ -162,3 +162,36 @@ def test_changes_after_failing_deletes():
                   "DELETE FROM u WHERE a <> 2", "DELETE FROM u"]
     _compare(setup, statements, explicit=False)
     _compare(setup, statements)
+
+
+FUNCTION_TABLES = [
+    "CREATE TABLE t(a INTEGER PRIMARY KEY, b)",
+    "CREATE TABLE t(a INTEGER PRIMARY KEY, b DEFAULT (abs(-3)))",
+    "CREATE TABLE t(a INTEGER PRIMARY KEY, b DEFAULT (coalesce(NULL, 3)))",
+    "CREATE TABLE t(a INTEGER PRIMARY KEY, b CHECK (length(b) < 9))",
+    "CREATE TABLE t(a INTEGER PRIMARY KEY, b CHECK (b IS NOT 5))",
+]
+FUNCTION_STATEMENTS = [
+    "INSERT OR FAIL INTO t(a, b) VALUES (NULL, NULL), ('x', NULL){r}",
+    "INSERT OR FAIL INTO t(a) VALUES (NULL), ('x'){r}",
+    "INSERT OR FAIL INTO t(a, b) VALUES (NULL, upper('a')), ('x', NULL){r}",
+    "INSERT OR FAIL INTO t(a, b) VALUES (NULL, 'a' LIKE 'b'), ('x', NULL){r}",
+    "INSERT OR IGNORE INTO t(a, b) SELECT NULL, count(*) UNION ALL SELECT 'x', 2{r}",
+    "UPDATE OR FAIL t SET a = CASE a WHEN 1 THEN 9 ELSE 'x' END{r}",
+    "UPDATE OR FAIL t SET a = CASE a WHEN 1 THEN 9 ELSE 'x' END WHERE abs(a) > 0{r}",
+]
+
+
+@pytest.mark.parametrize("table", FUNCTION_TABLES)
+@pytest.mark.parametrize("statement", FUNCTION_STATEMENTS)
+@pytest.mark.parametrize("returning", ["", " RETURNING a", " RETURNING typeof(b)",
+                                       " RETURNING coalesce(b, 1)"])
+def test_function_calls_give_a_statement_journal(table, statement, returning):
+    """Any function SQLite calls (not the inline coalesce/ifnull/iif, not aggregates)
+    may raise, so the statement gets a journal: in its text, RETURNING, a DEFAULT
+    it fills in, a CHECK it tests, an index expression."""
+    sql = statement.format(r=returning)
+    setup = [table, "INSERT INTO t(a, b) VALUES (1, 1), (2, 2)"] if sql.startswith("UPDATE") \
+        else [table]
+    _compare(setup, [sql])
+    _compare(setup + ["CREATE INDEX ti ON t(b) WHERE abs(b) > 0"], [sql])

@@ -4,8 +4,9 @@ SQLite opens a statement journal (a savepoint that undoes the statement) only wh
 the statement both writes more than one row (``isMultiWrite``: INSERT from a SELECT
 or a multi-row VALUES, any UPDATE, a statement firing triggers) and may abort
 (``mayAbort``: it codes a constraint check resolved by ABORT, an immediate foreign
-key check or a trigger that may RAISE(ABORT)); vdbeaux.c ``usesStmtJournal``,
-build.c ``sqlite3MayAbort``/``sqlite3MultiWrite``. A constraint violation is
+key check, a function call or a RAISE(ABORT), its triggers' included); vdbeaux.c
+``usesStmtJournal`` and ``sqlite3VdbeAddFunctionCall``, build.c
+``sqlite3MayAbort``/``sqlite3MultiWrite``. A constraint violation is
 resolved by its conflict action either way, but an error that is no constraint
 violation (a datatype mismatch such as a text rowid, a function error) inside an
 explicit transaction undoes the statement only when the journal exists; without it
@@ -47,6 +48,81 @@ class JournalRule:
 
 
 ALWAYS = JournalRule(True, True, True)
+
+# Functions SQLite codes inline (SQLITE_FUNC_INLINE): no OP_Function, no mayAbort.
+_INLINE_FUNCTIONS = frozenset(("coalesce", "ifnull", "iif", "likely", "unlikely",
+                               "likelihood", "affinity", "sqlite_offset"))
+# Operators SQLite implements as function calls (like(), glob(), regexp(), ->, ->>,
+# the date/time keywords).
+_FUNCTION_OPERATORS = (exp.Like, exp.ILike, exp.Glob, exp.RegexpLike, exp.JSONExtract,
+                       exp.JSONExtractScalar, exp.CurrentDate, exp.CurrentTime,
+                       exp.CurrentTimestamp)
+
+
+def codes_function_call(node) -> bool:
+    """Whether SQLite's code for ``node`` calls a function: sqlite3VdbeAddFunctionCall
+    sets mayAbort (a function may raise an error), so a write statement with any
+    scalar function call anywhere has a statement journal. Aggregates step without
+    it; RAISE(ABORT) sets it too. O(size of node)."""
+    from engine.sql.functions import lookup_aggregate
+    for n in node.walk():
+        if isinstance(n, _FUNCTION_OPERATORS):
+            return True
+        if isinstance(n, exp.Anonymous):
+            name = n.name.lower()
+            if name == "raise":
+                first = n.expressions[0] if n.expressions else None
+                if first is not None and first.name.upper() == "ABORT":
+                    return True
+                continue
+            if name in _INLINE_FUNCTIONS:
+                continue
+            args = n.expressions
+            if args and isinstance(args[0], exp.Distinct):
+                args = list(args[0].expressions) + list(args[1:])
+            if lookup_aggregate(name, len(args)) is not None and not \
+                    (name in ("min", "max") and len(args) > 1):
+                continue
+            return True
+    return False
+
+
+def _schema_calls_function(sqls) -> bool:
+    """Whether any of the schema expression texts ``sqls`` calls a function."""
+    for text in sqls:
+        if text and "(" in text:
+            try:
+                if codes_function_call(parse_one(f"SELECT {text}")):
+                    return True
+            except Exception:
+                return True
+    return False
+
+
+def _statement_calls_function(node, table, triggers, changed, given=()) -> bool:
+    """Whether the statement's code calls a function (codes_function_call): in its own
+    text, its triggers' bodies, the CHECK constraints it tests, the DEFAULTs an INSERT
+    fills in (``changed`` None, ``given`` the positions it sets; an UPDATE sets
+    ``changed``), generated columns (sqlite3ComputeGeneratedColumns computes them
+    all to write a row), and the expressions and WHERE clauses of the indexes it
+    maintains."""
+    if codes_function_call(node):
+        return True
+    for trigger in (triggers.before + triggers.after) if triggers else ():
+        if codes_function_call(trigger.node):
+            return True
+    schema = table.schema
+    texts = [c.generated_sql for c in schema.columns]
+    if changed is None:
+        texts += [c.default_sql for i, c in enumerate(schema.columns) if i not in given]
+    for check in schema.checks:
+        names = None if changed is None else _check_columns(check.sql)
+        if changed is None or names is None or names & changed:
+            texts.append(check.sql)
+    for ix in table.indexes:
+        texts.append(ix.schema.where_sql)
+        texts += [part.expr_sql for part in ix.schema.columns]
+    return _schema_calls_function(texts)
 
 
 def _resolution(stated, declared) -> str:
@@ -139,17 +215,20 @@ def _replaces(stated, table, rowid_checked) -> bool:
                for _cols, declared in _unique_constraints(table))
 
 
-def insert_rule(session, table, stated, positions, single_row, triggers, upsert) -> JournalRule:
-    """The JournalRule of an INSERT into ``table`` (sqlite3Insert and
+def insert_rule(session, node, table, stated, positions, single_row, triggers,
+                upsert) -> JournalRule:
+    """The JournalRule of INSERT ``node`` into ``table`` (sqlite3Insert and
     sqlite3GenerateConstraintChecks): ``positions`` are the columns given (-1 the
-    rowid), ``single_row`` a one-row VALUES or DEFAULT VALUES. O(columns + indexes)."""
+    rowid), ``single_row`` a one-row VALUES or DEFAULT VALUES. O(statement size +
+    columns + indexes)."""
     schema = table.schema
     multi = not single_row or bool(triggers)
     alias = schema.rowid_alias
     rowid_checked = not schema.without_rowid and (
         -1 in positions or (alias is not None and alias in positions))
     fk = _fk_aborts(session, schema, None, _replaces(stated, table, rowid_checked))
-    if triggers and _resolution(stated, None) == ABORT:
+    if (triggers and _resolution(stated, None) == ABORT) or \
+            _statement_calls_function(node, table, triggers, None, set(positions)):
         return JournalRule(multi, True, fk)  # trigger bodies inherit the OR clause
     covered = set() if upsert is None else _upsert_covered(upsert, schema)
     if covered is False:
@@ -190,10 +269,10 @@ def _not_null_or_check_aborts(schema, stated, changed) -> bool:
     return False
 
 
-def update_rule(session, table, stated, assigned, triggers) -> JournalRule:
-    """The JournalRule of an UPDATE of ``table`` setting the lower-cased column names
-    ``assigned`` (sqlite3Update: a new rowid rewrites every index). O(columns +
-    indexes)."""
+def update_rule(session, node, table, stated, assigned, triggers) -> JournalRule:
+    """The JournalRule of UPDATE ``node`` of ``table`` setting the lower-cased column
+    names ``assigned`` (sqlite3Update: a new rowid rewrites every index). O(statement
+    size + columns + indexes)."""
     schema = table.schema
     alias = schema.rowid_alias
     changed = set(assigned)
@@ -208,7 +287,8 @@ def update_rule(session, table, stated, assigned, triggers) -> JournalRule:
     replaces = (rowid_changed and _resolution(stated, schema.pk_conflict) == "REPLACE") or \
         any(_resolution(stated, declared) == "REPLACE" for _cols, declared in touched)
     fk = _fk_aborts(session, schema, changed, replaces)
-    if triggers and _resolution(stated, None) == ABORT:
+    if (triggers and _resolution(stated, None) == ABORT) or \
+            _statement_calls_function(node, table, triggers, changed):
         return JournalRule(True, True, fk)
     if rowid_changed and _resolution(stated, schema.pk_conflict) == ABORT:
         return JournalRule(True, True, fk)
