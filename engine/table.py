@@ -47,9 +47,7 @@ class Table:
         self.not_null = tuple(i for i, col in enumerate(schema.columns) if col.not_null)
         self.strict_types = _strict_plan(schema) if schema.strict else ()
         self.checks = _compile_checks(schema, compiler)
-        self.generated = tuple(i for i, c in enumerate(schema.columns) if c.generated_sql)
-        if self.generated and compiler is None:
-            raise unsupported("generated columns need the SQL layer's expression compiler")
+        self.generated = _compile_generated(schema, compiler)
         if indexes is None:
             indexes = [IndexStore(ix) for ix in auto_indexes(schema)]
         self.indexes = indexes
@@ -88,6 +86,8 @@ class Table:
                 values[i] = apply_affinity(v, aff)
         if values is not None:
             row = tuple(values)
+        if self.generated:
+            row = self._compute_generated(row, rowid)
         for i in self.not_null:
             if row[i] is None:
                 raise IntegrityError(
@@ -99,6 +99,29 @@ class Table:
             if ok is not None and not ok:
                 raise IntegrityError(f"CHECK constraint failed: {check.name or check.sql}")
         return row
+
+    def _compute_generated(self, row: tuple, rowid) -> tuple:
+        """``row`` with every generated column computed from the others, under its
+        column's affinity (gencol.html). A generated column may read generated
+        columns declared after it: passes repeat until no value changes, at most
+        once per generated column (SQLite rejects cycles at CREATE). Stored and
+        VIRTUAL columns are both kept in the row (a VIRTUAL one is left out of the
+        checkpointed SQLite file, which computes it). O(g^2) for g generated
+        columns in the worst case, O(g) when none reads another."""
+        values = list(row)
+        for _ in range(len(self.generated)):
+            changed = False
+            current = tuple(values)
+            for i, fn, affinity in self.generated:
+                v = fn(current, rowid)
+                if affinity != BLOB and v is not None:
+                    v = apply_affinity(v, affinity)
+                if v is not values[i] and (type(v) is not type(values[i]) or v != values[i]):
+                    values[i] = v
+                    changed = True
+            if not changed:
+                break
+        return tuple(values)
 
     def _check_strict(self, values: list) -> tuple:
         for i, want in self.strict_types:
@@ -146,6 +169,17 @@ def _compile_checks(schema: TableSchema, compiler):
     if compiler is None:
         raise unsupported("CHECK constraints need the SQL layer's expression compiler")
     return tuple((c, compiler.row_function(c.sql, schema)) for c in schema.checks)
+
+
+def _compile_generated(schema: TableSchema, compiler) -> tuple:
+    """``(position, fn(row, rowid), affinity)`` of each generated column."""
+    cols = [(i, c) for i, c in enumerate(schema.columns) if c.generated_sql]
+    if not cols:
+        return ()
+    if compiler is None:
+        raise unsupported("generated columns need the SQL layer's expression compiler")
+    return tuple((i, compiler.row_function(c.generated_sql, schema), c.affinity)
+                 for i, c in cols)
 
 
 def _pk_key_function(schema: TableSchema):

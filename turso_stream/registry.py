@@ -14,6 +14,7 @@ import os
 import threading
 
 from engine.database import Database
+from engine.sql.session import SCHEMA_COMPILER
 
 __all__ = ["acquire", "release", "open_count"]
 
@@ -35,12 +36,15 @@ def acquire(path: str, *, shared_memory_name: str | None = None) -> Database:
     and leave the registry unchanged. O(1) plus the cost of opening.
     """
     if shared_memory_name is None and path == ":memory:":
-        return Database(":memory:")
+        return Database(":memory:", compiler=SCHEMA_COMPILER)
     key = ("memory:" + shared_memory_name) if shared_memory_name is not None else _key(path)
     with _lock:
         entry = _open.get(key)
         if entry is None or entry[0].closed:
-            db = Database(":memory:" if shared_memory_name is not None else key)
+            # The schema compiler from the start: recovery builds CHECK constraints,
+            # expression indexes and generated columns before any session exists.
+            db = Database(":memory:" if shared_memory_name is not None else key,
+                          compiler=SCHEMA_COMPILER)
             entry = _open[key] = [db, 0]
         entry[1] += 1
         return entry[0]

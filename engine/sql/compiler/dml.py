@@ -180,6 +180,8 @@ def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = No
                     pos = -1
                 else:
                     raise OperationalError(f"table {schema.name} has no column named {name}")
+            elif schema.columns[pos].generated_sql:
+                raise OperationalError(f'cannot INSERT into generated column "{name}"')
             positions.append(pos)
     elif node.args.get("default"):
         positions = []  # DEFAULT VALUES: every column takes its default
