@@ -349,6 +349,12 @@ _unpack_double = struct.Struct(">d").unpack_from
 _INT_TYPE = (0, 1, 2, 3, 4, 5, 5, 6, 6)
 _INT_WIDTH = (0, 1, 2, 3, 4, 6, 6, 8, 8)
 _INT_LEN = {1: 1, 2: 2, 3: 3, 4: 4, 5: 6, 6: 8}
+_pack_short = struct.Struct(">h").pack
+# (serial type, body) of the integers -128..127, indexed by the value itself (a
+# negative index counts from the end: entry 256 - k is -k): 0 and 1 are types 8
+# and 9 with no body, the others type 1 with one byte.
+_SMALL_INT = tuple((8 + v, b"") if v in (0, 1) else (1, (v & 0xFF).to_bytes(1, "big"))
+                   for v in list(range(128)) + list(range(-128, 0)))
 
 
 def _varint(v: int) -> bytes:
@@ -398,12 +404,17 @@ def encode_record(values) -> bytes:
     for v in values:
         tv = type(v)
         if tv is int:
-            if v == 0 or v == 1:
-                put_type(8 + v)
-                continue
-            n = ((v if v >= 0 else ~v).bit_length() + 8) >> 3
-            put_type(_INT_TYPE[n])
-            put_body(v.to_bytes(_INT_WIDTH[n], "big", signed=True))
+            if -129 < v < 128:
+                t, b = _SMALL_INT[v]
+                put_type(t)
+                put_body(b)
+            elif -32769 < v < 32768:
+                put_type(2)
+                put_body(_pack_short(v))
+            else:
+                n = ((v if v >= 0 else ~v).bit_length() + 8) >> 3
+                put_type(_INT_TYPE[n])
+                put_body(v.to_bytes(_INT_WIDTH[n], "big", signed=True))
         elif tv is str:
             b = v.encode("utf-8")
             put_type(13 + 2 * len(b))
@@ -467,15 +478,17 @@ def update_records(before: tuple, after: tuple, want_before: bool, want_after: b
     ``updates`` (``updates_record``) is N changed-flags (serial types 8/9), then
     the N new values with NULL (type 0, no body) where unchanged. O(columns).
     """
-    bt, bb, at, ab, ut, ub, flags = [], [], [], [], [], [], []
-    put_bt, put_bb, put_at, put_ab = bt.append, bb.append, at.append, ab.append
-    put_ut, put_ub, put_flag = ut.append, ub.append, flags.append
+    bt, bb = [], []  # the before image's serial types and bodies
+    put_type, put_body = bt.append, bb.append
+    changes = None  # [(column, after's type, after's body, changed?)] where they differ
     for b, a in zip(before, after):
         tb = type(b)
         if tb is int:
-            if b == 0 or b == 1:
-                t = 8 + b
-                body = b""
+            if -129 < b < 128:
+                t, body = _SMALL_INT[b]
+            elif -32769 < b < 32768:
+                t = 2
+                body = _pack_short(b)
             else:
                 n = ((b if b >= 0 else ~b).bit_length() + 8) >> 3
                 t = _INT_TYPE[n]
@@ -492,20 +505,20 @@ def update_records(before: tuple, after: tuple, want_before: bool, want_after: b
         else:
             body = bytes(b)
             t = 12 + 2 * len(body)
-        put_bt(t)
-        put_bb(body)
+        put_type(t)
+        put_body(body)
+        if a is b:
+            continue
         ta = type(a)
         same = ta is tb and a == b
-        if a is b or (same and ta is not float):
-            put_at(t)
-            put_ab(body)
-            put_flag(8)
-            put_ut(0)
+        if same and ta is not float:
             continue
         if ta is int:
-            if a == 0 or a == 1:
-                t = 8 + a
-                body = b""
+            if -129 < a < 128:
+                t, body = _SMALL_INT[a]
+            elif -32769 < a < 32768:
+                t = 2
+                body = _pack_short(a)
             else:
                 n = ((a if a >= 0 else ~a).bit_length() + 8) >> 3
                 t = _INT_TYPE[n]
@@ -522,16 +535,21 @@ def update_records(before: tuple, after: tuple, want_before: bool, want_after: b
         else:
             body = bytes(a)
             t = 12 + 2 * len(body)
-        put_at(t)
-        put_ab(body)
-        if same:  # a REAL equal to the old one (0.0 vs -0.0): not a change
-            put_flag(8)
-            put_ut(0)
-        else:
-            put_flag(9)
-            put_ut(t)
-            put_ub(body)
+        if changes is None:
+            changes = []
+        # (a REAL equal to the old one, 0.0 vs -0.0, is stored but not a change)
+        changes.append((len(bt) - 1, t, body, not same))
     n = len(bt)
+    at, ab = bt[:], bb[:]  # the after image: the before one, changed columns replaced
+    flags, ut, ub = [8] * n, [0] * n, []  # updates: flags, new values' types, bodies
+    if changes is not None:
+        for i, t, body, changed in changes:
+            at[i] = t
+            ab[i] = body
+            if changed:
+                flags[i] = 9
+                ut[i] = t
+                ub.append(body)
     if n < 64:  # the updates record's 2n one-byte types still fit a one-byte size
         try:
             hb = bytes(bt)
