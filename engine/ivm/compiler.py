@@ -107,7 +107,9 @@ def compile_view(session, query: exp.Expression, column_names=None) -> CompiledV
             raise OperationalError(
                 f"expected {len(columns)} columns for view but got {len(column_names)}")
         columns = [dataclasses.replace(c, name=n) for c, n in zip(columns, column_names)]
-    compiler.circuit.output("out", rel.stream)
+    # Reading a view is reading a FROM item: a compound's first-arm REAL columns
+    # turn the other arms' integers REAL, as sqlite3 reading the plain view does.
+    compiler.circuit.output("out", rel.from_item_stream())
     return CompiledView(compiler.circuit, columns, dict(compiler.input_names),
                         dict(compiler.constants), key_columns=compiler.key_columns,
                         explain=compiler.explain)

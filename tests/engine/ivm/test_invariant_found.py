@@ -154,3 +154,18 @@ def test_group_by_expression_keeps_its_affinity_in_a_from_item():
     assert expected.execute(query).fetchall() == [(1, 1)]
     assert conn.execute("SELECT * FROM v").fetchall() == [(1, 1)]
     assert conn.execute(query).fetchall() == [(1, 1)]
+
+
+def test_materialized_compound_reads_like_the_plain_view():
+    """A compound whose first arm is a REAL column: reading the view (a FROM item)
+    turns the other arms' integers REAL, as sqlite3 reading the plain view does."""
+    query = "SELECT b FROM t WHERE 0 UNION SELECT count(*) FROM t"
+    ours = turso_stream.connect(":memory:", isolation_level=None)
+    theirs = sqlite3.connect(":memory:")
+    for conn in (ours, theirs):
+        conn.execute("CREATE TABLE t(a INTEGER, b REAL)")
+        conn.execute("INSERT INTO t VALUES (1, 2.5)")
+    ours.execute("CREATE MATERIALIZED VIEW v AS " + query)
+    theirs.execute("CREATE VIEW v AS " + query)
+    assert _typed(ours.execute("SELECT * FROM v").fetchall()) == \
+        _typed(theirs.execute("SELECT * FROM v").fetchall()) == [(("float", 1.0),)]
