@@ -668,6 +668,13 @@ _CONNECTION_CURSOR = Connection.cursor
 class Cursor:
     """A cursor over one connection (sqlite3.Cursor's interface)."""
 
+    # Private state starts as these class defaults (fewer stores per cursor: one is
+    # made for every Connection.execute); execute() sets them on the instance.
+    _pos = 0
+    _pending_rowcount = None
+    _converters = None
+    _closed = False
+
     def __init__(self, connection, /):
         if not isinstance(connection, Connection):
             raise TypeError(
@@ -680,10 +687,6 @@ class Cursor:
         self.rowcount = -1
         self.lastrowid = None
         self._rows = []
-        self._pos = 0
-        self._pending_rowcount = None
-        self._converters = None
-        self._closed = False
 
     def _ensure_usable(self) -> None:
         self.connection._ensure_usable()

@@ -117,7 +117,10 @@ class Session:
         self._functions: dict = {}
         self._aggregates: dict = {}
         self._cache: OrderedDict = OrderedDict()
-        self._cache_size = cache_size
+        self._cache_size = max(cache_size, 1)
+        # statement text -> its parsed statement (parse_single's, or the ALTER
+        # fallback's), for texts executed recently; cleared when full
+        self._nodes: dict = {}
         self.temp_views: dict[str, str] = {}
         # sqlite_temp_schema rowids: max + 1 over the live temp objects when created
         self.temp_numbers: dict[str, int] = {}
@@ -286,14 +289,20 @@ class Session:
         """Run one statement (see module docstring). Raises sqlite3's error classes."""
         if self.closed:
             raise ProgrammingError("Cannot operate on a closed database.")
-        try:
-            node = parse_single(sql)
-        except MultipleStatementsError:
-            raise ProgrammingError("You can only execute one statement at a time.") from None
-        except SqlSyntaxError as exc:
-            node = _alter_fallback(sql, exc)
+        node = self._nodes.get(sql)  # parse_single's answer, without its call
         if node is None:
-            return Result(None, [])
+            try:
+                node = parse_single(sql)
+            except MultipleStatementsError:
+                raise ProgrammingError(
+                    "You can only execute one statement at a time.") from None
+            except SqlSyntaxError as exc:
+                node = _alter_fallback(sql, exc)
+            if node is None:
+                return Result(None, [])
+            if len(self._nodes) >= self._cache_size:
+                self._nodes.clear()
+            self._nodes[sql] = node
         if self.trace is not None:
             self.trace(sql)
         return self._execute_node(sql, node, params)
