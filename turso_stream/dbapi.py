@@ -100,6 +100,21 @@ def _remember_dml(sql: str) -> bool:
     return dml
 
 
+# cursor.description of recently seen result column names (immutable, so shared;
+# bounded: cleared when full)
+_DESCRIPTIONS: dict = {}
+
+
+def _describe(names: tuple) -> tuple:
+    """``cursor.description`` for result columns ``names`` (sqlite3 fills only the
+    name), remembered in _DESCRIPTIONS. O(columns)."""
+    description = tuple((name, None, None, None, None, None, None) for name in names)
+    if len(_DESCRIPTIONS) >= _DML_TEXTS_MAX:
+        _DESCRIPTIONS.clear()
+    _DESCRIPTIONS[names] = description
+    return description
+
+
 def _is_read_only(sql: str) -> bool:
     """Whether the statement only reads (executemany rejects those, as sqlite3 does
     via sqlite3_stmt_readonly). Unparseable text counts as writable: running it
@@ -801,7 +816,10 @@ class Cursor:
         names = columns
         if detect & PARSE_COLNAMES:
             names = tuple(strip_colname_type(c) for c in columns)
-        self.description = tuple((name, None, None, None, None, None, None) for name in names)
+        description = _DESCRIPTIONS.get(names)
+        if description is None:
+            description = _describe(names)
+        self.description = description
         self._rows = rows
         if detect and _converters:
             decltypes = None

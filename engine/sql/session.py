@@ -640,8 +640,7 @@ class Session:
             return self._create_trigger(sql, node, params)
         else:
             raise unsupported(f"CREATE {kind}")
-        self.changes = 0
-        return Result(None, [])
+        return Result(None, [])  # DDL leaves changes() as it was, as in SQLite
 
     def _create_materialized_view(self, sql, node, exists) -> Result:
         """CREATE MATERIALIZED VIEW: compiled now (errors change nothing), stored as its
@@ -657,7 +656,6 @@ class Session:
         cols = [c.name for c in target.expressions] if isinstance(target, exp.Schema) else None
         compile_view(self, node.expression, cols)
         txn.create_object("view", name, name, _canonical_create(sql, "MATERIALIZED VIEW"), exists)
-        self.changes = 0
         return Result(None, [])
 
     def _create_temp_view(self, sql, node, exists) -> Result:
@@ -775,8 +773,7 @@ class Session:
                 except OperationalError as exc:
                     raise OperationalError(f"error in view {obj.name} after {what}: {exc}") \
                         from None
-        self.changes = 0
-        return Result(None, [])
+        return Result(None, [])  # DDL leaves changes() as it was, as in SQLite
 
     def _check_foreign_keys(self, txn, autocommit: bool, is_update: bool = False,
                             rowid_before=None) -> None:
