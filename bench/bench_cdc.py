@@ -7,7 +7,12 @@ existing rows), timed per COMMIT-returning statement batch. Storage:
 the fsync dominates). Modes compared: off, id, full (full encodes before/after
 records and the updates record). Target: full <= 1.30x off.
 
-Usage: python bench/bench_cdc.py [--quick]
+Wall clock is noisy on a shared machine; ``--instructions`` measures the same
+one-row transactions (BEGIN; INSERT or UPDATE; COMMIT, ``:memory:``) by
+instruction count under valgrind's callgrind, exact on a busy machine:
+(Ir(N transactions) - Ir(0)) / N, the method of bench/bench_instructions.py.
+
+Usage: python bench/bench_cdc.py [--quick] [--instructions [--ops N]]
 """
 
 from __future__ import annotations
@@ -54,10 +59,62 @@ def _txn_latency(path: str, sync: str, mode: str, rows: int, commits: int, updat
     return statistics.median(times)
 
 
+_IR_SETUP = """
+import sys
+sys.path.insert(0, {root!r})
+import turso_stream
+conn = turso_stream.connect(":memory:", isolation_level=None)
+conn.execute("CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT, c REAL, d INTEGER)")
+conn.execute("INSERT INTO t VALUES (0, 'row0', 0.5, 0)")
+if {mode!r} != "off":
+    conn.execute("PRAGMA capture_data_changes_conn('{mode}')")
+i = [0]
+def op():
+    i[0] += 1
+    conn.execute("BEGIN")
+    if {update!r}:
+        conn.execute("UPDATE t SET d = d + 1, b = ? WHERE a = ?", ("v%d" % i[0], 0))
+    else:
+        conn.execute("INSERT INTO t(b, c, d) VALUES (?, ?, ?)", ("new", 1.5, i[0]))
+    conn.execute("COMMIT")
+"""
+
+
+def instruction_table(ops: int) -> None:
+    """Print instructions per one-row write transaction, capture off/id/full."""
+    from concurrent.futures import ThreadPoolExecutor
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_instructions import DRIVER, instructions
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt install valgrind): nothing to measure")
+        return
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    jobs = {}
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        for update in (False, True):
+            for mode in ("off", "id", "full"):
+                setup = _IR_SETUP.format(root=root, mode=mode, update=update)
+                for n in (0, ops):
+                    jobs[update, mode, n] = pool.submit(instructions,
+                                                        setup + DRIVER.format(n=n))
+    print(f"{'work':<14}{'off Ir':>10}{'id Ir':>10}{'full Ir':>10}{'id/off':>9}{'full/off':>10}")
+    for update in (False, True):
+        ir = {m: (jobs[update, m, ops].result() - jobs[update, m, 0].result()) / ops
+              for m in ("off", "id", "full")}
+        print(f"{'1 update' if update else '1 insert':<14}{ir['off']:>10.0f}{ir['id']:>10.0f}"
+              f"{ir['full']:>10.0f}{ir['id'] / ir['off']:>9.3f}{ir['full'] / ir['off']:>10.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count instructions under callgrind instead of timing")
+    ap.add_argument("--ops", type=int, default=2000, help="transactions per count")
     args = ap.parse_args()
+    if args.instructions:
+        instruction_table(args.ops)
+        return
     commits = 60 if args.quick else 300
     tmp = tempfile.mkdtemp(prefix="bench_cdc")
     print(f"{'storage':<12}{'work':<14}{'off us':>10}{'id us':>10}{'full us':>10}"
