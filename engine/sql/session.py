@@ -285,28 +285,6 @@ class Session:
 
     # -- execution -----------------------------------------------------------------------------
 
-    def execute(self, sql: str, params=()) -> Result:
-        """Run one statement (see module docstring). Raises sqlite3's error classes."""
-        if self.closed:
-            raise ProgrammingError("Cannot operate on a closed database.")
-        node = self._nodes.get(sql)  # parse_single's answer, without its call
-        if node is None:
-            try:
-                node = parse_single(sql)
-            except MultipleStatementsError:
-                raise ProgrammingError(
-                    "You can only execute one statement at a time.") from None
-            except SqlSyntaxError as exc:
-                node = _alter_fallback(sql, exc)
-            if node is None:
-                return Result(None, [])
-            if len(self._nodes) >= self._cache_size:
-                self._nodes.clear()
-            self._nodes[sql] = node
-        if self.trace is not None:
-            self.trace(sql)
-        return self._execute_node(sql, node, params)
-
     def executemany(self, sql: str, seq_of_params, on_row=None) -> int:
         """Run one DML statement once per parameter set; return the total row count.
 
@@ -386,10 +364,43 @@ class Session:
             self._execute_node(text, node, ())
 
     def _execute_node(self, sql, node, params) -> Result:
-        """Run one parsed statement: transaction control directly, anything else in the
-        open transaction (begun for it in autocommit, then committed) under a statement
-        savepoint, with 'now' pinned for the statement. The hot path of every statement:
-        Python calls here are kept to the handler and the transaction's own."""
+        """Run the parsed statement ``node`` of text ``sql`` (see execute)."""
+        return self.execute(sql, params, node)
+
+    def _parse(self, sql: str):
+        """``sql``'s one statement (None if there is none) as execute takes it,
+        remembered in ``_nodes``; raises sqlite3's errors for anything else."""
+        try:
+            node = parse_single(sql)
+        except MultipleStatementsError:
+            raise ProgrammingError("You can only execute one statement at a time.") from None
+        except SqlSyntaxError as exc:
+            node = _alter_fallback(sql, exc)
+        if node is not None:
+            if len(self._nodes) >= self._cache_size:
+                self._nodes.clear()
+            self._nodes[sql] = node
+        return node
+
+    def execute(self, sql: str, params=(), node=None) -> Result:
+        """Run one statement (see module docstring). Raises sqlite3's error classes.
+
+        ``node``: the statement already parsed (executescript), which skips the parse
+        and the trace callback. Transaction control runs directly, anything else in
+        the open transaction (begun for it in autocommit, then committed) under a
+        statement savepoint, with 'now' pinned for the statement. The hot path of
+        every statement: Python calls here are kept to the handler and the
+        transaction's own (parsed statements of recent texts are remembered)."""
+        if node is None:
+            if self.closed:
+                raise ProgrammingError("Cannot operate on a closed database.")
+            node = self._nodes.get(sql)  # parse_single's answer, without its call
+            if node is None:
+                node = self._parse(sql)
+                if node is None:
+                    return Result(None, [])
+            if self.trace is not None:
+                self.trace(sql)
         handler = _STATEMENTS.get(type(node))
         if handler is None:
             for klass in type(node).__mro__:
@@ -484,12 +495,6 @@ class Session:
         """``(plan, runtime)`` of the compiled statement (see _prepared)."""
         entry = self._prepared(sql, node, kind)
         return entry.plan, entry.rt
-
-    def _bind(self, rt, node, params) -> None:
-        count = _parameter_count(node)
-        rt.params[:] = bind_parameters(node, count, params)
-        rt.txn = self.txn
-        rt.memo.clear()
 
     @staticmethod
     def _planned(kind):
