@@ -258,30 +258,35 @@ class TableVersions:
 
     def _append_block(self, writes: dict, new: list) -> list:
         """``install_latest`` of new rows (``new``: their keys, ascending, above
-        every key; ``install_latest`` checked, in C calls): one extend of the last sorted sublist, one C-level dict update, and the
-        sublist split as ``SortedList._expand`` splits it (the positional index
-        is dropped, as a split drops it: rebuilt on demand). Relies on
+        every key; ``install_latest`` checked, in C calls): the last sorted
+        sublist topped up to the load, the rest cut into new sublists of the
+        load (the sizes ``SortedList`` keeps: at most twice the load, at least
+        half but for the last), one C-level dict update; the positional index
+        is dropped, as a split drops it (rebuilt on demand). Relies on
         sortedcontainers 2.x internals, like ``_append_max``. O(w)."""
         rows = self.rows
         keys = rows._list
         out = list(zip(new, repeat(None), writes.values()))
-        last_key = new[-1]
         lists = keys._lists
         maxes = keys._maxes
-        if lists:
-            lists[-1].extend(new)
-            maxes[-1] = last_key
-        else:
-            lists.append(new)
-            maxes.append(last_key)
+        load = keys._load
+        rest = new
+        if lists:  # top the last sublist up to the load, then whole new sublists
+            last = lists[-1]
+            take = load - len(last)
+            if take > 0:
+                last.extend(new[:take])
+                maxes[-1] = last[-1]
+                rest = new[take:]
+        for start in range(0, len(rest), load):
+            chunk = rest[start:start + load]
+            lists.append(chunk)
+            maxes.append(chunk[-1])
         keys._len += len(new)
         if keys._index:
             del keys._index[:]
-        limit = keys._load << 1
-        while len(lists[-1]) > limit:
-            keys._expand(len(lists) - 1)
         dict.update(rows, writes)
-        self._top = last_key
+        self._top = new[-1]
         return out
 
     def bulk_load(self, items) -> None:
