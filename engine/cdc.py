@@ -444,6 +444,28 @@ def encode_record(values) -> bytes:
 _BYTE = tuple(bytes((i,)) for i in range(256))  # one-byte bytes objects, prebuilt
 
 
+def _serial(v) -> tuple:
+    """``(serial type, body)`` of one value: the per-value step ``encode_record`` and
+    ``update_records`` inline for every column. O(len(v))."""
+    tv = type(v)
+    if tv is int:
+        if -129 < v < 128:
+            return _SMALL_INT[v]
+        if -32769 < v < 32768:
+            return 2, _pack_short(v)
+        n = ((v if v >= 0 else ~v).bit_length() + 8) >> 3
+        return _INT_TYPE[n], v.to_bytes(_INT_WIDTH[n], "big", signed=True)
+    if tv is str:
+        body = v.encode("utf-8")
+        return 13 + 2 * len(body), body
+    if v is None:
+        return 0, b""
+    if tv is float:
+        return 7, _pack_double(v)
+    body = bytes(v)
+    return 12 + 2 * len(body), body
+
+
 def _header(types: list) -> bytes:
     """A record header of any size: its size varint (which counts itself), then
     the serial type varints. O(columns); the long-header case of the encoders."""
@@ -513,28 +535,7 @@ def update_records(before: tuple, after: tuple, want_before: bool, want_after: b
         same = ta is tb and a == b
         if same and ta is not float:
             continue
-        if ta is int:
-            if -129 < a < 128:
-                t, body = _SMALL_INT[a]
-            elif -32769 < a < 32768:
-                t = 2
-                body = _pack_short(a)
-            else:
-                n = ((a if a >= 0 else ~a).bit_length() + 8) >> 3
-                t = _INT_TYPE[n]
-                body = a.to_bytes(_INT_WIDTH[n], "big", signed=True)
-        elif ta is str:
-            body = a.encode("utf-8")
-            t = 13 + 2 * len(body)
-        elif a is None:
-            t = 0
-            body = b""
-        elif ta is float:
-            t = 7
-            body = _pack_double(a)
-        else:
-            body = bytes(a)
-            t = 12 + 2 * len(body)
+        t, body = _serial(a)  # (a call: only the columns the update changed)
         if changes is None:
             changes = []
         # (a REAL equal to the old one, 0.0 vs -0.0, is stored but not a change)
