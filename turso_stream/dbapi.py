@@ -756,6 +756,7 @@ class Cursor:
                 finally:
                     conn._trace_params = None
         except Exception as exc:
+            self.rowcount = -1  # as sqlite3 leaves a cursor whose statement failed
             if begun:
                 conn._undo_implicit_begin(exc)
             raise
@@ -788,7 +789,11 @@ class Cursor:
         if first is _NO_ROWS:
             return self
         conn._implicit_begin(sql)
-        total = conn._run_many(sql, itertools.chain((first,), adapted))
+        try:
+            total = conn._run_many(sql, itertools.chain((first,), adapted))
+        except Exception:
+            self.rowcount = -1  # as sqlite3 leaves a cursor whose statement failed
+            raise
         if dml:
             self.rowcount = total
         return self

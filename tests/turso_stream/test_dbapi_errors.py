@@ -253,3 +253,21 @@ def test_unopenable_path_is_sqlite3s_operational_error(tmp_path):
     for module in (std, turso_stream):
         with pytest.raises(module.OperationalError, match="unable to open database file"):
             module.connect(path)
+
+
+def test_rowcount_is_minus_one_after_a_failed_statement():
+    """sqlite3 leaves a cursor whose execute()/executemany() raised at rowcount -1."""
+    for module in (sqlite3, turso_stream):
+        conn = module.connect(":memory:")
+        conn.execute("CREATE TABLE t(a UNIQUE)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        cur = conn.cursor()
+        cur.execute("UPDATE t SET a = 2")
+        assert cur.rowcount == 1
+        with pytest.raises(module.IntegrityError):
+            cur.execute("INSERT INTO t VALUES (2)")
+        assert cur.rowcount == -1, module.__name__
+        cur.execute("UPDATE t SET a = 3")
+        with pytest.raises(module.IntegrityError):
+            cur.executemany("INSERT INTO t VALUES (?)", [(5,), (3,)])
+        assert cur.rowcount == -1, module.__name__
