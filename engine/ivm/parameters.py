@@ -282,8 +282,7 @@ def _standalone(vc, body) -> bool:
 
 
 def _semi_join_in(vc, stream, scope, comp, cond, body):
-    from engine.sql import operators as ops
-    from engine.sql.compiler.expr import Compiled, _collation, _hash_key_function
+    from engine.ivm.subqueries import in_key_function  # (subqueries imports this module)
     x = comp.compile(cond.this)  # over the outer scope, before P is added
     saved = vc.key_columns, vc._depth
     vc._depth = 0  # the body's SELECT is then the parametrized top (P joined there)
@@ -291,21 +290,15 @@ def _semi_join_in(vc, stream, scope, comp, cond, body):
         rel = vc.query(body)
     finally:
         vc.key_columns, vc._depth = saved
-    col = rel.columns[0]
-    probe = Compiled(lambda row: None, col.affinity,
-                     col.collation if col.collation not in (None, "", "BINARY") else None)
-    aff = ops.comparison_affinity(x.affinity, probe.affinity)
-    hk = _hash_key_function(_collation(x, probe))
-    conv = ops.apply_comparison_affinity
+    in_key = in_key_function(x, rel.columns[0])
     xf = x.fn
 
     def outer_key(row):
-        v = xf(row)
-        return None if v is None else hk(conv(v, aff))
+        return in_key(xf(row))
 
     # (binding..., None presence) pairs by normalized value; NULLs never match.
     pairs = rel.stream.filter(lambda row: row[0] is not None).map(
-        lambda row: (hk(conv(row[0], aff)),) + row[1:] + (None,)).distinct()
+        lambda row: (in_key(row[0]),) + row[1:] + (None,)).distinct()
     scope.add(params_source(vc.param_count))
     vc.explain.append("IN subquery with parameters: semi-join of the rows with the "
                       "(value, binding) pairs")

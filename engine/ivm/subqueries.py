@@ -381,6 +381,22 @@ def _plain_query(vc, body):
         vc._depth -= 1
 
 
+def in_key_function(x: Compiled, column: ColumnMeta):
+    """``value -> hash key`` for ``x IN (subquery)`` whose subquery yields ``column``:
+    values under IN's comparison affinity and collation, so equal keys <=> the values
+    compare equal; None for NULL (never equal). O(1) per value."""
+    probe = Compiled(lambda row: None, column.affinity,
+                     column.collation if column.collation not in (None, "", "BINARY")
+                     else None)
+    aff = ops.comparison_affinity(x.affinity, probe.affinity)
+    hk = _hash_key_function(_collation(x, probe))
+    conv = ops.apply_comparison_affinity
+
+    def key(value):
+        return None if value is None else hk(conv(value, aff))
+    return key
+
+
 def _attach_in(vc, stream, comp, x_node, rel, key_of_outer, width):
     """``x IN (subquery)`` with SQLite's three-valued result (lang_expr "IN"): 1 if a
     value equals x under the comparison affinity/collation; else NULL if x is NULL and
@@ -390,20 +406,14 @@ def _attach_in(vc, stream, comp, x_node, rel, key_of_outer, width):
     values, then split the unmatched by "non-empty" and "has NULL" per binding.
     """
     x = comp.compile(x_node)
-    col = rel.columns[0]
-    probe = Compiled(lambda row: None, col.affinity,
-                     col.collation if col.collation not in (None, "", "BINARY") else None)
-    aff = ops.comparison_affinity(x.affinity, probe.affinity)
-    hk = _hash_key_function(_collation(x, probe))
-    conv = ops.apply_comparison_affinity
+    in_key = in_key_function(x, rel.columns[0])
     xf = x.fn
 
     def outer_key(row):
-        v = xf(row)
-        return key_of_outer(row) + (None if v is None else hk(conv(v, aff)),)
+        return key_of_outer(row) + (in_key(xf(row)),)
 
     def value_key(row):
-        return row[:width] + (hk(conv(row[width], aff)),)
+        return row[:width] + (in_key(row[width]),)
 
     pkey = operator.itemgetter(slice(0, width))
     values = rel.stream
