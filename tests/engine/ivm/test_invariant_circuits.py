@@ -185,7 +185,7 @@ class CircuitHarness:
             assert ours == theirs, f"{when}: table {t.name} differs from the mirror\n" + \
                 diff_text(theirs, ours)
         for view in self.views:
-            expected = strict_multiset(self.oracle.execute(view.spec.sql).fetchall(),
+            expected = strict_multiset(view_read(self.oracle, view.spec.sql),
                                        view.spec.concat)
             actual = strict_multiset(view.rows(), view.spec.concat)
             assert actual == expected, (f"{when}: view differs from its SELECT\n"
@@ -202,6 +202,21 @@ class CircuitHarness:
             assert rebuilt == maintained, (
                 f"rebuilt view differs from the maintained one\n  view: {view.spec.sql}\n"
                 + diff_text(maintained, rebuilt))
+
+
+def view_read(oracle, sql: str) -> list:
+    """The rows sqlite3 reads from a plain view of ``sql``: the query read as a
+    FROM item, where a compound's first-arm REAL column reads the other arms'
+    integers as REAL. Where that read differs from the bare query by more than
+    int -> float (sqlite 3.40 mis-flattens some compounds with a RIGHT JOIN arm
+    into a FROM item), the bare query's rows are the answer."""
+    bare = oracle.execute(sql).fetchall()
+    read = oracle.execute(f"SELECT * FROM ({sql})").fetchall()
+
+    def loose(rows):
+        return Counter(tuple(float(v) if type(v) is int else v for v in r) for r in rows)
+
+    return read if loose(read) == loose(bare) else bare
 
 
 def _ticks(change) -> list:
