@@ -17,16 +17,22 @@ the log. They keep increasing across `reset()` (a reset adds the dropped
 length to a base), so a waiter holding an old LSN is never confused.
 
 Group commit (``SYNC_FULL``): committers append under the engine's commit lock,
-release it, then call `wait_durable(lsn)`. The first waiter that finds no fsync
-in progress becomes the leader and fsyncs everything written so far; waiters
-arriving meanwhile sleep, each on a lock of its own, and are covered by the
-leader's next round, one fsync for the whole group (the classic leader/follower
-scheme, as in InnoDB's and PostgreSQL's group commit). While a leader is busy,
-`append` queues frames in memory instead of writing them (the leader writes the
-queue with one call before its next fsync, as a log buffer does): an append
-then never waits for file pages under writeback, which would stretch the time
-the commit lock is held. With a single committer no leader is ever busy at
-append time, so every frame is written inline, exactly as without contention.
+release it, then call `wait_durable(lsn)`. A waiter whose frame no fsync covers
+becomes the leader: it fsyncs everything written so far. Waiters arriving
+meanwhile sleep, each on a lock of its own, and are woken when an fsync covers
+them (the leader/follower scheme of InnoDB's and PostgreSQL's group commit).
+While a leader is busy, `append` queues frames in memory instead of writing
+them (a log buffer): a write syscall would hand Python's GIL to another thread
+in the middle of the commit, and take a thread wake-up to get it back.
+
+Frames queued while one fsync runs are written and fsynced by a second leader as
+soon as every committer the last finished fsync woke has queued its next frame:
+that fsync waits in the kernel behind the running one and starts when it ends
+(ext4 runs journal commits back to back), with no Python thread hand-off in
+between. So the committers alternate between two groups, one being fsynced while
+the other commits. Leaders write their batches in LSN order, so a finished fsync
+makes durable every frame below its target. With a single committer nothing is
+queued: every frame is written inline and fsynced by its own committer.
 """
 
 from __future__ import annotations
@@ -67,8 +73,8 @@ _FRAME_MAGIC_BYTES = FRAME_MAGIC.to_bytes(4, "little")
 _pack_frame_header = _FRAME.pack
 _unpack_frame_header = _FRAME.unpack_from
 _crc32 = zlib.crc32
+_NO_LIMIT = 1 << 63                      # above every LSN
 _allocate_lock = threading.Lock
-_clock = time.perf_counter
 
 
 class CorruptLogError(Exception):
@@ -145,18 +151,6 @@ class CommitLog:
     engine's commit lock); `wait_durable`, `sync` may be called by any thread.
     """
 
-    # How many extra fsync rounds a group-commit leader runs for committers
-    # that queued behind it before handing the leadership to one of them: a
-    # leader that keeps going saves a thread wake-up between fsyncs, but its
-    # own caller waits meanwhile, so the rounds are bounded.
-    LEADER_ROUNDS = 4
-    # Before a round, the leader waits for the committers the previous round
-    # woke to queue their next frames, at most this fraction of the last fsync's
-    # duration (and at most GATHER_MAX_SECONDS): without it, committers settle
-    # into two alternating halves, each fsync covering only half of them.
-    GATHER = 0.5
-    GATHER_MAX_SECONDS = 0.002
-
     def __init__(self, fs: FileSystem, path: str, file: File, end: int,
                  synchronous: int) -> None:
         if synchronous not in (SYNC_OFF, SYNC_NORMAL, SYNC_FULL):
@@ -174,19 +168,24 @@ class CommitLog:
         # SYNC_OFF/NORMAL (set by append only then), or durable. A committer
         # checks it first, saving a call on the usual path.
         self.settled_lsn = end
-        # Group commit state, guarded by _mutex: a leader (or reset) is writing or
-        # fsyncing; frames appended meanwhile wait in _buffer (file offset
-        # _buffer_start) for the leader's next round; _waiters are [lsn, lock]
-        # of committers sleeping until an fsync covers lsn.
+        # Group commit state, guarded by _mutex: _inflight leaders are writing
+        # or fsyncing; every LSN <= _covered is durable or covered by a running
+        # fsync; frames appended while a leader runs wait in _buffer (file offset
+        # _buffer_start) for the next round; _waiters are [lsn, lock] of
+        # committers sleeping until an fsync covers lsn, or until they are handed
+        # the leadership. _write_order makes leaders write their batches in LSN
+        # order, so a finished fsync covers every frame below its target.
         self._mutex = threading.Lock()
-        self._flushing = False
+        self._write_order = threading.Lock()
+        self._inflight = 0
+        self._covered = end
         self._buffer: list[bytes] = []
         self._buffer_start = end
         self._waiters: list[list] = []
-        self._gather: list | None = None   # [frames wanted in _buffer, lock to release]
-        self._expect = 0                   # committers woken by the last leader round
-        self._fsync_seconds = 0.0          # duration of the last leader fsync
+        self._expect = 1   # committers the last finished fsync woke, see _make_durable
         self._poison: BaseException | None = None
+        self._durable_limit = _NO_LIMIT     # see _set_poison
+        self._failed_write: BaseException | None = None
         self._closed = False
 
     # ------------------------------------------------------------ open / recovery
@@ -224,9 +223,8 @@ class CommitLog:
 
         Normally one write call at the end of the file, no fsync. While a
         group-commit leader is writing or fsyncing (several committers under
-        SYNC_FULL), the frame is queued instead and the leader writes the queue
-        with one call in its next round: the committer does not stall on pages
-        under writeback, and the log stays a sequence of whole frames.
+        SYNC_FULL), the frame is queued instead and the next leader writes the
+        queue with one call (see the module docstring).
 
         On an inline write error the partial frame is truncated away so the next
         frame does not land behind garbage; if that fails too, the log is
@@ -236,18 +234,14 @@ class CommitLog:
             self._raise_unusable()
         end = self._end
         frame = _pack_frame_header(FRAME_MAGIC, len(payload), _crc32(payload)) + payload
-        if self._flushing or self._buffer:
+        if self._inflight or self._buffer:
             with self._mutex:
-                if self._flushing or self._buffer:
+                if self._inflight or self._buffer:
                     if not self._buffer:
                         self._buffer_start = end
                     self._buffer.append(frame)
                     end += len(frame)
                     self._end = end
-                    gather = self._gather
-                    if gather is not None and len(self._buffer) >= gather[0]:
-                        self._gather = None
-                        gather[1].release()
                     return self._lsn_base + end
         try:
             self._write(end, frame)
@@ -265,17 +259,19 @@ class CommitLog:
         try:
             self._file.truncate(end)
         except OSError as undo_exc:
-            self._set_poison(undo_exc)
+            self._set_poison(undo_exc, self._lsn_base + end)
 
     # ------------------------------------------------------------ durability
     def wait_durable(self, lsn: int) -> None:
         """Return once `lsn` is durable (SYNC_FULL), or at once otherwise (when
         its frame is written). Concurrent callers share fsyncs (group commit).
-        Raises LogPoisonedError if a write or fsync failed, now or earlier."""
+        Raises LogPoisonedError if a write or fsync failed before `lsn` became
+        durable, now or earlier."""
+        if lsn <= self._durable_lsn:
+            return
         if self._poison is not None:
             self._raise_unusable()
-        if lsn > self._durable_lsn and (self.synchronous == SYNC_FULL
-                                        or lsn > self._lsn_base + self._written):
+        if self.synchronous == SYNC_FULL or lsn > self._lsn_base + self._written:
             self._make_durable(lsn)
 
     def sync(self) -> None:
@@ -287,10 +283,14 @@ class CommitLog:
     def _make_durable(self, lsn: int) -> None:
         """Block until an fsync covers `lsn` (leader/follower group commit).
 
-        The first caller finding no leader becomes the leader (`_lead`); later
-        ones sleep on a lock of their own, released by the leader once an fsync
-        covers them (no shared lock to re-take after waking), or to hand them
-        the leadership. O(waiters) per fsync round.
+        A caller whose frame no running fsync covers becomes a leader (`_lead`)
+        when no fsync is in flight, or when one is and every committer the last
+        finished fsync woke has queued its next frame (`_expect`): its fsync
+        then waits in the kernel behind the running one and starts the moment
+        that one ends, with no thread hand-off in between. Otherwise the caller
+        sleeps on a lock of its own, released by a leader once an fsync covers
+        it (no shared lock to re-take after waking), or to hand it the
+        leadership. O(waiters) per fsync round.
         """
         mutex = self._mutex
         mutex.acquire()
@@ -298,119 +298,153 @@ class CommitLog:
             mutex.release()
             raise ValueError(f"LSN {lsn} is beyond the end of commit log {self.path!r}")
         while True:
-            if self._poison is not None:
-                mutex.release()
-                self._raise_unusable()
             if self._durable_lsn >= lsn:
                 mutex.release()
                 return
-            if not self._flushing:
+            if self._poison is not None:
+                mutex.release()
+                self._raise_unusable()
+            if lsn > self._covered and (not self._inflight or self._inflight == 1
+                                        and len(self._buffer) >= self._expect):
                 break
             waiter = _allocate_lock()
             waiter.acquire()
             self._waiters.append([lsn, waiter])
             mutex.release()
             waiter.acquire()
-            if self._poison is None and self._durable_lsn >= lsn:
+            if self._durable_lsn >= lsn:
                 return  # the common case: covered, no lock to re-take
             mutex.acquire()
-        self._flushing = True
+        self._inflight += 1
         self._lead(lsn)
 
     def _lead(self, lsn: int) -> None:
-        """Leader rounds (entered with `_mutex` held, `_flushing` set; returns with
-        it released): write the queued frames with one call, fsync, wake the
-        waiters covered. Runs more rounds, at most LEADER_ROUNDS, while frames or
-        waiters remain; then hands the leadership to the oldest waiter left.
-
-        When the previous round woke committers, a round first gives them a
-        moment to queue their next frames (`_gather_frames`), so one fsync
-        covers them all; a single committer never waits there."""
+        """A leader's round (entered with `_mutex` held and counted in
+        `_inflight`; returns with it released): write the queued frames with one
+        call, fsync, wake the waiters covered. If frames or waiters no fsync
+        covers remain and no other fsync is in flight, the oldest such waiter
+        leads the next round: this leader's caller returns at once (measured:
+        a leader running extra rounds itself gave fewer commits per second)."""
         mutex = self._mutex
-        rounds = 0
         while True:
-            if self._expect and self.GATHER:
-                self._gather_frames(self._expect if rounds else self._expect - 1)
-            batch, start = self._buffer, self._buffer_start
-            if batch:
-                self._buffer = []
-                target = start + sum(map(len, batch))
-            else:
-                target = self._written
-            base = self._lsn_base
-            mutex.release()
             try:
-                if batch:
-                    self._write(start, batch[0] if len(batch) == 1 else b"".join(batch))
-                began = _clock()
+                target = self._take_batch()
                 self._file.fsync()
-                self._fsync_seconds = _clock() - began
             except BaseException as exc:
-                self._leader_failed(exc, queued=bool(batch))
+                self._leader_failed(exc)
                 if self._durable_lsn >= lsn and isinstance(exc, Exception):
                     return  # a round for others failed; the caller's own frame is durable
-                if self._poison is exc:
+                if self._poison is not None:
                     self._raise_unusable()
                 raise
             mutex.acquire()
-            if batch and target > self._written:
-                self._written = target
-            durable = base + target
-            if durable > self._durable_lsn:
-                self._durable_lsn = durable
+            self._inflight -= 1
+            # After a failure, frames past _durable_limit are of unknown state.
+            target = min(target, self._durable_limit)
+            if target > self._durable_lsn:
+                self._durable_lsn = target
+            durable = self._durable_lsn
             waiters = self._waiters
             ready = [w for w in waiters if w[0] <= durable]
             if ready:
                 waiters = self._waiters = [w for w in waiters if w[0] > durable]
-            self._expect = len(ready)
-            rounds += 1
-            if self._poison is None and (durable < lsn or (self._buffer or waiters)
-                                         and rounds <= self.LEADER_ROUNDS):
+            if self._poison is not None:
+                ready.extend(waiters)  # every waiter left wakes to see the failure
+                waiters.clear()
+                mutex.release()
+                for w in ready:
+                    w[1].release()
+                if durable < lsn:
+                    self._raise_unusable()
+                return
+            covered = self._covered
+            # Work left uncovered is this leader's only if no other fsync is in
+            # flight: that one's leader takes it over when it ends.
+            uncovered = not self._inflight and (
+                self._buffer or any(w[0] > covered for w in waiters))
+            if durable < lsn:  # not expected: every frame up to lsn was in this batch
+                self._inflight += 1
                 mutex.release()
                 for w in ready:
                     w[1].release()
                 mutex.acquire()
                 continue
-            self._flushing = False
-            if waiters:  # hand over: the oldest waiter left leads the next round
-                ready.append(waiters.pop(0))
+            self._expect = len(ready) + 1  # this leader's caller commits again too
+            if uncovered:  # hand over: the oldest waiter no fsync covers leads next
+                for i, w in enumerate(waiters):
+                    if w[0] > covered:
+                        ready.append(waiters.pop(i))
+                        break
             mutex.release()
             for w in ready:
                 w[1].release()
             return
 
-    def _gather_frames(self, want: int) -> None:
-        """Wait (with `_mutex` held on entry and exit, released meanwhile) until
-        ``want`` frames are queued, at most GATHER times the last fsync's
-        duration (and GATHER_MAX_SECONDS): the committers the last round woke
-        are on their way with their next commits (PostgreSQL's commit_delay,
-        applied only when committers were just seen waiting)."""
-        if want <= len(self._buffer):
-            return
-        gather = _allocate_lock()
-        gather.acquire()
-        self._gather = [want, gather]
-        self._mutex.release()
-        gather.acquire(True, min(self._fsync_seconds * self.GATHER, self.GATHER_MAX_SECONDS))
-        self._mutex.acquire()
-        self._gather = None
+    def _take_batch(self) -> int:
+        """A leader's write step (entered with `_mutex` held, returns with it
+        released): claim the queued frames and write them with one call, in LSN
+        order with other leaders (`_write_order`). Returns the LSN the following
+        fsync makes durable. A failed write poisons the log: those frames were
+        acknowledged to `append` and cannot be written any more."""
+        mutex = self._mutex
+        order = self._write_order
+        if not order.acquire(False):  # another leader is writing: queue behind it
+            mutex.release()
+            order.acquire()
+            mutex.acquire()
+        try:
+            batch, start = self._buffer, self._buffer_start
+            base = self._lsn_base
+            if batch:
+                self._buffer = []
+                written = start + sum(map(len, batch))
+            else:
+                written = self._written
+            target = base + written
+            if target > self._covered:
+                self._covered = target
+            mutex.release()
+            if batch:
+                try:
+                    self._write(start, batch[0] if len(batch) == 1 else b"".join(batch))
+                except BaseException as exc:
+                    self._set_poison(exc, base + start)
+                    self._failed_write = exc  # not an fsync failure: see _fail
+                    raise
+                self._written = written
+        finally:
+            order.release()
+        return target
 
-    def _leader_failed(self, exc: BaseException, queued: bool) -> None:
-        """A leader's write or fsync failed. A failed fsync, or any failure while
-        writing queued frames, leaves the log's durable content unknown: poison
-        it (and wake every waiter to see that). An interrupted fsync (not an
-        OSError) with nothing queued only wakes the waiters, to retry."""
+    def _leader_failed(self, exc: BaseException) -> None:
+        """A leader's write or fsync failed: it is no longer in flight; see `_fail`."""
         with self._mutex:
-            self._flushing = False
-            if queued or isinstance(exc, OSError):
-                self._set_poison(exc)
+            self._inflight -= 1
+        self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        """A write, fsync or truncation failed. A failed fsync leaves the durable
+        state of every frame not yet durable unknown: poison the log (a failed
+        write of queued frames has poisoned it already). Every waiter wakes to
+        see that; after an interrupted fsync (not an OSError) they find their
+        frames uncovered and retry."""
+        with self._mutex:
+            if isinstance(exc, OSError) and exc is not self._failed_write:
+                self._set_poison(exc, self._durable_lsn)
+            elif self._poison is None:
+                self._covered = self._durable_lsn
             waiters, self._waiters = self._waiters, []
         for w in waiters:
             w[1].release()
 
-    def _set_poison(self, exc: BaseException) -> None:
+    def _set_poison(self, exc: BaseException, durable_limit: int) -> None:
+        """Refuse all further work: `exc` left the frames with LSNs above
+        `durable_limit` in an unknown state (an fsync in flight may still make
+        the ones below durable)."""
         if self._poison is None:
             self._poison = exc
+        if durable_limit < self._durable_limit:
+            self._durable_limit = durable_limit
 
     def _raise_unusable(self):
         if self._poison is not None:
@@ -427,15 +461,16 @@ class CommitLog:
         runs meanwhile). Every LSN handed out so far counts as durable afterwards."""
         if self._poison is not None or self._closed:
             self._raise_unusable()
-        if self._buffer or self._flushing:
-            # A leader may be writing queued frames: let it finish first, so no
+        if self._buffer or self._inflight:
+            # Leaders may be writing queued frames: let them finish first, so no
             # write lands behind the truncation.
             self._make_durable(self._lsn_base + self._end)
+            self._wait_idle()
         try:
             self._file.truncate(HEADER_SIZE)
             self._file.fsync()
         except OSError as exc:
-            self._leader_failed(exc, queued=False)
+            self._fail(exc)
             self._raise_unusable()
         with self._mutex:
             self._lsn_base += self._end - HEADER_SIZE
@@ -443,9 +478,18 @@ class CommitLog:
             lsn = self._lsn_base + HEADER_SIZE
             if lsn > self._durable_lsn:
                 self._durable_lsn = lsn
+            if lsn > self._covered:
+                self._covered = lsn
             waiters, self._waiters = self._waiters, []
         for w in waiters:  # all covered now
             w[1].release()
+
+    def _wait_idle(self) -> None:
+        """Wait until no leader is in flight: one whose fsync a later one made
+        redundant may still be running. Only reset and close need this, so a
+        short sleep-poll is simpler than waking them from every leader."""
+        while self._inflight:
+            time.sleep(0.0001)
 
     @property
     def size(self) -> int:
@@ -473,6 +517,7 @@ class CommitLog:
         try:
             if self._poison is None and (self.synchronous != SYNC_OFF or self._buffer):
                 self._make_durable(self._lsn_base + self._end)
+            self._wait_idle()
         finally:
             self._closed = True
             self._file.close()
@@ -486,7 +531,7 @@ class CommitLog:
             assert self._written <= self._buffer_start
             assert self._buffer_start + sum(map(len, self._buffer)) == self._end
         else:
-            assert self._flushing or self._written == self._end
+            assert self._inflight or self._written == self._end
         assert self._durable_lsn <= self._lsn_base + self._written
         assert self._lsn_base >= 0
         if not self._closed and self._poison is None:

@@ -24,7 +24,10 @@ from engine.database import Database
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 CHILD = os.path.join(HERE, "crash_child.py")
+GROUP_CHILD = os.path.join(HERE, "crash_group_child.py")
 ROUNDS = 22
+GROUP_ROUNDS = 8
+GROUP_THREADS = 8
 
 
 def _load_child_module():
@@ -55,10 +58,12 @@ def _parse(lines: list[str], where: str):
     return opened, attempts, last_ack
 
 
-def _run_child(directory: str, seed: int, delay: float, out_path: str) -> list[str]:
+def _run_child(directory: str, seed: int, delay: float, out_path: str,
+               argv: list[str] | None = None) -> list[str]:
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    argv = argv or [CHILD, directory, str(seed)]
     with open(out_path, "w") as out:
-        proc = subprocess.Popen([sys.executable, CHILD, directory, str(seed)], stdout=out,
+        proc = subprocess.Popen([sys.executable, *argv], stdout=out,
                                 stderr=subprocess.PIPE, env=env)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
@@ -106,3 +111,43 @@ def test_sigkill_rounds(tmp_path):
             db._log.close()
             db._lock_file.release()
     assert acked_total >= ROUNDS, f"only {acked_total} commits acknowledged in {ROUNDS} rounds"
+
+
+def test_sigkill_during_group_commit(tmp_path):
+    """Eight threads commit at once (group commit shares their fsyncs); after each
+    SIGKILL every acknowledged commit of every thread is present, and each
+    thread's rows are a gapless prefix (no later commit survives an earlier one)."""
+    directory = str(tmp_path)
+    path = os.path.join(directory, "group.db")
+    spec = importlib.util.spec_from_file_location("crash_group_child", GROUP_CHILD)
+    group_child = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(group_child)
+    rng = random.Random(20261123)
+    acked_total = 0
+    for round_no in range(GROUP_ROUNDS):
+        where = f"round {round_no}"
+        lines = _run_child(directory, round_no, rng.uniform(0.5, 1.2),
+                           os.path.join(directory, f"group{round_no}.out"),
+                           [GROUP_CHILD, directory, str(GROUP_THREADS)])
+        acked: dict[int, int] = {}
+        for line in lines:
+            if line.startswith("ack ") and line.endswith("\n"):
+                _, w, seq = line.split()
+                acked[int(w)] = max(acked.get(int(w), 0), int(seq))
+        db = Database(path)
+        db._check()
+        seqs = group_child.highest_seqs(db)
+        for w, have in seqs.items():
+            assert have == list(range(1, len(have) + 1)), f"{where}: writer {w} has gaps"
+        for w, last in acked.items():
+            have = seqs.get(w, [])
+            assert last <= len(have) <= last + 1, \
+                f"{where}: writer {w} acknowledged {last}, database holds {len(have)}"
+        acked_total += sum(acked.values())
+        if round_no % 2:
+            db.close()
+        else:
+            db.closed = True  # abandon: the next child replays the log
+            db._log.close()
+            db._lock_file.release()
+    assert acked_total >= GROUP_ROUNDS * GROUP_THREADS, f"only {acked_total} acknowledged"

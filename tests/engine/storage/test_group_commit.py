@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import threading
+import time
 
 import pytest
 
@@ -28,6 +29,7 @@ class GatedFS(FileSystem):
         self.gate.set()
         self.in_fsync = threading.Event()
         self.fsyncs = 0
+        self.entered = 0           # fsync calls begun (finished or blocked on the gate)
         self.fail_writes = False
 
     def open(self, path, create=True):
@@ -71,6 +73,7 @@ class GatedFile(File):
         self.inner.close()
 
     def fsync(self):
+        self.fs.entered += 1
         self.fs.in_fsync.set()
         assert self.fs.gate.wait(30), "test gate never opened"
         self.fs.fsyncs += 1
@@ -135,6 +138,64 @@ def test_frames_queue_while_a_leader_flushes_and_land_in_order():
     assert CommitLog.open(sim, LOG)[1] == [b"leader"] + [b"queued %d" % i for i in range(5)]
 
 
+def _until(predicate, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.001)
+
+
+def test_second_fsync_starts_behind_a_running_one_once_woken_committers_queued():
+    """While one fsync runs, the committer that completes the expected group
+    (the committers the last finished fsync woke; one at first) writes the queue
+    and starts its own fsync at once, instead of sleeping until the first ends."""
+    sim = SimFileSystem(0)
+    fs = GatedFS(sim)
+    log, _ = CommitLog.open(fs, LOG)
+    leader, errors = _start_leader(log, fs)
+    entered = fs.entered
+    queued = log.append(b"queued")
+    out = []
+    second = _waiter(log, queued, out)
+    _until(lambda: fs.entered == entered + 1)
+    assert log._inflight == 2 and not log._buffer
+    assert len(sim.files()[LOG]) == queued        # written before its fsync began
+    log._check()
+    fs.gate.set()
+    for t in (leader, second):
+        t.join(30)
+        assert not t.is_alive()
+    assert not errors and out == [("ok", queued)] and log.durable_lsn >= queued
+    log._check()
+    log.close()
+    assert CommitLog.open(sim, LOG)[1] == [b"leader", b"queued"]
+
+
+def test_committer_sleeps_until_the_expected_group_has_queued():
+    """With three committers expected, one queued frame does not start a second
+    fsync: its committer sleeps, and the first leader hands it the next round."""
+    sim = SimFileSystem(0)
+    fs = GatedFS(sim)
+    log, _ = CommitLog.open(fs, LOG)
+    leader, errors = _start_leader(log, fs)
+    log._expect = 3
+    entered = fs.entered
+    queued = log.append(b"queued")
+    out = []
+    waiter = _waiter(log, queued, out)
+    _until(lambda: len(log._waiters) == 1)
+    assert fs.entered == entered and log._inflight == 1 and len(log._buffer) == 1
+    fs.gate.set()
+    for t in (leader, waiter):
+        t.join(30)
+        assert not t.is_alive()
+    assert not errors and out == [("ok", queued)]
+    assert fs.entered == entered + 1              # the handed-over round
+    log._check()
+    log.close()
+    assert CommitLog.open(sim, LOG)[1] == [b"leader", b"queued"]
+
+
 def test_failed_queued_write_poisons_and_wakes_every_waiter():
     sim = SimFileSystem(0)
     fs = GatedFS(sim)
@@ -142,8 +203,10 @@ def test_failed_queued_write_poisons_and_wakes_every_waiter():
     leader, errors = _start_leader(log, fs)
     lsns = [log.append(b"q%d" % i) for i in range(3)]
     out = []
+    # Whoever writes the queue (a second leader while the first fsyncs, or the
+    # first leader's next round) gets ENOSPC.
+    fs.fail_writes = True
     waiters = [_waiter(log, lsn, out) for lsn in lsns]
-    fs.fail_writes = True          # the leader's next round writes the queue: ENOSPC
     fs.gate.set()
     for t in [leader] + waiters:
         t.join(30)
