@@ -26,11 +26,10 @@ them (a log buffer): a write syscall would hand Python's GIL to another thread
 in the middle of the commit, and take a thread wake-up to get it back.
 
 Frames queued while one fsync runs are written and fsynced by a second leader as
-soon as every committer the last finished fsync woke has queued its next frame:
-that fsync waits in the kernel behind the running one and starts when it ends
-(ext4 runs journal commits back to back), with no Python thread hand-off in
-between. So the committers alternate between two groups, one being fsynced while
-the other commits. Leaders write their batches in LSN order, so a finished fsync
+soon as half of the committers have queued one: that fsync waits in the kernel
+behind the running one and starts when it ends (ext4 runs journal commits back to
+back), with no Python thread hand-off in between. So the committers alternate
+between two halves, one being fsynced while the other commits. Leaders write their batches in LSN order, so a finished fsync
 makes durable every frame below its target. With a single committer nothing is
 queued: every frame is written inline and fsynced by its own committer.
 """
@@ -75,6 +74,7 @@ _unpack_frame_header = _FRAME.unpack_from
 _crc32 = zlib.crc32
 _NO_LIMIT = 1 << 63                      # above every LSN
 _allocate_lock = threading.Lock
+_get_ident = threading.get_ident
 
 
 class CorruptLogError(Exception):
@@ -151,6 +151,10 @@ class CommitLog:
     engine's commit lock); `wait_durable`, `sync` may be called by any thread.
     """
 
+    # fsync rounds over which the committers are counted to size `_group`: the
+    # estimate follows a changing number of writer threads within this many.
+    GROUP_WINDOW = 32
+
     def __init__(self, fs: FileSystem, path: str, file: File, end: int,
                  synchronous: int) -> None:
         if synchronous not in (SYNC_OFF, SYNC_NORMAL, SYNC_FULL):
@@ -182,7 +186,11 @@ class CommitLog:
         self._buffer: list[bytes] = []
         self._buffer_start = end
         self._waiters: list[list] = []
-        self._expect = 1   # committers the last finished fsync woke, see _make_durable
+        # The group a second fsync waits for (see _make_durable): half the
+        # committers seen waiting during the last GROUP_WINDOW fsync rounds.
+        self._group = 1
+        self._committers: set[int] = set()
+        self._rounds = 0
         self._poison: BaseException | None = None
         self._durable_limit = _NO_LIMIT     # see _set_poison
         self._failed_write: BaseException | None = None
@@ -284,16 +292,20 @@ class CommitLog:
         """Block until an fsync covers `lsn` (leader/follower group commit).
 
         A caller whose frame no running fsync covers becomes a leader (`_lead`)
-        when no fsync is in flight, or when one is and every committer the last
-        finished fsync woke has queued its next frame (`_expect`): its fsync
-        then waits in the kernel behind the running one and starts the moment
-        that one ends, with no thread hand-off in between. Otherwise the caller
-        sleeps on a lock of its own, released by a leader once an fsync covers
-        it (no shared lock to re-take after waking), or to hand it the
-        leadership. O(waiters) per fsync round.
+        when no fsync is in flight, or when one is and half of the committers
+        (`_group`) have queued frames: its fsync then waits in the kernel behind
+        the running one and starts the moment that one ends, with no thread
+        hand-off in between. The committers thus settle into two halves, one
+        fsynced while the other commits (measured: a group of whoever the last
+        fsync woke drifts to smaller groups, more fsyncs, fewer commits/s).
+        Otherwise the caller sleeps on a lock of its own, released by a leader
+        once an fsync covers it (no shared lock to re-take after waking), or to
+        hand it the leadership when the running fsync ends first. O(waiters)
+        per fsync round.
         """
         mutex = self._mutex
         mutex.acquire()
+        self._committers.add(_get_ident())
         if lsn > self._lsn_base + self._end:
             mutex.release()
             raise ValueError(f"LSN {lsn} is beyond the end of commit log {self.path!r}")
@@ -305,7 +317,7 @@ class CommitLog:
                 mutex.release()
                 self._raise_unusable()
             if lsn > self._covered and (not self._inflight or self._inflight == 1
-                                        and len(self._buffer) >= self._expect):
+                                        and len(self._buffer) >= self._group):
                 break
             waiter = _allocate_lock()
             waiter.acquire()
@@ -369,7 +381,11 @@ class CommitLog:
                     w[1].release()
                 mutex.acquire()
                 continue
-            self._expect = len(ready) + 1  # this leader's caller commits again too
+            self._rounds += 1
+            if self._rounds == self.GROUP_WINDOW:
+                self._group = max(1, len(self._committers) >> 1)
+                self._committers = set()
+                self._rounds = 0
             if uncovered:  # hand over: the oldest waiter no fsync covers leads next
                 for i, w in enumerate(waiters):
                     if w[0] > covered:

@@ -147,7 +147,7 @@ def _until(predicate, seconds=30.0):
 
 def test_second_fsync_starts_behind_a_running_one_once_woken_committers_queued():
     """While one fsync runs, the committer that completes the expected group
-    (the committers the last finished fsync woke; one at first) writes the queue
+    (half the committers seen waiting; one at first) writes the queue
     and starts its own fsync at once, instead of sleeping until the first ends."""
     sim = SimFileSystem(0)
     fs = GatedFS(sim)
@@ -171,14 +171,43 @@ def test_second_fsync_starts_behind_a_running_one_once_woken_committers_queued()
     assert CommitLog.open(sim, LOG)[1] == [b"leader", b"queued"]
 
 
+def test_group_is_half_the_committers_seen_over_the_window():
+    sim = SimFileSystem(0)
+    log, _ = CommitLog.open(sim, LOG)
+    assert log._group == 1
+
+    turn = threading.Lock()  # one commit at a time: each is its own fsync round
+    alive = threading.Barrier(4)
+
+    def commit_some(n, together=False):
+        if together:
+            alive.wait(30)
+        for _ in range(n):
+            with turn:
+                log.wait_durable(log.append(b"x"))
+
+    rounds = CommitLog.GROUP_WINDOW
+    # Four live threads (distinct idents) fill one window.
+    threads = [threading.Thread(target=commit_some, args=(rounds // 4, True))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert log._group == 2
+    commit_some(rounds)  # a window of one committer
+    assert log._group == 1
+    log.close()
+
+
 def test_committer_sleeps_until_the_expected_group_has_queued():
-    """With three committers expected, one queued frame does not start a second
+    """With a group of three, one queued frame does not start a second
     fsync: its committer sleeps, and the first leader hands it the next round."""
     sim = SimFileSystem(0)
     fs = GatedFS(sim)
     log, _ = CommitLog.open(fs, LOG)
     leader, errors = _start_leader(log, fs)
-    log._expect = 3
+    log._group = 3
     entered = fs.entered
     queued = log.append(b"queued")
     out = []
