@@ -203,11 +203,11 @@ class TableVersions:
         """``install(key, row, ts, False)`` for every ``key: row`` of a write set
         (no live snapshot needs history); returns the ``(key, before, after)`` of
         each row that changed. One call per write set rather than three per row:
-        a key above every key (a new rowid, the usual insert) is appended to the
-        SortedDict in place (``_append_max``, inlined); several new rows whose
-        keys ascend above every key (a commit's CDC rows) are appended as one
-        block (``_append_block``). O(w log n) for w writes, O(w) when all are new
-        top keys.
+        a key above every key (a new rowid, the usual insert; a commit's CDC
+        rows) is appended to the SortedDict in place (``_append_max``, inlined);
+        more than 8 new rows whose keys ascend above every key are appended as
+        one block (``_append_block``: its checks cost more than they save on a
+        few rows). O(w log n) for w writes, O(w) when all are new top keys.
         """
         if self.begins:  # versions some snapshot still sees as new: the general path
             install = self.install
@@ -219,7 +219,7 @@ class TableVersions:
             return out
         rows = self.rows
         keys = rows._list
-        if len(writes) > 1:  # new rows above every key, ascending (CDC rows, bulk inserts)?
+        if len(writes) > 8:  # many new rows above every key, ascending (bulk inserts)?
             new = list(writes)
             maxes = keys._maxes
             if (not maxes or new[0] > maxes[-1]) and None not in writes.values() \

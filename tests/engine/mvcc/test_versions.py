@@ -21,14 +21,16 @@ def _small(versions: TableVersions) -> TableVersions:
 
 
 @settings(max_examples=150, deadline=None)
-@given(write_sets=WRITE_SETS, grow=st.booleans())
+@given(write_sets=WRITE_SETS, grow=st.sampled_from(["any", "grow", "block"]))
 def test_install_latest_matches_a_dict_model(write_sets, grow):
     versions = _small(TableVersions())
     model = {}
     for ts, writes in enumerate(write_sets, start=1):
-        if grow:  # mostly new top keys: the in-place append path
-            top = max(model, default=0)
+        top = max(model, default=0)
+        if grow == "grow":  # mostly new top keys: the in-place append path
             writes = {top + 1 + k % 7 if v is not None else k: v for k, v in writes.items()}
+        elif grow == "block" and ts % 2:  # more than 8 ascending new top keys: one block
+            writes = {top + 1 + i: i % 10 for i in range(9 + len(writes))}
         expected = [(k, model.get(k), v) for k, v in writes.items()
                     if model.get(k) is not None or v is not None]
         if ts % 3 == 0:
