@@ -780,6 +780,8 @@ class ExprCompiler:
                             return v
                     return None
                 return first
+            if name == "nullif" and len(args) == 2:
+                return self._json_nullif(args, columns)
             if name == "iif" and len(args) == 3:
                 branch = self.fn(exp.Anonymous(this="iif", expressions=[
                     args[0].copy(), exp.Literal.number(0), exp.Literal.number(1)]))
@@ -788,6 +790,25 @@ class ExprCompiler:
         if isinstance(node, exp.Case):
             return self._json_case(node, columns)
         return None
+
+    def _json_nullif(self, args, columns):
+        """nullif(x, y) keeping x's JSON subtype (SQLite returns x's own value):
+        NULL when x equals y under the arguments' collation, else x. None when a
+        user function overrides nullif."""
+        session = self.rt.session
+        if session is not None and session.user_function("nullif", 2) is not None:
+            return None
+        parts = [self._compile_node(a) for a in args]
+        coll = next((p.collation for p in parts if p.collation), "BINARY")
+        collations = session.collations if session is not None else None
+        x_fn, y_fn = self._json_arg(args[0], columns), parts[1].fn
+
+        def nullif(row):
+            x, y = x_fn(row), y_fn(row)
+            if x is not None and y is not None and compare(x, y, coll, collations) == 0:
+                return None
+            return x
+        return nullif
 
     def _json_case(self, node, columns):
         """CASE keeping the chosen result's JSON subtype: the same CASE with each

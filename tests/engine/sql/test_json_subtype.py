@@ -62,6 +62,9 @@ QUERIES = [
     "SELECT json_array(CASE WHEN x = 2 THEN json('[9]') ELSE json(x) END) FROM t",
     "SELECT json_array(CASE x WHEN 2 THEN 'two' ELSE json(x) END, CASE WHEN 0 THEN 1 END) FROM t",
     "SELECT json_array(iif(x = 2, json(x), '[text]')) FROM t",
+    # nullif returns its first argument's own value (or NULL), collation honoured
+    "SELECT json_array(nullif(json(x), 2), nullif(json(x), x), nullif(x, 0)) FROM t",
+    "SELECT json_object('a', nullif(json(x) COLLATE NOCASE, 'X'), 'b', nullif(json(x), NULL)) FROM t",
     "SELECT json_object('items', (SELECT json_group_array(x) FROM t))",
     "SELECT json_object('k', (SELECT json_group_array(u.x) FROM t AS u WHERE u.x <> t.x)) FROM t",
     "SELECT json_array((SELECT json(x) FROM t LIMIT 1), (SELECT json(x) FROM t ORDER BY 1 LIMIT 1))",
