@@ -381,3 +381,33 @@ def test_where_terms_with_subqueries_pushed_to_the_right_join_step():
         "SELECT a.k FROM t AS a, t AS b WHERE a.k IN (SELECT k FROM t AS z WHERE z.x = b.x AND k > 1)",
         "SELECT a.k FROM t AS a, t AS b WHERE (SELECT count(*) FROM t AS b WHERE b.k < a.k) = 1",
     ])
+
+
+def test_distinct_compound_row_order_and_order_by_collate():
+    """A compound that removes duplicates emits its rows in ascending order of every
+    column (SQLite's ephemeral index / merge); an ORDER BY term's own COLLATE sorts
+    (it was ignored: BINARY order), stably on top of that order. Compared in order."""
+    import sqlite3
+
+    import turso_stream
+
+    queries = [
+        "SELECT 'a' AS a UNION SELECT 'B' UNION SELECT 'A' ORDER BY 1 COLLATE NOCASE",
+        "SELECT 'a', 1 UNION SELECT 'A', 2 UNION SELECT 'A', 0 ORDER BY 1 COLLATE NOCASE DESC",
+        "SELECT 1, 'a' UNION SELECT 1, 'A' UNION SELECT 1, 'B' ORDER BY 1 DESC",
+        "SELECT 1, 'a' UNION ALL SELECT 1, 'A' UNION ALL SELECT 1, 'B' ORDER BY 1 DESC",
+        "SELECT 3 UNION SELECT 1 UNION SELECT 2",
+        "SELECT 'b' UNION SELECT NULL UNION SELECT 1 UNION SELECT x'00' UNION SELECT 2.5",
+        "SELECT 3 UNION SELECT 1 UNION ALL SELECT 0",
+        "SELECT 'B' COLLATE NOCASE UNION SELECT 'a' UNION SELECT 'A'",
+        "SELECT 5 EXCEPT SELECT 1 UNION SELECT 4 UNION SELECT 7 LIMIT 2",
+        "SELECT 'x ' AS a UNION SELECT 'X' ORDER BY 1 COLLATE RTRIM",
+        "SELECT b FROM u INTERSECT SELECT b FROM u ORDER BY 1 COLLATE NOCASE",
+    ]
+    setup = ["CREATE TABLE u(b TEXT)", "INSERT INTO u VALUES ('b'), ('A'), ('a'), ('B'), (NULL)"]
+    ours, theirs = turso_stream.connect(":memory:"), sqlite3.connect(":memory:")
+    for sql in setup:
+        ours.execute(sql)
+        theirs.execute(sql)
+    for sql in queries:
+        assert ours.execute(sql).fetchall() == theirs.execute(sql).fetchall(), sql

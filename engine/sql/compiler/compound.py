@@ -63,16 +63,28 @@ class CompoundPlanner:
         return self.query(node, parent)
 
     def _order_limit_compound(self, node, plan, parent):
+        """The compound's ORDER BY and LIMIT. A compound that removes duplicates
+        (UNION, INTERSECT, EXCEPT) emits its rows in ascending order of every
+        column under its compound collation, as SQLite's ephemeral index and
+        merge do; an ORDER BY then sorts stably on top (its ties keep that
+        order: ``'a' UNION 'A' ORDER BY 1 COLLATE NOCASE`` gives A, a). O(n log n)."""
         order = node.args.get("order")
         scope = Scope([Source("", plan.columns)], parent)
         comp = ExprCompiler(scope, self.rt, planner=self)
         run = plan.run
+        collations = plan.compound_collations()
+        terms = []
         if order is not None:
-            terms = []
-            collations = plan.compound_collations()
             for o in order.expressions:
                 idx = self._output_index(o.this, plan.columns, None, compound=True)
-                terms.append((lambda r, i=idx: r[i], collations[idx] or "BINARY", o))
+                coll = collations[idx] or "BINARY"
+                if isinstance(o.this, exp.Collate):  # the term's own COLLATE wins
+                    coll = o.this.expression.name.upper()
+                terms.append((lambda r, i=idx: r[i], coll, o))
+        if not isinstance(node, exp.Union) or node.args.get("distinct"):
+            terms += [(lambda r, i=i: r[i], c or "BINARY", _ASCENDING)
+                      for i, c in enumerate(collations)]
+        if terms:
             sorter = _make_sorter(terms, self.session.collations if self.session else None)
             base = run
 
@@ -83,6 +95,9 @@ class CompoundPlanner:
         out.real_columns = plan.real_columns
         out.arm_collations = plan.arm_collations
         return out
+
+
+_ASCENDING = exp.Ordered(this=exp.Literal.number(1), desc=False)
 
 
 def _union_run(lrun, rrun, key, merged):
