@@ -383,6 +383,17 @@ class _Parser(SQLiteParser):
 
     # -- statement dispatch ------------------------------------------------
 
+    def _parse_join(self, skip_join_token: bool = False, parse_bracket: bool = False,
+                    alias_tokens=None) -> exp.Join | None:
+        """sqlglot gives ``FROM a, b`` the join kind CROSS, as ``a CROSS JOIN b``;
+        for SQLite a comma is an inner join (CROSS fixes the join order and keeps
+        a first subquery a co-routine), so a comma join is marked ``comma``."""
+        comma = self._curr is not None and self._curr.token_type == TokenType.COMMA
+        join = super()._parse_join(skip_join_token, parse_bracket, alias_tokens)
+        if comma and join is not None:
+            join.set("comma", True)
+        return join
+
     def _parse_statement(self) -> exp.Expression | None:
         """SQLite word-statements first, then sqlglot's statements."""
         curr = self._curr

@@ -411,3 +411,28 @@ def test_distinct_compound_row_order_and_order_by_collate():
         theirs.execute(sql)
     for sql in queries:
         assert ours.execute(sql).fetchall() == theirs.execute(sql).fetchall(), sql
+
+
+@pytest.mark.parametrize("first, second", [
+    ("a", "'0'"), ("b", "0"), ("n", "'3.0'"), ("r", "'3'"), ("r", "3"), ("x", "'3'"),
+    ("CAST(a AS TEXT)", "0"), ("'q'", "0")])
+def test_materialized_compound_from_item_takes_first_arm_affinity(first, second):
+    """A compound subquery SQLite materializes (any FROM item but a first one that is
+    alone or followed by CROSS/LEFT JOIN) stores its rows with its first arm's column
+    affinities ('0' from the second arm reads as 0 under an INTEGER first arm); run
+    as a co-routine only REAL applies (integers read as REAL)."""
+    setup = ["CREATE TABLE t1(a INTEGER, b TEXT, r REAL, n NUMERIC, x)",
+             "INSERT INTO t1 VALUES (5, '7', 1.5, '8', 9)",
+             "CREATE TABLE one(z)", "INSERT INTO one VALUES (1)"]
+    froms = ["(SELECT {f} AS c0 FROM t1 {op} SELECT {s}) AS q, one",
+             "one, (SELECT {f} AS c0 FROM t1 {op} SELECT {s}) AS q",
+             "(SELECT {f} AS c0 FROM t1 {op} SELECT {s}) AS q CROSS JOIN one",
+             "(SELECT {f} AS c0 FROM t1 {op} SELECT {s}) AS q LEFT JOIN one",
+             "(SELECT {f} AS c0 FROM t1 {op} SELECT {s}) AS q JOIN one",
+             "(SELECT {f} AS c0 FROM t1 {op} SELECT {s}) AS q",
+             "(SELECT {f} AS c0 FROM t1 {op} SELECT {s}) AS q RIGHT JOIN one",
+             "one LEFT JOIN (SELECT {f} AS c0 FROM t1 {op} SELECT {s}) AS q"]
+    check_all(setup, [f"SELECT typeof(c0), c0 FROM {frm.format(f=first, s=second, op=op)}"
+                      for frm in froms for op in ("UNION ALL", "UNION")]
+              + [f"WITH q AS (SELECT {first} AS c0 FROM t1 UNION ALL SELECT {second}) "
+                 f"SELECT typeof(c0), c0 FROM q{tail}" for tail in ("", ", one")])

@@ -52,6 +52,7 @@ class CompoundPlanner:
         plan.arm_collations = collations
         plan.real_columns = left.real_columns or tuple(
             i for i, c in enumerate(left.columns) if c.affinity == "REAL")
+        plan.arm_affinities = left.arm_affinities or tuple(c.affinity for c in left.columns)
         return self._order_limit_compound(node, plan, parent)
 
     def _compound_arm(self, node, parent, merged):
@@ -94,6 +95,7 @@ class CompoundPlanner:
         out = QueryPlan(plan.columns, run, plan.scope, plan.correlated)
         out.real_columns = plan.real_columns
         out.arm_collations = plan.arm_collations
+        out.arm_affinities = plan.arm_affinities
         return out
 
 

@@ -31,7 +31,7 @@ class CtePlanner:
                 return cte
         return None
 
-    def _cte_source(self, cte, alias, scope):
+    def _cte_source(self, cte, alias, scope, materialized=False):
         if cte.get("active"):
             # A reference from inside its own recursive definition: the working table.
             cols = cte["work_columns"]
@@ -42,7 +42,7 @@ class CtePlanner:
         if plan is None:
             plan = cte["plan"] = self._cte_plan(cte)
         cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in plan.columns]
-        return Source(alias, cols), (lambda: plan.from_item_run())
+        return Source(alias, cols), (lambda: plan.from_item_run(materialized))
 
     def _cte_plan(self, cte):
         query = cte["query"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.sql.compiler.scope import ColumnMeta
+from engine.values import apply_affinity
 
 
 def real_affinity(row: tuple, positions) -> tuple:
@@ -43,9 +44,28 @@ class QueryPlan:
             return self.arm_collations
         return tuple(c.collation if c.has_collation else None for c in self.columns)
 
-    def from_item_run(self):
-        """``run`` as a FROM item sees it: integers in ``real_columns`` read as REAL."""
+    # A compound's first arm's column affinities. SQLite applies them to every row
+    # when it materializes the compound as a FROM item (see ``from_item_run``).
+    arm_affinities: tuple | None = None
+
+    def from_item_run(self, materialized: bool = False):
+        """``run`` as a FROM item sees it: integers in ``real_columns`` read as
+        REAL; when ``materialized`` (SQLite stores the subquery in an ephemeral
+        table rather than running it as a co-routine: ``sources.materialized``),
+        a compound's rows take its first arm's column affinities. O(columns) per
+        row when converting."""
         run, positions = self.run, self.real_columns
+        affinities = self.arm_affinities
+        if materialized and affinities and any(a not in (None, "BLOB") for a in affinities):
+            convert = [(i, a) for i, a in enumerate(affinities) if a not in (None, "BLOB")]
+
+            def stored():
+                for row in run():
+                    row = list(row)
+                    for i, a in convert:
+                        row[i] = apply_affinity(row[i], a)
+                    yield tuple(row)
+            return stored
         if not positions:
             return run
 

@@ -13,6 +13,22 @@ from engine.sql.compiler.table_functions import is_table_function, table_functio
 _SCHEMA_TABLES = ("sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema")
 
 
+def materialized(position: int, joins: list) -> bool:
+    """Whether SQLite materializes the FROM item at ``position`` (an ephemeral
+    table, where a compound's rows take its first arm's column affinities) rather
+    than running it as a co-routine: only the first item runs as a co-routine, and
+    only when it is alone or joined to the next by CROSS JOIN or LEFT JOIN (select.c,
+    sqlite3Select; a comma is an inner join). SQLite's query flattener can move a
+    subquery's FROM items into the enclosing query first; that is not modelled."""
+    if position:
+        return True
+    if not joins:
+        return False
+    nxt = joins[0].args
+    return not (nxt.get("kind") == "CROSS" and not nxt.get("comma")
+                or nxt.get("side") == "LEFT")
+
+
 class SourcePlanner:
     """Planner methods turning FROM items into sources (a mixin of ``Planner``)."""
 
@@ -26,8 +42,8 @@ class SourcePlanner:
             return lambda conjuncts, comp: self._no_from(conjuncts, comp)
         items = [(None, from_.this, None)] + [(j, j.this, j) for j in joins]
         steps = []
-        for join, item, join_node in items:
-            source, rows_fn = self._source(item, scope)
+        for i, (join, item, join_node) in enumerate(items):
+            source, rows_fn = self._source(item, scope, materialized(i, joins))
             scope.add(source)
             steps.append((source, rows_fn, join_node))
         return lambda conjuncts, comp: self._join_plan(steps, scope, conjuncts, comp)
@@ -43,8 +59,9 @@ class SourcePlanner:
             yield row
         return rows
 
-    def _source(self, item, scope):
-        """``(Source, rows_factory)`` for one FROM item."""
+    def _source(self, item, scope, materialized=False):
+        """``(Source, rows_factory)`` for one FROM item (``materialized``: see the
+        function ``materialized``)."""
         if is_table_function(item):  # json_each(...) / json_tree(...)
             return table_function_source(self, item, scope)
         if isinstance(item, exp.Table):
@@ -52,7 +69,7 @@ class SourcePlanner:
             alias = item.alias or name
             cte = self._find_cte(name) if not item.args.get("db") else None
             if cte is not None:
-                return self._cte_source(cte, alias, scope)
+                return self._cte_source(cte, alias, scope, materialized)
             if name.lower() in _SCHEMA_TABLES:
                 return self._schema_source(name, alias)
             table = self.session.table_for_query(name)
@@ -66,7 +83,7 @@ class SourcePlanner:
                     self.__dict__.setdefault("view_modes", []).append((name, store is not None))
                 if store is not False and store is not None:
                     return self._store_source(store, alias)
-                return self._view_source(view, alias, scope, name)
+                return self._view_source(view, alias, scope, name, materialized)
             return self._table_source(table, alias)
         if isinstance(item, exp.Subquery):
             alias = item.alias or ""
@@ -75,7 +92,7 @@ class SourcePlanner:
             if item.args.get("alias") is not None and item.args["alias"].columns:
                 for c, ident in zip(cols, item.args["alias"].columns):
                     c.name = ident.name
-            return Source(alias, cols), (lambda: plan.from_item_run())
+            return Source(alias, cols), (lambda: plan.from_item_run(materialized))
         if isinstance(item, exp.Values):
             plan = self._values(item, scope.parent)
             alias = item.alias or ""
@@ -122,7 +139,7 @@ class SourcePlanner:
         source = Source(alias, cols, rowid_slot=rowid_slot, table=table)
         return source, None  # rows come from the access path chosen in _join_plan
 
-    def _view_source(self, view_sql_ast, alias, scope, name=None):
+    def _view_source(self, view_sql_ast, alias, scope, name=None, materialized=False):
         query, col_names = view_sql_ast
         plan = self.query(query, None)
         cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in plan.columns]
@@ -131,7 +148,7 @@ class SourcePlanner:
         if col_names:
             for c, n in zip(cols, col_names):
                 c.name = n
-        return Source(alias, cols), (lambda: plan.from_item_run())
+        return Source(alias, cols), (lambda: plan.from_item_run(materialized))
 
     def _store_source(self, store, alias):
         """A materialized view read from its store (engine.ivm.store): a table source
