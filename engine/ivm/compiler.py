@@ -53,7 +53,8 @@ from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
 from engine.sql.compiler.window import collect_windows
 from engine.sql.dialect import Variable
-from engine.values import sort_key_function
+from engine.sql.compiler.sources import materialized
+from engine.values import apply_affinity, sort_key_function
 
 MATERIALIZED_PREFIX = "CREATE MATERIALIZED VIEW"
 
@@ -67,9 +68,24 @@ class Rel:
     # A compound's first arm's REAL columns: a FROM item reading it sees their
     # integers as REAL (SQLite's OP_RealAffinity; see QueryPlan.real_columns)
     real_columns: tuple = ()
+    # A compound's first arm's column affinities: applied to every row when SQLite
+    # materializes the compound as a FROM item (see QueryPlan.from_item_run)
+    arm_affinities: tuple | None = None
 
-    def from_item_stream(self):
-        """The stream as a FROM item sees it (integers in ``real_columns`` as REAL)."""
+    def from_item_stream(self, materialized: bool = False):
+        """The stream as a FROM item sees it: integers in ``real_columns`` as REAL;
+        when ``materialized`` (engine.sql.compiler.sources.materialized), a
+        compound's rows with its first arm's column affinities."""
+        affinities = self.arm_affinities
+        if materialized and affinities and any(a not in (None, "BLOB") for a in affinities):
+            convert_at = [(i, a) for i, a in enumerate(affinities) if a not in (None, "BLOB")]
+
+            def stored(row):
+                row = list(row)
+                for i, a in convert_at:
+                    row[i] = apply_affinity(row[i], a)
+                return strict(tuple(row))
+            return self.stream.map(stored)
         positions = self.real_columns
         if not positions:
             return self.stream
@@ -332,7 +348,7 @@ class ViewCompiler:
             if joins:
                 raise OperationalError("not supported by turso_stream: JOIN without FROM")
             return self._constant([()])
-        source, stream = self._source(from_.this)
+        source, stream = self._source(from_.this, materialized(0, joins))
         scope.add(source)
         left_sources = [source]
         binding = binding_slots(source, self.param_count)
@@ -341,7 +357,7 @@ class ViewCompiler:
         for join in joins:
             if join.args.get("kind") and str(join.args["kind"]).upper() == "LATERAL":
                 raise unsupported("LATERAL joins in a materialized view")
-            source, right = self._source(join.this)
+            source, right = self._source(join.this, True)
             scope.add(source)
             conds = self.planner._join_conditions(join, source, left_sources, scope, padded)
             kind = _join_kind(join)
@@ -362,8 +378,9 @@ class ViewCompiler:
         self._from_where = moved
         return stream
 
-    def _source(self, item):
-        """``(Source, stream)`` for one FROM item."""
+    def _source(self, item, materialized=False):
+        """``(Source, stream)`` for one FROM item (``materialized``: as in
+        engine.sql.compiler.sources)."""
         alias_node = item.args.get("alias")
         if isinstance(item, exp.Table):
             name = item.name
@@ -376,21 +393,23 @@ class ViewCompiler:
                                     and bool(with_.args.get("recursive")))
             if cte is not None:
                 from engine.ivm.recursion import cte_relation
-                return self._derived(cte_relation(self, cte), alias, cte.args.get("alias"))
+                return self._derived(cte_relation(self, cte), alias, cte.args.get("alias"),
+                                     materialized)
             table = self.session.table_for_query(name)
             if table is not None:
                 source = self.planner._table_source(table, alias)[0]
                 return source, self._input(table.name.lower())
-            return self._view(name, alias)
+            return self._view(name, alias, materialized)
         if isinstance(item, exp.Subquery):
             if self.param_count and reads_params(self, item.this):
                 return bound_source(self, item.this, item.alias or "", alias_node)
-            return self._derived(self.query(item.this), item.alias or "", alias_node)
+            return self._derived(self.query(item.this), item.alias or "", alias_node,
+                                 materialized)
         if isinstance(item, exp.Values):
             return self._derived(self._values(item), item.alias or "", alias_node)
         raise unsupported(f"FROM item {item.sql(dialect='sqlite')} in a materialized view")
 
-    def _view(self, name, alias):
+    def _view(self, name, alias, materialized=False):
         found = self.session.view_for_query(name)
         if found is None:
             if name.lower() in ("sqlite_master", "sqlite_schema", "sqlite_temp_master",
@@ -408,14 +427,14 @@ class ViewCompiler:
         rel = self.query(query)
         cols = [ColumnMeta(n if names else c.name, c.affinity, c.collation)
                 for c, n in zip(rel.columns, names or rel.columns)]
-        return Source(alias, cols), rel.from_item_stream()
+        return Source(alias, cols), rel.from_item_stream(materialized)
 
-    def _derived(self, rel: Rel, alias: str, alias_node):
+    def _derived(self, rel: Rel, alias: str, alias_node, materialized=False):
         cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in rel.columns]
         if alias_node is not None and alias_node.columns:
             for c, ident in zip(cols, alias_node.columns):
                 c.name = ident.name
-        return Source(alias, cols), rel.from_item_stream()
+        return Source(alias, cols), rel.from_item_stream(materialized)
 
     def _find_cte(self, name):
         for level in reversed(self.ctes):
@@ -661,7 +680,8 @@ class ViewCompiler:
             stream = self._top_k(stream, node, comp, terms, 0)
         real = left.real_columns or tuple(
             i for i, c in enumerate(left.columns) if c.affinity == "REAL")
-        return Rel(stream, columns, real)
+        return Rel(stream, columns, real,
+                   left.arm_affinities or tuple(c.affinity for c in left.columns))
 
     def _values(self, node) -> Rel:
         if self.param_count and mentions_params(node):

@@ -71,3 +71,41 @@ def test_shell_schema_and_population_progress():
     assert "CREATE MATERIALIZED VIEW m AS SELECT a FROM big WHERE a > 10\n/* m(a) */;" in out.getvalue()
     assert shell.conn.execute("SELECT count(*) FROM m").fetchall() == [(44_989,)]
     shell.close()
+
+
+def test_compound_joined_as_a_from_item_takes_its_first_arms_affinities():
+    """A compound SQLite materializes (joined to another item) stores its rows with
+    its first arm's column affinities; a lone one only reads integers as REAL. The
+    view holds sqlite3's plain-view rows, typed, before and after an insert."""
+    setup = """
+        CREATE TABLE t(a INTEGER, b TEXT, r REAL);
+        CREATE TABLE one(z);
+        INSERT INTO t VALUES (5, '7', 1.5);
+        INSERT INTO one VALUES (1);
+    """
+    views = {
+        "j": "SELECT typeof(c0) AS ty, c0 FROM (SELECT a AS c0 FROM t UNION ALL "
+             "SELECT b FROM t) AS q, one",
+        "k": "SELECT typeof(c0) AS ty, c0 FROM one JOIN (SELECT b AS c0 FROM t UNION "
+             "SELECT a FROM t) AS q ON 1",
+        "lone": "SELECT typeof(c0) AS ty, c0 FROM (SELECT a AS c0 FROM t UNION ALL "
+                "SELECT b FROM t) AS q",
+        "real": "SELECT typeof(c0) AS ty, c0 FROM (SELECT r AS c0 FROM t UNION ALL "
+                "SELECT a FROM t) AS q CROSS JOIN one",
+    }
+    conn, oracle = turso_stream.connect(":memory:"), sqlite3.connect(":memory:")
+    conn.executescript(setup)
+    oracle.executescript(setup)
+    for name, sql in views.items():
+        conn.execute(f"CREATE MATERIALIZED VIEW {name} AS {sql}")
+        oracle.execute(f"CREATE VIEW {name} AS {sql}")
+    for step in ("INSERT INTO t VALUES ('8', 9, 2.0)", None):
+        for name in views:
+            ours = sorted(conn.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
+            theirs = sorted(oracle.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
+            assert ours == theirs, name
+        if step:
+            conn.execute(step)
+            conn.commit()
+            oracle.execute(step)
+    assert ("integer", 7) in conn.execute("SELECT * FROM j").fetchall()
