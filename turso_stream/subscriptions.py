@@ -14,7 +14,7 @@ Delivery rules (engine side in ``engine.ivm.subscriptions``):
 
 * callbacks run after the commit is durable and its locks are released, in
   commit order, never concurrently for one subscription (each subscription
-  is a serial queue drained by a small shared thread pool);
+  is a serial queue drained by a few shared worker threads);
 * a callback that raises is logged (logger ``turso_stream.subscriptions``)
   and isolated: other subscribers, later changes and the commit are unaffected;
 * a slow subscriber never blocks writers: its queue is bounded
@@ -31,10 +31,11 @@ Delivery rules (engine side in ``engine.ivm.subscriptions``):
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 
 from dbsp import ZSet
 
@@ -150,11 +151,25 @@ class SubscriptionHandle:
 
 
 class Dispatcher:
-    """Serial per-subscription queues drained by a small shared thread pool."""
+    """Serial per-subscription queues drained by a few shared worker threads.
 
-    def __init__(self, max_pending: int = MAX_PENDING):
+    A committer's cost per notified subscription is a deque append and, when a
+    worker is idle, one lock release to wake it (a ThreadPoolExecutor.submit,
+    with its Future, cost the committing thread 4 us more). Subscriptions with
+    queued changes wait in ``_ready``; a worker drains one subscription's queue
+    at a time, so one subscription's callbacks never run concurrently and run in
+    commit order. Workers are daemon threads started on first use; at interpreter
+    exit ``_drain_at_exit`` lets them finish what is queued (at most 5 s).
+    """
+
+    def __init__(self, max_pending: int = MAX_PENDING, workers: int = _WORKERS):
         self.max_pending = max_pending
-        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="turso-sub")
+        self._workers = workers
+        self._started = 0
+        self._mutex = threading.Lock()     # guards _ready, _idle and _started
+        self._ready: collections.deque = collections.deque()  # handles to drain
+        self._idle: list = []              # wake locks of sleeping workers
+        self._busy = 0                     # workers draining a handle
 
     def deliver(self, notifications) -> None:
         """The hub's after-commit sink: queue each notification (commit order)."""
@@ -173,7 +188,35 @@ class Dispatcher:
             if handle._scheduled:
                 return
             handle._scheduled = True
-        self._pool.submit(self._drain, handle)
+        with self._mutex:
+            self._ready.append(handle)
+            if self._idle:
+                self._idle.pop().release()
+            elif self._started < self._workers:
+                self._started += 1
+                threading.Thread(target=self._work, name=f"turso-sub-{self._started}",
+                                 daemon=True).start()
+
+    def _work(self) -> None:
+        """A worker: drain ready subscriptions; sleep on a lock of its own when none."""
+        wake = threading.Lock()
+        wake.acquire()
+        mutex, ready = self._mutex, self._ready
+        while True:
+            mutex.acquire()
+            if not ready:
+                self._idle.append(wake)
+                mutex.release()
+                wake.acquire()
+                continue
+            handle = ready.popleft()
+            self._busy += 1
+            mutex.release()
+            try:
+                self._drain(handle)
+            finally:
+                with mutex:
+                    self._busy -= 1
 
     @staticmethod
     def _drain(handle: SubscriptionHandle) -> None:
@@ -190,9 +233,24 @@ class Dispatcher:
                 log.exception("subscription callback %r raised", handle._callback)
             handle.delivered += 1
 
+    def pending(self) -> bool:
+        """Whether any subscription has changes queued or being delivered."""
+        with self._mutex:
+            return bool(self._ready) or self._busy > 0
+
+
+def _drain_at_exit() -> None:
+    """At interpreter exit, give queued deliveries up to 5 s to run (workers are
+    daemon threads; ThreadPoolExecutor, used before, joined them likewise)."""
+    deadline = time.monotonic() + 5.0
+    for d in list(_dispatchers.values()):
+        while d.pending() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
 
 _dispatchers: dict = {}
 _dispatchers_lock = threading.Lock()
+atexit.register(_drain_at_exit)
 
 
 def dispatcher_for(hub) -> Dispatcher:

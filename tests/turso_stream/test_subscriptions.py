@@ -442,3 +442,30 @@ def test_limit_and_offset_parameters_rank_per_binding():
     with pytest.raises(sqlite3.IntegrityError, match="datatype mismatch"):
         oracle.execute(sql, ("x", 0)).fetchall()
     assert len(conn._db.subscription_hub.queries[sql].bindings) == 4  # nothing half-added
+
+
+def test_queued_deliveries_run_before_the_interpreter_exits():
+    """Delivery threads are daemons: at exit, changes still queued are delivered
+    (bounded wait), as the thread pool used before guaranteed."""
+    import subprocess
+    import sys
+    import textwrap
+    root = __file__.rsplit("/tests/", 1)[0]
+    code = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {root!r})
+        import turso_stream
+        conn = turso_stream.connect(":memory:", isolation_level=None)
+        conn.execute("CREATE TABLE t(a)")
+        def cb(change):
+            time.sleep(0.01)  # slower than the writer: changes queue up
+            if not change.initial:
+                print("got", change.inserted[0][0], flush=True)
+        conn.subscribe("SELECT a FROM t", (), cb)
+        for i in range(5):
+            conn.execute("INSERT INTO t VALUES (?)", (i,))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["got", "0", "got", "1", "got", "2", "got", "3", "got", "4"]
