@@ -53,8 +53,9 @@ from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
 from engine.sql.compiler.window import collect_windows
 from engine.sql.dialect import Variable
+from engine.sql.compiler.plan import affinity_converter
 from engine.sql.compiler.sources import materialized
-from engine.values import apply_affinity, sort_key_function
+from engine.values import sort_key_function
 
 MATERIALIZED_PREFIX = "CREATE MATERIALIZED VIEW"
 
@@ -76,16 +77,9 @@ class Rel:
         """The stream as a FROM item sees it: integers in ``real_columns`` as REAL;
         when ``materialized`` (engine.sql.compiler.sources.materialized), a
         compound's rows with its first arm's column affinities."""
-        affinities = self.arm_affinities
-        if materialized and affinities and any(a not in (None, "BLOB") for a in affinities):
-            convert_at = [(i, a) for i, a in enumerate(affinities) if a not in (None, "BLOB")]
-
-            def stored(row):
-                row = list(row)
-                for i, a in convert_at:
-                    row[i] = apply_affinity(row[i], a)
-                return strict(tuple(row))
-            return self.stream.map(stored)
+        convert = affinity_converter(self.arm_affinities) if materialized else None
+        if convert is not None:
+            return self.stream.map(lambda row: strict(convert(row)))
         positions = self.real_columns
         if not positions:
             return self.stream

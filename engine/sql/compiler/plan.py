@@ -18,6 +18,24 @@ def real_affinity(row: tuple, positions) -> tuple:
     return row
 
 
+def affinity_converter(affinities):
+    """``row -> row`` giving the values the column ``affinities`` (None or BLOB:
+    left alone), as an ephemeral table stores a materialized compound's rows; None
+    when no column converts. O(columns) per row."""
+    if not affinities:
+        return None
+    convert_at = [(i, a) for i, a in enumerate(affinities) if a not in (None, "BLOB")]
+    if not convert_at:
+        return None
+
+    def convert(row):
+        row = list(row)
+        for i, a in convert_at:
+            row[i] = apply_affinity(row[i], a)
+        return tuple(row)
+    return convert
+
+
 class QueryPlan:
     """A compiled query: ``columns`` and ``run()`` (a fresh generator per call)."""
 
@@ -55,17 +73,9 @@ class QueryPlan:
         a compound's rows take its first arm's column affinities. O(columns) per
         row when converting."""
         run, positions = self.run, self.real_columns
-        affinities = self.arm_affinities
-        if materialized and affinities and any(a not in (None, "BLOB") for a in affinities):
-            convert = [(i, a) for i, a in enumerate(affinities) if a not in (None, "BLOB")]
-
-            def stored():
-                for row in run():
-                    row = list(row)
-                    for i, a in convert:
-                        row[i] = apply_affinity(row[i], a)
-                    yield tuple(row)
-            return stored
+        convert = affinity_converter(self.arm_affinities) if materialized else None
+        if convert is not None:
+            return lambda: map(convert, run())
         if not positions:
             return run
 
