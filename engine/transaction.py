@@ -492,6 +492,10 @@ class Transaction:
             if row is not None:
                 if key >= nxt:
                     self.next_rowid[tname] = key + 1
+                elif nxt == 1 and key < 0:
+                    # 1 is also an empty table's first rowid, where a negative key
+                    # becomes the max: recompute on the next allocation.
+                    del self.next_rowid[tname]
             elif key == nxt - 1:
                 del self.next_rowid[tname]
 

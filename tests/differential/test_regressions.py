@@ -436,3 +436,29 @@ def test_materialized_compound_from_item_takes_first_arm_affinity(first, second)
                       for frm in froms for op in ("UNION ALL", "UNION")]
               + [f"WITH q AS (SELECT {first} AS c0 FROM t1 UNION ALL SELECT {second}) "
                  f"SELECT typeof(c0), c0 FROM q{tail}" for tail in ("", ", one")])
+
+
+def test_new_rowid_after_an_ignored_insert_and_a_negative_key():
+    """In a transaction, an insert that failed (OR IGNORE on a CHECK) left the next
+    rowid cached at 1 (an empty table's first); a negative key inserted next became
+    the max, and the following new rowid must be max + 1 (0), not 1."""
+    import sqlite3
+
+    import turso_stream
+
+    setup = "CREATE TABLE d(id INTEGER PRIMARY KEY, c INTEGER NOT NULL DEFAULT 0 CHECK (c < 100))"
+    runs = [
+        ["BEGIN", "INSERT OR IGNORE INTO d(c) VALUES ('zz')",
+         "INSERT INTO d(id) VALUES (-1), (NULL) RETURNING id"],
+        ["BEGIN", "INSERT OR IGNORE INTO d(c) VALUES ('zz')",
+         "INSERT INTO d(id) VALUES (0), (-3), (NULL) RETURNING id"],
+        ["BEGIN", "INSERT OR IGNORE INTO d(c) VALUES ('zz')",
+         "INSERT INTO d(id) VALUES (-3), (NULL), (NULL) RETURNING id"],
+    ]
+    for statements in runs:
+        results = []
+        for module in (sqlite3, turso_stream):
+            conn = module.connect(":memory:", isolation_level=None)
+            conn.execute(setup)
+            results.append([conn.execute(s).fetchall() for s in statements])
+        assert results[0] == results[1], statements
