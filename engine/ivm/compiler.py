@@ -53,7 +53,7 @@ from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
 from engine.sql.compiler.window import collect_windows
 from engine.sql.dialect import Variable
-from engine.sql.compiler.plan import affinity_converter
+from engine.sql.compiler.plan import affinity_converter, from_item_columns
 from engine.sql.compiler.sources import materialized
 from engine.values import sort_key_function
 
@@ -424,7 +424,7 @@ class ViewCompiler:
         return Source(alias, cols), rel.from_item_stream(materialized)
 
     def _derived(self, rel: Rel, alias: str, alias_node, materialized=False):
-        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in rel.columns]
+        cols = from_item_columns(rel.columns, rel.arm_affinities)
         if alias_node is not None and alias_node.columns:
             for c, ident in zip(cols, alias_node.columns):
                 c.name = ident.name

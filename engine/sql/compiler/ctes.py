@@ -7,7 +7,7 @@ from sqlglot import exp
 
 from engine.errors import OperationalError
 from engine.sql.compiler.ordering import _row_key_function
-from engine.sql.compiler.plan import QueryPlan, real_affinity
+from engine.sql.compiler.plan import QueryPlan, from_item_columns, real_affinity
 from engine.sql.compiler.scope import ColumnMeta, Source
 
 
@@ -41,7 +41,7 @@ class CtePlanner:
         plan = cte.get("plan")
         if plan is None:
             plan = cte["plan"] = self._cte_plan(cte)
-        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in plan.columns]
+        cols = from_item_columns(plan.columns, plan.arm_affinities)
         return Source(alias, cols), (lambda: plan.from_item_run(materialized))
 
     def _cte_plan(self, cte):

@@ -18,6 +18,16 @@ def real_affinity(row: tuple, positions) -> tuple:
     return row
 
 
+def from_item_columns(columns, arm_affinities=None) -> list[ColumnMeta]:
+    """Fresh ``ColumnMeta`` of a query's result columns as a FROM item (subquery,
+    CTE, view) exposes them: a compound's columns have its first arm's affinity,
+    which comparisons with them apply (SQLite's column affinity of a compound
+    subquery). O(columns)."""
+    arm = arm_affinities or (None,) * len(columns)
+    return [ColumnMeta(c.name, a if a is not None else c.affinity, c.collation, c.decltype)
+            for c, a in zip(columns, arm)]
+
+
 def affinity_converter(affinities):
     """``row -> row`` giving the values the column ``affinities`` (None or BLOB:
     left alone), as an ephemeral table stores a materialized compound's rows; None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.errors import OperationalError
+from engine.sql.compiler.plan import from_item_columns
 from engine.sql.compiler.scope import ColumnMeta, Source
 from engine.sql.compiler.table_functions import is_table_function, table_function_source
 
@@ -88,7 +89,7 @@ class SourcePlanner:
         if isinstance(item, exp.Subquery):
             alias = item.alias or ""
             plan = self.query(item.this, scope.parent)
-            cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in plan.columns]
+            cols = from_item_columns(plan.columns, plan.arm_affinities)
             if item.args.get("alias") is not None and item.args["alias"].columns:
                 for c, ident in zip(cols, item.args["alias"].columns):
                     c.name = ident.name
@@ -142,7 +143,7 @@ class SourcePlanner:
     def _view_source(self, view_sql_ast, alias, scope, name=None, materialized=False):
         query, col_names = view_sql_ast
         plan = self.query(query, None)
-        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in plan.columns]
+        cols = from_item_columns(plan.columns, plan.arm_affinities)
         if not col_names and name is not None:
             col_names = self.session.view_names(name, query, cols)
         if col_names:
