@@ -319,7 +319,9 @@ class Database:
         without their general cases, in one frame: on this path a Python call
         costs as much as a dozen statements. Everything else goes to
         ``_commit_general``; tests/engine/test_commit_paths.py holds both paths to
-        the same change sets, state and log.
+        the same change sets, state and log. A reader that begins between the check
+        below and the install (it takes the state lock in between) is seen under the
+        lock: the versions it reads are then kept, as the general path keeps them.
         """
         if not (txn.holds_lock and self._active_count == 1 and txn.mode != CONCURRENT
                 and not txn.catalog_changed and txn.user_version is None
@@ -366,9 +368,13 @@ class Database:
         changes = ChangeSet(ts, txn.id, now, out, False)
         try:
             with self._state_lock:  # see _publish
-                for t, writes in plan:
-                    out[t.key] = t.versions.install_latest(writes, ts) if not t.indexes \
-                        else self._install(t, writes, ts, False)
+                if self._active_count == 1:
+                    for t, writes in plan:
+                        out[t.key] = t.versions.install_latest(writes, ts) if not t.indexes \
+                            else self._install(t, writes, ts, False)
+                else:  # a reader began since the check above: keep the versions it sees
+                    for t, writes in plan:
+                        out[t.key] = self._install(t, writes, ts, True)
                 for hook in self.commit_hooks:
                     hook(changes)
                 self.last_ts = ts

@@ -81,3 +81,36 @@ def test_row_returning_to_an_old_key_under_an_old_snapshot_keeps_one_index_entry
     db._check()
     index = db.tables["t"].indexes[-1]
     assert len(index) == 1
+
+
+def test_reader_beginning_during_a_simple_commit_keeps_its_snapshot(monkeypatch):
+    """The one-frame commit path decides "no other snapshot" before taking the state
+    lock; a reader that begins in between must still read the state before the
+    commit (its versions kept), not rows overwritten in place."""
+    import engine.database as database
+
+    db = Database()
+    with db.begin() as txn:
+        txn.create_table("CREATE TABLE acct(id INTEGER PRIMARY KEY, balance INTEGER)")
+        txn.insert("acct", (1, 100))
+        txn.insert("acct", (2, 100))
+    readers = []
+    real_changeset = database.ChangeSet
+
+    def changeset_then_reader(*args):
+        if not readers:
+            readers.append(db.begin())   # after the check, before the install
+        return real_changeset(*args)
+
+    monkeypatch.setattr(database, "ChangeSet", changeset_then_reader)
+    txn = db.begin("IMMEDIATE")
+    txn.update("acct", 1, (1, 50))
+    txn.update("acct", 2, (2, 150))
+    txn.commit()
+    monkeypatch.setattr(database, "ChangeSet", real_changeset)
+    reader = readers[0]
+    assert [row for _k, row in reader.scan("acct")] == [(1, 100), (2, 100)]
+    reader.rollback()
+    with db.begin() as after:
+        assert [row for _k, row in after.scan("acct")] == [(1, 50), (2, 150)]
+    db._check()
