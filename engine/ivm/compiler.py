@@ -424,7 +424,7 @@ class ViewCompiler:
         return Source(alias, cols), rel.from_item_stream(materialized)
 
     def _derived(self, rel: Rel, alias: str, alias_node, materialized=False):
-        cols = from_item_columns(rel.columns, rel.arm_affinities)
+        cols = from_item_columns(rel.columns, rel.arm_affinities, materialized)
         if alias_node is not None and alias_node.columns:
             for c, ident in zip(cols, alias_node.columns):
                 c.name = ident.name

@@ -79,7 +79,8 @@ def _fixed_point(vc, cte, name):
                                   "recursive CTE of a materialized view")
     outer = [init.from_item_stream()]
     plans = [_plan_step(vc, step, name, outer, distinct) for step in steps]
-    alias_cols = [ColumnMeta(c.name, c.affinity, c.collation) for c in columns]
+    alias_cols = [ColumnMeta(c.name, c.affinity, c.collation, conforming=False)
+                  for c in columns]  # queued rows: not stored through the affinities
 
     # The CTE's table has the setup's column affinities: REAL ones read as REAL, in
     # every iteration (SQLite stores queued rows with that affinity).
@@ -100,7 +101,8 @@ def _fixed_point(vc, cte, name):
     vc.explain.append(f"WITH RECURSIVE {name}: incremental fixed point "
                       f"({'set' if distinct else 'multiset'}, {word})")
     from engine.ivm.compiler import Rel
-    return Rel(outer[0].apply(op, *outer[1:]), columns)
+    return Rel(outer[0].apply(op, *outer[1:]), columns,
+               arm_affinities=tuple(c.affinity for c in columns))
 
 
 def _split(query, name):

@@ -488,3 +488,22 @@ def test_compound_from_item_column_compares_with_first_arm_affinity(first, secon
         f"SELECT * FROM ({inner}) JOIN t1 ON c = t1.a",
         f"SELECT typeof(c), c FROM ({inner}), t1",
     ])
+
+
+def test_recursive_cte_column_compares_with_setup_affinity():
+    """A recursive CTE's queued rows are not stored through its columns' affinities
+    (the setup's), but comparisons apply them: '1' from a later step equals the
+    INTEGER 1 of a join partner. Read through a join, SQLite materializes the CTE and
+    the rows take those affinities; read alone they keep their own types. (Both
+    operands of a numeric comparison are converted unless both are stored columns.)"""
+    setup = ["CREATE TABLE t1(a INTEGER, b, c INTEGER)",
+             "INSERT INTO t1 VALUES (-2, NULL, 1), (NULL, '1', -2)"]
+    cte = "WITH RECURSIVE r(y) AS (SELECT a FROM t1 WHERE a = -2 UNION SELECT '1' FROM r LIMIT 2) "
+    check_all(setup, [
+        "WITH RECURSIVE r(x, y) AS (SELECT (typeof(s2.a) || s2.a), s2.a FROM t1 AS s2 UNION "
+        "SELECT r.x, e1.b FROM r JOIN t1 AS e1 ON r.y = e1.c) SELECT x, y FROM r",
+        cte + "SELECT * FROM r JOIN t1 AS e1 ON r.y = e1.c",
+        cte + "SELECT y, typeof(y) FROM r",
+        cte + "SELECT * FROM r WHERE y = 1",
+        cte + "SELECT r.y = e1.c FROM r, t1 AS e1",
+    ])

@@ -36,12 +36,15 @@ class CtePlanner:
             # A reference from inside its own recursive definition: the working table.
             cols = cte["work_columns"]
             work = cte["work"]
-            return Source(alias, [ColumnMeta(c.name, c.affinity, c.collation) for c in cols]), \
+            # Queued rows are not stored through the columns' affinities, which
+            # comparisons still apply (so: not conforming).
+            return Source(alias, [ColumnMeta(c.name, c.affinity, c.collation, conforming=False)
+                                  for c in cols]), \
                 (lambda: (lambda: iter(list(work))))
         plan = cte.get("plan")
         if plan is None:
             plan = cte["plan"] = self._cte_plan(cte)
-        cols = from_item_columns(plan.columns, plan.arm_affinities)
+        cols = from_item_columns(plan.columns, plan.arm_affinities, materialized)
         return Source(alias, cols), (lambda: plan.from_item_run(materialized))
 
     def _cte_plan(self, cte):
@@ -114,7 +117,10 @@ class CtePlanner:
                 if head > 4096:
                     del queue[:head]
                     head = 0
-        return QueryPlan(columns, run)
+        plan = QueryPlan(columns, run)
+        # A compound: the setup's affinities, applied where SQLite materializes it
+        plan.arm_affinities = tuple(c.affinity for c in columns)
+        return plan
 
 
 def _references(node, name: str) -> bool:

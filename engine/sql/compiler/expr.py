@@ -45,6 +45,7 @@ class Compiled:
     constant: bool = False
     column_name: str | None = None  # the declared name, for a plain column reference
     decltype: str | None = None     # the declared type, for a plain column reference
+    conforming: bool = True         # ColumnMeta.conforming, for a column reference
 
 
 class Runtime:
@@ -202,7 +203,8 @@ class ExprCompiler:
         # "" marks a column standing for a bound value (view parameters), which has none
         coll = meta.collation
         return Compiled(fn, meta.affinity, "BINARY" if coll is None else (coll or None),
-                        column_name=meta.name, decltype=meta.decltype)
+                        column_name=meta.name, decltype=meta.decltype,
+                        conforming=meta.conforming)
 
     def _mark_correlated(self, target) -> None:
         s = self.scope
@@ -269,7 +271,8 @@ class ExprCompiler:
             if fast is not None:
                 return fast
         if aff is None or (aff == NUMERIC and left.affinity in (INTEGER, REAL, NUMERIC)
-                           and right.affinity in (INTEGER, REAL, NUMERIC)):
+                           and right.affinity in (INTEGER, REAL, NUMERIC)
+                           and left.conforming and right.conforming):
             if coll == "BINARY":
                 return lambda row: op(a(row), b(row))
             return lambda row: op(a(row), b(row), coll)
@@ -397,7 +400,8 @@ class ExprCompiler:
         session = self.rt.session
         if session is not None and not session.collation_exists(coll):
             raise OperationalError(f"no such collation sequence: {coll}")
-        return Compiled(inner.fn, inner.affinity, coll, True, inner.constant)
+        return Compiled(inner.fn, inner.affinity, coll, True, inner.constant,
+                        conforming=inner.conforming)
 
     def _cast(self, node):
         """``CAST(x AS type)``: the type's affinity; x's collation, a column's too, passes

@@ -18,14 +18,18 @@ def real_affinity(row: tuple, positions) -> tuple:
     return row
 
 
-def from_item_columns(columns, arm_affinities=None) -> list[ColumnMeta]:
+def from_item_columns(columns, arm_affinities=None, materialized=False) -> list[ColumnMeta]:
     """Fresh ``ColumnMeta`` of a query's result columns as a FROM item (subquery,
     CTE, view) exposes them: a compound's columns have its first arm's affinity,
     which comparisons with them apply (SQLite's column affinity of a compound
-    subquery). O(columns)."""
-    arm = arm_affinities or (None,) * len(columns)
-    return [ColumnMeta(c.name, a if a is not None else c.affinity, c.collation, c.decltype)
-            for c, a in zip(columns, arm)]
+    subquery); their values conform to it only when ``materialized`` (stored
+    through it, ``from_item_run``). O(columns)."""
+    if not arm_affinities:
+        return [ColumnMeta(c.name, c.affinity, c.collation, c.decltype,
+                           conforming=c.conforming) for c in columns]
+    return [ColumnMeta(c.name, a if a is not None else c.affinity, c.collation, c.decltype,
+                       conforming=materialized or (a is None and c.conforming))
+            for c, a in zip(columns, arm_affinities)]
 
 
 def affinity_converter(affinities):

@@ -44,7 +44,8 @@ def _output_meta(item, compiled: Compiled) -> ColumnMeta:
     decltype = compiled.decltype if isinstance(inner, exp.Column) else None
     return ColumnMeta(name, compiled.affinity, compiled.collation or "BINARY", decltype,
                       explicit_collation=compiled.explicit_collation,
-                      has_collation=compiled.collation is not None)
+                      has_collation=compiled.collation is not None,
+                      conforming=compiled.conforming)
 
 
 def _projector(fns):

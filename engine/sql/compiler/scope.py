@@ -29,6 +29,10 @@ class ColumnMeta:
     # False for a result expression with no collation at all (sqlite3ExprCollSeq is
     # NULL: not a column, no COLLATE): a compound takes a later arm's collation then
     has_collation: bool = True
+    # Its values were stored through its affinity (a table's column): comparing two
+    # such numeric columns converts nothing. False for a compound's, or a recursive
+    # CTE's, column, whose rows from later arms were not (see ``comparison``).
+    conforming: bool = True
 
 
 @dataclass(slots=True)

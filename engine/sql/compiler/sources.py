@@ -89,7 +89,7 @@ class SourcePlanner:
         if isinstance(item, exp.Subquery):
             alias = item.alias or ""
             plan = self.query(item.this, scope.parent)
-            cols = from_item_columns(plan.columns, plan.arm_affinities)
+            cols = from_item_columns(plan.columns, plan.arm_affinities, materialized)
             if item.args.get("alias") is not None and item.args["alias"].columns:
                 for c, ident in zip(cols, item.args["alias"].columns):
                     c.name = ident.name
@@ -143,7 +143,7 @@ class SourcePlanner:
     def _view_source(self, view_sql_ast, alias, scope, name=None, materialized=False):
         query, col_names = view_sql_ast
         plan = self.query(query, None)
-        cols = from_item_columns(plan.columns, plan.arm_affinities)
+        cols = from_item_columns(plan.columns, plan.arm_affinities, materialized)
         if not col_names and name is not None:
             col_names = self.session.view_names(name, query, cols)
         if col_names:
