@@ -419,8 +419,11 @@ class ViewCompiler:
                                     for c in columns])
             return source, self._input(name.lower())
         rel = self.query(query)
-        cols = [ColumnMeta(n if names else c.name, c.affinity, c.collation)
-                for c, n in zip(rel.columns, names or rel.columns)]
+        cols = from_item_columns(rel.columns, rel.arm_affinities, materialized)
+        for c, n in zip(cols, names or ()):
+            c.name = n
+        for c in cols:
+            c.decltype = None  # (as before: a view's columns lend no declared type here)
         return Source(alias, cols), rel.from_item_stream(materialized)
 
     def _derived(self, rel: Rel, alias: str, alias_node, materialized=False):

@@ -109,3 +109,24 @@ def test_compound_joined_as_a_from_item_takes_its_first_arms_affinities():
             conn.commit()
             oracle.execute(step)
     assert ("integer", 7) in conn.execute("SELECT * FROM j").fetchall()
+
+
+def test_plain_view_over_a_compound_inside_a_materialized_view():
+    """A plain view over a compound, read by a materialized view, behaves as in a
+    query: its column compares with the first arm's affinity and, joined, its rows
+    take that affinity."""
+    setup = """
+        CREATE TABLE t1(a INTEGER); CREATE TABLE t2(b TEXT);
+        INSERT INTO t1 VALUES (1); INSERT INTO t2 VALUES ('5'), ('1');
+        CREATE VIEW u AS SELECT a AS c FROM t1 UNION SELECT b FROM t2;
+    """
+    queries = ["SELECT * FROM u WHERE c = 5", "SELECT * FROM u JOIN t1 ON u.c = t1.a",
+               "SELECT typeof(c), c FROM u, t1"]
+    for i, sql in enumerate(queries):
+        conn, oracle = turso_stream.connect(":memory:"), sqlite3.connect(":memory:")
+        conn.executescript(setup)
+        oracle.executescript(setup)
+        conn.execute(f"CREATE MATERIALIZED VIEW m{i} AS {sql}")
+        theirs = sorted(oracle.execute(sql).fetchall(), key=repr)
+        assert sorted(conn.execute(f"SELECT * FROM m{i}").fetchall(), key=repr) == theirs, sql
+        assert sorted(conn.execute(sql).fetchall(), key=repr) == theirs, sql
