@@ -53,7 +53,7 @@ from engine.sql.compiler.query import Planner
 from engine.sql.compiler.scope import ColumnMeta, Scope, Source
 from engine.sql.compiler.window import collect_windows
 from engine.sql.dialect import Variable
-from engine.sql.compiler.plan import affinity_converter, from_item_columns
+from engine.sql.compiler.plan import affinity_converter, from_item_columns, stored_affinities
 from engine.sql.compiler.sources import materialized
 from engine.values import sort_key_function
 
@@ -77,7 +77,8 @@ class Rel:
         """The stream as a FROM item sees it: integers in ``real_columns`` as REAL;
         when ``materialized`` (engine.sql.compiler.sources.materialized), a
         compound's rows with its first arm's column affinities."""
-        convert = affinity_converter(self.arm_affinities) if materialized else None
+        convert = affinity_converter(
+            stored_affinities(self.columns, self.arm_affinities)) if materialized else None
         if convert is not None:
             return self.stream.map(lambda row: strict(convert(row)))
         positions = self.real_columns

@@ -507,3 +507,24 @@ def test_recursive_cte_column_compares_with_setup_affinity():
         cte + "SELECT * FROM r WHERE y = 1",
         cte + "SELECT r.y = e1.c FROM r, t1 AS e1",
     ])
+
+
+def test_materialized_subquery_reading_a_compound_column_takes_its_affinity():
+    """A subquery SQLite materializes stores its rows through its columns' affinities;
+    a column read from a compound has the compound's first-arm affinity, so the text
+    '7' of a later arm reads as 7 through a join (and stays text when the subquery
+    runs as a co-routine, or when an expression of it has no affinity)."""
+    setup = ["CREATE TABLE t1(a INTEGER, b INTEGER)", "INSERT INTO t1 VALUES (0, NULL)"]
+    inner = "(SELECT a AS c0 FROM t1 UNION SELECT '7') AS q"
+    check_all(setup, [
+        f"SELECT x.c0, typeof(x.c0) FROM t1, (SELECT q.c0 AS c0 FROM {inner}) AS x",
+        f"SELECT x.c0, typeof(x.c0) FROM (SELECT q.c0 AS c0 FROM {inner}) AS x",
+        f"SELECT x.c0, typeof(x.c0) FROM t1, (SELECT DISTINCT q.c0 AS c0 FROM {inner}) AS x",
+        f"SELECT x.c0, typeof(x.c0) FROM t1, (SELECT q.c0 || '' AS c0 FROM {inner}) AS x",
+        "SELECT * FROM t1 AS x1 JOIN t1 AS x2 USING (a) JOIN (SELECT q.c0 AS a, q.c1 AS b, "
+        "q.c2 AS c FROM (SELECT x4.a AS c0, count(DISTINCT NULL) FILTER (WHERE NULL) AS c1, "
+        "count(DISTINCT NULL) FILTER (WHERE NULL) AS c2 FROM t1 AS x4 CROSS JOIN t1 AS x5 "
+        "GROUP BY x4.a, x4.b HAVING count(DISTINCT NULL) FILTER (WHERE NULL) > 0 UNION "
+        "SELECT DISTINCT lower(x6.a) AS c0, NULL AS c1, NULL AS c2 FROM t1 AS x6 ORDER BY 1) "
+        "AS q) AS x3 ON 1",
+    ])

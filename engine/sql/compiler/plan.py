@@ -26,10 +26,20 @@ def from_item_columns(columns, arm_affinities=None, materialized=False) -> list[
     through it, ``from_item_run``). O(columns)."""
     if not arm_affinities:
         return [ColumnMeta(c.name, c.affinity, c.collation, c.decltype,
-                           conforming=c.conforming) for c in columns]
+                           conforming=c.conforming or materialized) for c in columns]
     return [ColumnMeta(c.name, a if a is not None else c.affinity, c.collation, c.decltype,
                        conforming=materialized or (a is None and c.conforming))
             for c, a in zip(columns, arm_affinities)]
+
+
+def stored_affinities(columns, arm_affinities=None) -> tuple:
+    """Per column, the affinity SQLite's ephemeral table applies when it materializes
+    this query as a FROM item: a compound's first arm's; otherwise a column's own
+    where its values may not have it (``ColumnMeta.conforming`` false: a column read
+    from a compound or a recursive CTE), else None (nothing to convert)."""
+    if arm_affinities:
+        return arm_affinities
+    return tuple(None if c.conforming else c.affinity for c in columns)
 
 
 def affinity_converter(affinities):
@@ -87,7 +97,8 @@ class QueryPlan:
         a compound's rows take its first arm's column affinities. O(columns) per
         row when converting."""
         run, positions = self.run, self.real_columns
-        convert = affinity_converter(self.arm_affinities) if materialized else None
+        convert = affinity_converter(
+            stored_affinities(self.columns, self.arm_affinities)) if materialized else None
         if convert is not None:
             return lambda: map(convert, run())
         if not positions:
