@@ -193,7 +193,6 @@ class CommitLog:
         self._rounds = 0
         self._poison: BaseException | None = None
         self._durable_limit = _NO_LIMIT     # see _set_poison
-        self._failed_write: BaseException | None = None
         self._closed = False
 
     # ------------------------------------------------------------ open / recovery
@@ -424,8 +423,7 @@ class CommitLog:
                 try:
                     self._write(start, batch[0] if len(batch) == 1 else b"".join(batch))
                 except BaseException as exc:
-                    self._set_poison(exc, base + start)
-                    self._failed_write = exc  # not an fsync failure: see _fail
+                    self._set_poison(exc, base + start)  # (so _fail leaves the limit)
                     raise
                 self._written = written
         finally:
@@ -445,7 +443,7 @@ class CommitLog:
         see that; after an interrupted fsync (not an OSError) they find their
         frames uncovered and retry."""
         with self._mutex:
-            if isinstance(exc, OSError) and exc is not self._failed_write:
+            if isinstance(exc, OSError) and self._poison is not exc:
                 self._set_poison(exc, self._durable_lsn)
             elif self._poison is None:
                 self._covered = self._durable_lsn
