@@ -1,6 +1,6 @@
 """The CDC record encoders against a straightforward reference encoder.
 
-``encode_record`` and ``update_records`` (engine/cdc.py) are hand-inlined for
+``encode_record`` and ``update_records`` (engine/cdc/record.py) are hand-inlined for
 speed; these tests hold them byte for byte to a plain transcription of SQLite's
 record format (fileformat2.html, section 2.1) over random rows: integers of
 every serial-type width, -0.0, text with multibyte characters and over 57
