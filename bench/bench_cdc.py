@@ -12,6 +12,10 @@ one-row transactions (BEGIN; INSERT or UPDATE; COMMIT, ``:memory:``) by
 instruction count under valgrind's callgrind, exact on a busy machine:
 (Ir(N transactions) - Ir(0)) / N, the method of bench/bench_instructions.py.
 
+Capture defers building the CDC rows (record encoding) to the first read of the
+feed (engine/cdc/feed.py); the last table shows that read's cost next to the
+commit's, deferred and eager.
+
 Usage: python bench/bench_cdc.py [--quick] [--instructions [--ops N]]
 """
 
@@ -134,6 +138,34 @@ def main() -> None:
                       f"{res['full'] / res['off']:>10.2f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    _read_table(2000 if args.quick else 10000)
+
+
+def _read_table(commits: int) -> None:
+    """Where the deferred work went: the first read of the feed after ``commits``
+    one-row UPDATEs (mode full, ``:memory:``) builds their rows (``settle``), and
+    ``changes()`` then decodes them. Eager: the same with the rows built in each
+    commit (a commit hook without ``watches`` makes every capture eager)."""
+    print(f"\nreading the feed after {commits} one-row UPDATE commits (mode full, :memory:)")
+    print(f"{'capture':<10}{'commit us':>11}{'first read us/commit':>22}{'changes() us/change':>21}")
+    for eager in (False, True):
+        conn = turso_stream.connect(":memory:", isolation_level=None)
+        conn.execute("CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT, c REAL, d INTEGER)")
+        conn.execute("INSERT INTO t VALUES (0, 'row0', 0.5, 0)")
+        conn.execute("PRAGMA capture_data_changes_conn('full')")
+        if eager:
+            conn._db.commit_hooks.append(lambda changes: None)
+        t0 = time.perf_counter()
+        for n in range(commits):
+            conn.execute("UPDATE t SET d = d + 1, b = ? WHERE a = 0", (f"v{n}",))
+        t1 = time.perf_counter()
+        conn.execute("SELECT count(*) FROM turso_cdc").fetchone()
+        t2 = time.perf_counter()
+        n_changes = sum(1 for _ in conn.changes())
+        t3 = time.perf_counter()
+        print(f"{'eager' if eager else 'deferred':<10}{(t1 - t0) / commits * 1e6:>11.1f}"
+              f"{(t2 - t1) / commits * 1e6:>22.1f}{(t3 - t2) / n_changes * 1e6:>21.1f}")
+        conn.close()
 
 
 if __name__ == "__main__":

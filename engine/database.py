@@ -26,6 +26,8 @@ from collections import deque
 from engine.catalog import parse_create_index, parse_create_table
 from engine.catalog.schema import Catalog, SchemaObject
 from engine.cdc import capture as capture_changes, guard_sequence, registered_tables
+from engine.cdc.capture import replay_capture
+from engine.cdc.feed import CAPTURE_RECORD
 from engine.changes import ChangeSet
 from engine.errors import (
     DatabaseError, DatabaseLockedError, OperationalError, ProgrammingError, WriteConflictError)
@@ -74,6 +76,7 @@ class Database:
         self.last_ts = 0
         self.commit_hooks: list = []   # run inside the commit, under the write lock
         self.durable_hooks: list = []  # run after durability, lock released, in commit order
+        self._watch_cache: tuple = (-1, {})  # watches_table's answers (hook count, {key: bool})
         self._write_lock = WriteLock()
         # Guards the snapshot registry and the publication of commits: a commit installs
         # its versions and advances last_ts while holding it, so a transaction that
@@ -146,27 +149,42 @@ class Database:
             raise DatabaseError(f"database disk image is malformed: {exc}") from None
         last = ckpt_ts
         for payload in frames:
-            ts, _time, schema, tables = decode_commit(payload)
+            ts, wall_time, schema, tables = decode_commit(payload)
             if ts <= ckpt_ts:
                 continue
             if schema is not None:
                 self._install_schema(*schema)
-            for name, ops in tables:
-                if name == META_RECORD:
-                    self.user_version = dict(ops)["user_version"]
-                    continue
-                t = self.tables[name.lower()]
-                for key, row in ops:
-                    if t.without_rowid:
-                        key = t.pk_key(row) if row is not None else \
-                            _pk_key_from_values(t, key)
-                    t.versions.install(key, row, ts, False)
+            self._replay(ts, wall_time, tables)
             last = ts
         self.last_ts = self._delivered_ts = last
         for t in self.tables.values():
             for ix in t.indexes:
                 ix.entries.clear()
                 t.rebuild_index(ix)
+
+    def _replay(self, ts: int, wall_time: float, tables: list) -> None:
+        """Install one logged commit's writes (recovery). A deferred capture's marker
+        (``engine.cdc.feed``) becomes the same pending batch the commit queued: its
+        changes are the frame's writes against the state before them. O(w log n)."""
+        marker = None
+        if tables and tables[-1][0] == CAPTURE_RECORD:
+            marker = tables.pop()[1][0]
+        changes = {}
+        for name, ops in tables:
+            if name == META_RECORD:
+                self.user_version = dict(ops)["user_version"]
+                continue
+            t = self.tables[name.lower()]
+            install = t.versions.install
+            done = changes[t.key] = []
+            for key, row in ops:
+                if t.without_rowid:
+                    key = t.pk_key(row) if row is not None else _pk_key_from_values(t, key)
+                old = install(key, row, ts, False)
+                if old is not None or row is not None:
+                    done.append((key, old, row))
+        if marker is not None:
+            replay_capture(self, ts, wall_time, marker, changes)
 
     def _install_schema(self, entries, renames) -> None:
         """Replace the catalog by the one ``entries`` describe (recovery only)."""
@@ -305,6 +323,39 @@ class Database:
                         if k is not None and k not in keep:
                             ix.discard(k, key)
 
+    def watches_table(self, key: str) -> bool:
+        """Does an in-commit or after-commit hook read table ``key``'s changes from
+        the ChangeSet? A hook tells by a ``watches(key)`` method (on itself, or on
+        the object of a bound method: the view maintainer, the subscription hub); a
+        hook without one is taken to read every table. CDC builds the rows of an
+        unwatched CDC table when they are first read (engine.cdc.feed). O(hooks)."""
+        commit_hooks, durable_hooks = self.commit_hooks, self.durable_hooks
+        if not commit_hooks and not durable_hooks:
+            return False
+        # Cached per hook count (hooks are only ever added) until a hook's watched
+        # tables change (it calls forget_watches).
+        n = len(commit_hooks) + len(durable_hooks)
+        count, known = self._watch_cache
+        if count != n:
+            known = {}
+            self._watch_cache = (n, known)
+        watched = known.get(key)
+        if watched is None:
+            watched = known[key] = self._ask_watchers(key)
+        return watched
+
+    def _ask_watchers(self, key: str) -> bool:
+        for hooks in (self.commit_hooks, self.durable_hooks):
+            for hook in hooks:
+                watches = getattr(getattr(hook, "__self__", hook), "watches", None)
+                if watches is None or watches(key):
+                    return True
+        return False
+
+    def forget_watches(self) -> None:
+        """Drop ``watches_table``'s answers: a hook's watched tables changed."""
+        self._watch_cache = (-1, {})
+
     # -- commit ----------------------------------------------------------------------
 
     def _commit(self, txn: Transaction):
@@ -342,11 +393,14 @@ class Database:
         now = _now()
         lg = self._log
         lsn = 0
+        deferred = None  # a capture left to the CDC table's feed (engine.cdc.feed)
         try:
-            if txn.cdc is not None:  # CDC: its rows join this commit's frame (engine.cdc)
+            if txn.cdc is not None:  # CDC: its rows join this commit (engine.cdc)
                 added = capture_changes(txn, ts, now)
-                if added is not None:  # just the CDC table's new write set
+                if type(added) is tuple:  # just the CDC table's new write set
                     plan.append(added)
+                elif added is not None:
+                    deferred = added
                 else:
                     plan = [(tables[name], writes) for name, writes in txn.writes.items()
                             if writes]
@@ -355,7 +409,10 @@ class Database:
                 plan = [(tables[name], writes) for name, writes in txn.writes.items()
                         if writes]
             if lg is not None:
-                if len(plan) == 1:
+                if deferred is not None:
+                    payload = encode_commit(ts, now, None, [(t.name, w) for t, w in plan]
+                                            + [deferred.log_entry()])
+                elif len(plan) == 1:
                     t, writes = plan[0]
                     payload = encode_one_table(ts, now, t.name, writes)
                 else:
@@ -375,6 +432,8 @@ class Database:
                 else:  # a reader began since the check above: keep the versions it sees
                     for t, writes in plan:
                         out[t.key] = self._install(t, writes, ts, True)
+                if deferred is not None:
+                    deferred.record(out, tables, ts)
                 for hook in self.commit_hooks:
                     hook(changes)
                 self.last_ts = ts
@@ -504,8 +563,11 @@ class Database:
         transaction's snapshot (marking it inactive). O(size of the write set)."""
         ts = self.last_ts + 1
         now = _now()
-        if txn.cdc is not None:  # CDC: its rows join this commit's frame (engine.cdc)
-            capture_changes(txn, ts, now)
+        deferred = None  # a capture left to the CDC table's feed (engine.cdc.feed)
+        if txn.cdc is not None:  # CDC: its rows join this commit (engine.cdc)
+            added = capture_changes(txn, ts, now)
+            if added is not None and type(added) is not tuple:
+                deferred = added
         elif self.cdc_tables and not self.cdc_tables.isdisjoint(txn.writes):
             guard_sequence(txn)  # trimming the feed keeps its change_id high-water mark
         catalog_changed = txn.catalog_changed
@@ -518,8 +580,10 @@ class Database:
             if t is not None and not t.without_rowid:
                 lsn = 0
                 if logging_on:
-                    lsn = self._log.append(encode_one_table(ts, now, t.name, writes))
-                return self._publish(txn, ts, now, ((t, writes),)), lsn
+                    lsn = self._log.append(
+                        encode_one_table(ts, now, t.name, writes) if deferred is None else
+                        encode_commit(ts, now, None, [(t.name, writes), deferred.log_entry()]))
+                return self._publish(txn, ts, now, ((t, writes),), deferred), lsn
         schema = self._schema_record(txn) if catalog_changed else None
         tables = txn.tables if catalog_changed else self.tables
         record = []
@@ -546,15 +610,19 @@ class Database:
         if txn.user_version is not None:
             # A pseudo-table entry: the record format has no other slot for settings.
             record.append((META_RECORD, [("user_version", txn.user_version)]))
+        if deferred is not None and logging_on:
+            record.append(deferred.log_entry())
         lsn = 0
         if logging_on:
             lsn = self._log.append(encode_commit(ts, now, schema, record))
-        return self._publish(txn, ts, now, plan), lsn
+        return self._publish(txn, ts, now, plan, deferred), lsn
 
-    def _publish(self, txn: Transaction, ts: int, now: float, plan) -> ChangeSet:
+    def _publish(self, txn: Transaction, ts: int, now: float, plan,
+                 deferred=None) -> ChangeSet:
         """The state-lock section of a commit whose frame is appended: install
-        ``plan``'s ``(table, writes)`` at ``ts``, run the in-commit hooks, publish
-        ``last_ts``, drop the transaction's snapshot (marking it inactive)."""
+        ``plan``'s ``(table, writes)`` at ``ts``, queue a deferred capture's batch
+        (``deferred``, engine.cdc), run the in-commit hooks, publish ``last_ts``,
+        drop the transaction's snapshot (marking it inactive)."""
         catalog_changed = txn.catalog_changed
         try:
             out = {}
@@ -571,6 +639,8 @@ class Database:
                     self.catalog, self.tables = txn.catalog, txn.tables
                 for t, writes in plan:
                     out[t.key] = self._install(t, writes, ts, keep)
+                if deferred is not None:
+                    deferred.record(out, self.tables, ts)
                 if txn.user_version is not None:
                     self.user_version = txn.user_version
                 for hook in self.commit_hooks:

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from engine.cdc.config import COMMIT, DELETE, INSERT, SEQUENCE_TABLE, UPDATE, VERSION_TABLE
-from engine.cdc.functions import pk_id
-from engine.cdc.record import encode_record, update_records
+from engine.cdc.config import SEQUENCE_TABLE, SKIP_TABLES, VERSION_TABLE
+from engine.cdc.feed import change_rows, commit_row, make_feed, segments
 from engine.cdc.schema import schema_changes
 from engine.errors import OperationalError
 
@@ -17,17 +16,29 @@ def capture(txn, ts: int, now: float):
     the latest committed versions (for BEGIN CONCURRENT, validation proved they
     are the snapshot's). Schema changes come first (``schema_changes``), then one
     row per changed row, then the commit row. O(w) record encodings for the w rows
-    written; the change_id counter is cached per database (``_marks``), so the
-    CDC table's ``sqlite_sequence`` row is read once after open.
+    written; the change_id high-water mark is kept by the table's feed
+    (``Feed.last_id``), so the CDC table's ``sqlite_sequence`` row is read once
+    after open.
 
-    Returns ``(CDC table, its new write set)`` when that is all capture added to
-    the write set (the usual commit: ``Database._commit`` appends it to its plan
-    rather than rebuilding the plan), else None. Its keys ascend above every
-    key of the table: ``TableVersions.install_latest`` appends them as a block.
+    Returns the table's ``Feed`` when the rows are left to it (the usual commit,
+    ``engine.cdc.feed``: nothing is added to the write set; the commit logs the
+    feed's ``log_entry()`` and calls its ``record`` after installing its writes);
+    ``(CDC table, its new write set)`` when that is all capture added to the
+    write set (``Database._commit`` appends it to its plan rather than
+    rebuilding the plan); else None. The rows' keys ascend above every key of
+    the table: ``TableVersions.install_latest`` appends them as a block.
     """
     cfg = txn.cdc
     writes_of = txn.writes
     db = txn.db
+    if not txn.catalog_changed and db.cdc_tables.isdisjoint(writes_of):
+        # The usual commit: leave the rows to the feed once its high-water mark is known.
+        cdc = db.tables.get(cfg.key)
+        if cdc is not None and not cdc.indexes:
+            feed = cdc.versions._feed
+            if feed is not None and feed.last_id is not None:
+                feed.defer(cdc, cfg, now)
+                return feed
     tables = txn.tables if txn.catalog_changed else db.tables
     cdc_name = cfg.key
     if cdc_name not in db.cdc_tables:
@@ -41,14 +52,11 @@ def capture(txn, ts: int, now: float):
             raise OperationalError(f"CDC table {cfg.table} does not exist (capture is on)")
         return
     versions = cdc.versions
-    try:
-        marks = db._cdc_marks
-    except AttributeError:
-        marks = _marks(db)
-    mark = marks.get(cdc_name)
+    feed = make_feed(cdc, db)
+    mark = feed.last_id
     entry = None
-    if mark is not None and mark[0] is versions:
-        change_id = mark[1] + 1
+    if mark is not None:
+        change_id = mark + 1
     else:  # first capture into this table since open: read sqlite_sequence once
         entry = _sequence_entry(txn, tables, cdc.name) if cdc.schema.autoincrement else None
         seq = entry[1][1] if entry is not None else None
@@ -66,49 +74,28 @@ def capture(txn, ts: int, now: float):
     change_time = int(now)
     w = {}  # the CDC rows, written directly: they are already typed
     if txn.catalog_changed:  # DDL: sqlite_schema rows first, then ALTERed tables' rows
-        schema_rows, handled = schema_changes(txn, tables, cfg, _SKIP | db.cdc_tables | {cdc_name})
+        schema_rows, handled = schema_changes(txn, tables, cfg,
+                                              SKIP_TABLES | db.cdc_tables | {cdc_name})
         for name, rid, kind, b, a, u in schema_rows:
             w[change_id] = (change_id, change_time, ts, kind, name, rid, b, a, u)
             change_id += 1
     else:
         handled = ()
-    want_before, want_after, want_updates = cfg.want_before, cfg.want_after, cfg.want_updates
     for tname, writes in writes_of.items():
-        if not writes or tname == cdc_name or tname in _SKIP or tname in handled:
+        if not writes or tname == cdc_name or tname in SKIP_TABLES or tname in handled:
             continue
         t = tables.get(tname)
         if t is None:
             continue
         latest = t.versions.rows.get
-        name = t.name
-        pk = t.schema.primary_key if t.without_rowid else None
-        for key, after in writes.items():
-            before = latest(key)
-            b = a = u = None
-            if before is None:
-                if after is None:
-                    continue
-                kind = INSERT
-                if want_after:
-                    a = encode_record(after)
-            elif after is None:
-                kind = DELETE
-                if want_before:
-                    b = encode_record(before)
-            else:
-                kind = UPDATE
-                if want_after or want_updates:
-                    b, a, u = update_records(before, after, want_before, want_after,
-                                             want_updates)
-                elif want_before:
-                    b = encode_record(before)
-            rid = key if pk is None else pk_id(after if after is not None else before, pk)
-            w[change_id] = (change_id, change_time, ts, kind, name, rid, b, a, u)
-            change_id += 1
+        change_id = change_rows(w, change_id, change_time, ts, t.name,
+                                t.schema.primary_key if t.without_rowid else None,
+                                [(key, latest(key), after) for key, after in writes.items()],
+                                cfg)
     if change_id == first_id:
         return None
-    w[change_id] = (change_id, change_time, ts, COMMIT, None, None, None, None, None)
-    marks[cdc_name] = (versions, change_id)
+    w[change_id] = commit_row(change_id, change_time, ts)
+    feed.last_id = change_id
     if own is not None:
         own.update(w)
         return None
@@ -121,18 +108,34 @@ def capture(txn, ts: int, now: float):
     return cdc, w
 
 
+def replay_capture(db, ts: int, wall_time: float, marker, changes: dict) -> None:
+    """Recovery's side of ``Feed.record``: queue the batch a logged commit's
+    marker ``(CDC table name, (first change_id, mode))`` stands for, ``changes``
+    being the frame's ``{table key: [(key, before, after)]}`` as replayed. The
+    high-water mark is left unset: the first capture after open is eager, and
+    settles the feed. O(tables written)."""
+    name, (first_id, mode) = marker
+    cdc = db.tables.get(name.lower())
+    if cdc is None:
+        return  # (dropped by a later frame: its rows would go with it)
+    segs, _n = segments(ts, int(wall_time), first_id, mode,
+                        [(db.tables[key], done) for key, done in changes.items()
+                         if done and key not in SKIP_TABLES and key != cdc.key])
+    make_feed(cdc, db).pending += segs
+
+
 def _captures_something(txn, tables, cfg) -> bool:
     """Whether ``capture`` would write any row for ``txn`` (a schema change, or a row
     whose net effect is not nothing). O(w); only asked when the CDC table is missing."""
     handled = ()
     if txn.catalog_changed:
         schema_rows, handled = schema_changes(txn, tables, cfg,
-                                              _SKIP | txn.db.cdc_tables | {cfg.key})
+                                              SKIP_TABLES | txn.db.cdc_tables | {cfg.key})
         if schema_rows:
             return True
     for tname, writes in txn.writes.items():
         t = tables.get(tname)
-        if tname == cfg.key or tname in _SKIP or tname in handled or t is None:
+        if tname == cfg.key or tname in SKIP_TABLES or tname in handled or t is None:
             continue
         latest = t.versions.rows.get
         if any(after is not None or latest(key) is not None for key, after in writes.items()):
@@ -163,9 +166,9 @@ def guard_sequence(txn) -> None:
             continue
         entry = _sequence_entry(txn, tables, cdc.name)
         top = max(cdc.versions.max_key() or 0, max(own))
-        mark = _marks(txn.db).get(name)
-        if mark is not None and mark[0] is cdc.versions and mark[1] > top:
-            top = mark[1]
+        feed = cdc.versions._feed
+        if feed is not None and feed.last_id is not None and feed.last_id > top:
+            top = feed.last_id
         seq = entry[1][1] if entry is not None else None
         if type(seq) is not int or top > seq:
             _advance_sequence(txn, tables, cdc.name, top, entry)
@@ -185,19 +188,7 @@ def registered_tables(tables) -> frozenset:
                      if isinstance(row[0], str) and row[0].lower() in tables)
 
 
-_SKIP = frozenset(("turso_cdc_version", "sqlite_sequence"))
 
-
-
-def _marks(db) -> dict:
-    """``db``'s change_id high-water marks: ``{CDC table name: (its TableVersions,
-    the largest change_id capture issued)}``. In memory only: a mark is trusted
-    while the table keeps its versions object (DROP + CREATE makes a new one);
-    otherwise (and after a restart) capture rereads ``sqlite_sequence`` once."""
-    marks = db.__dict__.get("_cdc_marks")
-    if marks is None:
-        marks = db.__dict__["_cdc_marks"] = {}
-    return marks
 
 
 def _sequence_entry(txn, tables, name: str):

@@ -9,6 +9,8 @@ CDC_TABLE = "turso_cdc"
 VERSION_TABLE = "turso_cdc_version"
 CDC_VERSION = "v2"
 SEQUENCE_TABLE = "sqlite_sequence"
+# Tables whose writes are never captured (the feed's own bookkeeping).
+SKIP_TABLES = frozenset(("turso_cdc_version", "sqlite_sequence"))
 MODES = ("off", "id", "before", "after", "full")
 INSERT, UPDATE, DELETE, COMMIT = 1, 0, -1, 2
 

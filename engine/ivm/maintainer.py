@@ -123,6 +123,7 @@ class ViewMaintainer:
         if changes.catalog_changed:
             fresh = self._sync_catalog(ts)
             self._read = None
+            self.db.forget_watches()
         if not self._order:
             return
         if self._failed:
@@ -215,13 +216,22 @@ class ViewMaintainer:
     def _ticks(self, changes) -> list:
         """The commit's deltas of the tables views read, as ticks of ``{relation:
         ZSet}`` (``engine.ivm.deltas.change_ticks``). O(|change|)."""
+        return change_ticks(changes, self.db.tables, self._relations_read())
+
+    def _relations_read(self) -> set:
+        """The relations (lowercase names) some view reads. O(1) amortized (cached)."""
         read = self._read
         if read is None:
             read = set()
             for v in self._order:
                 read.update(v.inputs)
             self._read = read
-        return change_ticks(changes, self.db.tables, read)
+        return read
+
+    def watches(self, table: str) -> bool:
+        """Does some view read ``table`` (lowercase)? ``Database.watches_table``
+        asks: CDC builds the rows of an unwatched CDC table when first read."""
+        return table in self._relations_read()
 
     # -- schema changes ---------------------------------------------------------------------
 
@@ -339,6 +349,7 @@ class ViewMaintainer:
         cv = v.compiled
         v.inputs = tuple(cv.inputs)
         self._read = None
+        self.db.forget_watches()
         v.signature = self._signature(v.inputs)
         upstream = self._upstream_status(v)
         columns = [_renamed(c, n) for c, n in zip(cv.columns, names)]

@@ -142,6 +142,7 @@ class SubscriptionHub:
         self.bound: dict[tuple, _Query] = {}   # per-binding circuits by (SQL, binding)
         self.bound_sql: dict[str, int] = {}    # per-binding SQL texts -> live circuits
         self.deliver = None  # callable(list[Notification]) set by the user-facing layer
+        self._watched = None  # relations some circuit reads (cache; None = recompute)
         db.commit_hooks.append(self._on_commit)
         db.durable_hooks.append(self._after_commit)
 
@@ -175,6 +176,16 @@ class SubscriptionHub:
                 on_start(sub, db.last_ts, sub.rows())
             return sub
 
+    def watches(self, table: str) -> bool:
+        """Does some subscription read ``table`` (lowercase)? ``Database.watches_table``
+        asks: CDC builds the rows of an unwatched CDC table when first read.
+        O(1) amortized (cached until a circuit is added or dropped)."""
+        watched = self._watched
+        if watched is None:
+            watched = self._watched = frozenset(
+                rel for q in (*self.queries.values(), *self.bound.values()) for rel in q.inputs)
+        return table in watched
+
     def path(self, sql: str) -> str | None:
         """How ``sql`` is subscribed now: "shared", "per-binding", or None."""
         if sql in self.bound_sql:
@@ -201,6 +212,8 @@ class SubscriptionHub:
                 query = _Query(sql, compiled, node)
                 self._populate(query)
                 self.queries[sql] = query
+                self._watched = None
+                self.db.forget_watches()
                 return query
         query = self.bound.get((sql, key))
         if query is None:
@@ -208,6 +221,8 @@ class SubscriptionHub:
             query = _Query(sql, compiled, node, bound=key)
             self._populate(query)  # a bad binding (frame offset 'x') raises here
             self.bound[(sql, key)] = query
+            self._watched = None
+            self.db.forget_watches()
             self.bound_sql[sql] = self.bound_sql.get(sql, 0) + 1
         return query
 
@@ -225,11 +240,15 @@ class SubscriptionHub:
             del query.bindings[binding.values]
             if not query.bindings and query.bound is not None:
                 del self.bound[(query.sql, query.bound)]
+                self._watched = None
+                self.db.forget_watches()
                 left = self.bound_sql.pop(query.sql) - 1
                 if left:
                     self.bound_sql[query.sql] = left
             elif not query.bindings:
                 del self.queries[query.sql]
+                self._watched = None
+                self.db.forget_watches()
             elif query.compiled.param_count:
                 query.compiled.step({PARAMS_RELATION: ZSet([(binding.values + (None,), -1)])})
 

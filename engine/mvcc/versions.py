@@ -59,7 +59,7 @@ def _append_max(rows: SortedDict, key, row) -> None:
 class TableVersions:
     """All committed versions of one table's rows (see module docstring)."""
 
-    __slots__ = ("rows", "begins", "history", "max_begin", "reserved_key", "_top")
+    __slots__ = ("rows", "begins", "history", "max_begin", "reserved_key", "_top", "_feed")
 
     def __init__(self):
         self.rows: SortedDict = SortedDict()
@@ -70,6 +70,7 @@ class TableVersions:
         # concurrent inserters never pick the same new rowid.
         self.reserved_key = 0
         self._top = None  # cached largest key of ``rows``; None = recompute
+        self._feed = None  # a CDC table's pending rows (engine.cdc.feed), else None
 
     # -- reads ---------------------------------------------------------------
 

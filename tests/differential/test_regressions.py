@@ -528,3 +528,14 @@ def test_materialized_subquery_reading_a_compound_column_takes_its_affinity():
         "SELECT DISTINCT lower(x6.a) AS c0, NULL AS c1, NULL AS c2 FROM t1 AS x6 ORDER BY 1) "
         "AS q) AS x3 ON 1",
     ])
+
+
+def test_real_literals_convert_as_sqlite3AtoF():
+    """A REAL literal in SQL text was float(text), the correctly rounded value;
+    SQLite converts with sqlite3AtoF (an int64 significand scaled in long double),
+    one ulp away for these (found by the shell's random rendering test)."""
+    check_all([], [
+        "SELECT 3.4800074557535114e-307, 3.4800074557535114e-307 = 3.480007455753511e-307",
+        "SELECT typeof(1e400), -1e400, 1e-400, .5, 5., 9223372036854775808",
+        "SELECT quote(3.4800074557535114e-307), printf('%!.20e', 3.4800074557535114e-307)",
+    ])

@@ -28,7 +28,7 @@ from engine.sql.functions import SqlFunctionError, lookup_aggregate, lookup_scal
 from engine.sql.functions.json_fns import JsonText
 from engine.sql.operators import OperatorError
 from engine.values import (
-    BLOB, INTEGER, NUMERIC, REAL, TEXT, affinity_of, cast, compare, is_true, to_text)
+    BLOB, INTEGER, NUMERIC, REAL, TEXT, affinity_of, cast, compare, is_true, sqlite_atof, to_text)
 
 _INT_RE = re.compile(r"^[0-9]+$")
 INT64_MAX = (1 << 63) - 1
@@ -75,8 +75,11 @@ def literal_value(node: exp.Literal):
         return value - (1 << 64) if value > INT64_MAX else value
     if _INT_RE.match(text):
         value = int(text)
-        return value if value <= INT64_MAX else float(text)
-    return float(text)
+        if value <= INT64_MAX:
+            return value
+    # SQLite's own decimal conversion (sqlite3AtoF), which is not always the
+    # correctly rounded float(text): 3.4800074557535114e-307 is one ulp apart.
+    return sqlite_atof(text)
 
 
 def _wrap_errors(fn):
