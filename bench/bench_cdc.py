@@ -9,14 +9,15 @@ records and the updates record). Target: full <= 1.30x off.
 
 Wall clock is noisy on a shared machine; ``--instructions`` measures the same
 one-row transactions (BEGIN; INSERT or UPDATE; COMMIT, ``:memory:``) by
-instruction count under valgrind's callgrind, exact on a busy machine:
+instruction count under valgrind's callgrind (``--file``: a file database with
+synchronous=OFF, so the log frame is encoded and written), exact on a busy machine:
 (Ir(N transactions) - Ir(0)) / N, the method of bench/bench_instructions.py.
 
 Capture defers building the CDC rows (record encoding) to the first read of the
 feed (engine/cdc/feed.py); the last table shows that read's cost next to the
 commit's, deferred and eager.
 
-Usage: python bench/bench_cdc.py [--quick] [--instructions [--ops N]]
+Usage: python bench/bench_cdc.py [--quick] [--instructions [--ops N] [--file]]
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ def _txn_latency(path: str, sync: str, mode: str, rows: int, commits: int, updat
 
 
 _IR_SETUP = """
-import sys
+import os, sys, tempfile
 sys.path.insert(0, {root!r})
 import turso_stream
-conn = turso_stream.connect(":memory:", isolation_level=None)
+path = ":memory:" if not {file!r} else os.path.join(tempfile.mkdtemp(), "ir.db")
+conn = turso_stream.connect(path, isolation_level=None)
+conn.execute("PRAGMA synchronous=OFF")
 conn.execute("CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT, c REAL, d INTEGER)")
 conn.execute("INSERT INTO t VALUES (0, 'row0', 0.5, 0)")
 if {mode!r} != "off":
@@ -84,8 +87,9 @@ def op():
 """
 
 
-def instruction_table(ops: int) -> None:
-    """Print instructions per one-row write transaction, capture off/id/full."""
+def instruction_table(ops: int, file: bool = False) -> None:
+    """Print instructions per one-row write transaction, capture off/id/full
+    (``:memory:``, or with ``file`` a file with synchronous=OFF)."""
     from concurrent.futures import ThreadPoolExecutor
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_instructions import DRIVER, instructions
@@ -97,10 +101,12 @@ def instruction_table(ops: int) -> None:
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         for update in (False, True):
             for mode in ("off", "id", "full"):
-                setup = _IR_SETUP.format(root=root, mode=mode, update=update)
+                setup = _IR_SETUP.format(root=root, mode=mode, update=update, file=file)
                 for n in (0, ops):
-                    jobs[update, mode, n] = pool.submit(instructions,
-                                                        setup + DRIVER.format(n=n))
+                    # (os._exit: the checkpoint a file database runs on close copies
+                    # every row, CDC rows too, into the file: not the commit's cost)
+                    jobs[update, mode, n] = pool.submit(
+                        instructions, setup + DRIVER.format(n=n) + "\nos._exit(0)\n")
     print(f"{'work':<14}{'off Ir':>10}{'id Ir':>10}{'full Ir':>10}{'id/off':>9}{'full/off':>10}")
     for update in (False, True):
         ir = {m: (jobs[update, m, ops].result() - jobs[update, m, 0].result()) / ops
@@ -115,9 +121,11 @@ def main() -> None:
     ap.add_argument("--instructions", action="store_true",
                     help="count instructions under callgrind instead of timing")
     ap.add_argument("--ops", type=int, default=2000, help="transactions per count")
+    ap.add_argument("--file", action="store_true",
+                    help="with --instructions: a file database, synchronous=OFF")
     args = ap.parse_args()
     if args.instructions:
-        instruction_table(args.ops)
+        instruction_table(args.ops, args.file)
         return
     commits = 60 if args.quick else 300
     tmp = tempfile.mkdtemp(prefix="bench_cdc")
