@@ -622,6 +622,7 @@ class ViewCompiler:
         post = ExprCompiler(scope, self.rt, aggregates=slots, planner=self)
         roots = list(items) + [node.args[k] for k in ("having", "order") if node.args.get(k)]
         for _k, slot, target in expr_slots:
+            slots[id(target)] = slot  # (the GROUP BY term itself: windows.py's peer order)
             for root in roots:
                 for sub in root.walk():
                     if sub == target and not isinstance(sub, exp.Column):

@@ -617,6 +617,25 @@ class _Parser(SQLiteParser):
             ident.meta["chained"] = True  # OVER (base ...), not OVER base (window.py)
         return ident
 
+    def _parse_cte(self):
+        self._cte_alias_next = True  # the CTE's own alias may list columns
+        return super()._parse_cte()
+
+    def _parse_table_alias(self, alias_tokens=None):
+        """SQLite's FROM items take a bare alias: ``AS v(x)`` is a syntax error
+        there (only a CTE's name lists columns: ``WITH v(x) AS ...``)."""
+        cte = getattr(self, "_cte_alias_next", False)
+        self._cte_alias_next = False
+        start = self._index
+        alias = super()._parse_table_alias(alias_tokens)
+        if alias is not None and alias.args.get("columns") and not cte:
+            index = start
+            while index < len(self._tokens) and self._tokens[index].token_type != TokenType.L_PAREN:
+                index += 1
+            self._retreat(index)
+            self.raise_error("syntax error")
+        return alias
+
     def _parse_alias(self, this, explicit=False):
         """SQLite gives ``*`` and ``t.*`` no alias: ``SELECT * x`` is a syntax error."""
         if isinstance(this, exp.Star) or (isinstance(this, exp.Column) and isinstance(this.this, exp.Star)):

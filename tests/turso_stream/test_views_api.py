@@ -130,3 +130,25 @@ def test_plain_view_over_a_compound_inside_a_materialized_view():
         theirs = sorted(oracle.execute(sql).fetchall(), key=repr)
         assert sorted(conn.execute(f"SELECT * FROM m{i}").fetchall(), key=repr) == theirs, sql
         assert sorted(conn.execute(sql).fetchall(), key=repr) == theirs, sql
+
+
+def test_window_over_groups_adds_peers_in_group_key_order():
+    """A window over GROUP BY rows sums its peers in the order SQLite emits groups
+    (by key): the view's peer order read the GROUP BY terms from the wrong slots
+    (all NULL), so peers summed in arrival order and the float sum drifted
+    (0.009999999999999787 against sqlite3's 0.010000000000000009)."""
+    query = ("SELECT a || a AS k, sum(a || a) OVER (ORDER BY NULL) AS s "
+             "FROM t2 GROUP BY a || a")
+    conn = turso_stream.connect(":memory:", isolation_level=None)
+    mirror = sqlite3.connect(":memory:")
+    for c in (conn, mirror):
+        c.execute("CREATE TABLE t2(a, b INTEGER)")
+    conn.execute(f"CREATE MATERIALIZED VIEW v AS {query}")
+    for sql in ("INSERT INTO t2(a) VALUES (0.5), (NULL), (1.5)", "INSERT INTO t2(a) VALUES (-2)"):
+        conn.execute(sql)
+        mirror.execute(sql)
+        expected = mirror.execute(query).fetchall()
+        assert conn.execute(query).fetchall() == expected
+        assert sorted(conn.execute("SELECT * FROM v").fetchall(), key=repr) == \
+            sorted(expected, key=repr)
+    assert expected[0][1] == 0.010000000000000009

@@ -20,6 +20,7 @@ from engine.sql.compiler.projection import _output_meta, _projector
 from engine.sql.compiler.window import window_operands
 from engine.sql.functions import Distinct, lookup_aggregate
 from engine.sql.functions.aggregates import RunningExtreme
+from engine.values import sort_key_function
 
 
 class AggregatePlanner:
@@ -28,11 +29,15 @@ class AggregatePlanner:
     def _aggregate_select(self, node, scope, comp, source_rows, select_items, agg_nodes, parent):
         group = node.args.get("group")
         group_fns = []
+        group_sort = []  # each term's sort key: groups come out in key order
         if group is not None:
             for g in group.expressions:
                 target = self._group_target(g, select_items, scope)
                 c = comp.compile(target)
                 group_fns.append((c.fn, _hash_key_function(c.collation or "BINARY")))
+                group_sort.append(sort_key_function(c.collation or "BINARY",
+                                                    self.session.collations
+                                                    if self.session else None))
         specs = [self._aggregate_spec(n, comp) for n in agg_nodes]
         width = scope.width
         slots = {id(n): width + k for k, n in enumerate(agg_nodes)}
@@ -56,7 +61,8 @@ class AggregatePlanner:
                 table = _tracking_groups(source_rows, cell, specs, group_fns, single_extreme)
             if not table and not grouped:
                 table[()] = [empty_row, [spec[1]() for spec in specs]]
-            for state in table.values():
+            states = _in_group_order(table, group_sort) if grouped else table.values()
+            for state in states:
                 yield state[0] + tuple([_finalize(a) for a in state[1]])
 
         def rows():
@@ -195,23 +201,25 @@ _BATCH = 1024
 def _plain_batched(source_rows, accs, steps):
     """Ungrouped aggregation a batch of ``_BATCH`` rows at a time: each aggregate's
     column is read with a C ``map`` and handed to the accumulator's batch step,
-    so a row costs no Python call per aggregate. The last row gives bare columns.
-    O(rows x aggregates) in C loops, O(_BATCH) memory."""
+    so a row costs no Python call per aggregate. The first row gives bare columns
+    (SQLite 3.40 copies them on a group's first row only: updateAccumulator's
+    regAcc). O(rows x aggregates) in C loops, O(_BATCH) memory."""
     it = source_rows()
-    last = None
+    first = None
     while True:
         rows = list(islice(it, _BATCH))
         if not rows:
             break
+        if first is None:
+            first = rows[0]
         for step, get in steps:
             if get is None:
                 step(len(rows))
             else:
                 step(list(map(get, rows)))
-        last = rows[-1]
         if len(rows) < _BATCH:
             break
-    return {} if last is None else {(): [last, accs]}
+    return {} if first is None else {(): [first, accs]}
 
 
 def _has_bare_columns(node, select_items, agg_nodes) -> bool:
@@ -234,15 +242,17 @@ def _has_bare_columns(node, select_items, agg_nodes) -> bool:
 
 def _plain_groups(source_rows, cell, specs, group_fns):
     """Aggregate rows with no FILTER and no bare-column min/max tracking:
-    ``{group key: [last row, accumulators, ...]}`` (the last row gives bare columns, as
-    SQLite's). O(rows x aggregates), one dict probe per row when grouped, none when not."""
+    ``{group key: [first row, accumulators, step calls..., group values]}`` (the
+    first row gives bare columns, as SQLite 3.40's; the group values order the
+    output, ``_in_group_order``). O(rows x aggregates), one dict probe per row when
+    grouped, none when not."""
     if not group_fns:
         accs = [spec[1]() for spec in specs]
         batch = _batch_steps(accs, specs)
         if batch is not None:
             return _plain_batched(source_rows, accs, batch)
         nullary, unary, general = _step_calls(accs, specs)
-        last = None
+        first = None
         for row in source_rows():
             cell[0] = row
             for step in nullary:
@@ -251,23 +261,24 @@ def _plain_groups(source_rows, cell, specs, group_fns):
                 step(f(row))
             for step, args_fn in general:
                 step(*args_fn(row))
-            last = row
-        return {} if last is None else {(): [last, accs]}
+            if first is None:
+                first = row
+        return {} if first is None else {(): [first, accs]}
     table = {}
     get = table.get
     single = group_fns[0] if len(group_fns) == 1 else None
     for row in source_rows():
         cell[0] = row
         if single is not None:
-            key = single[1](single[0](row))
+            values = single[0](row)
+            key = single[1](values)
         else:
-            key = tuple([k(f(row)) for f, k in group_fns])
+            values = [f(row) for f, _k in group_fns]
+            key = tuple([k(v) for (_f, k), v in zip(group_fns, values)])
         state = get(key)
         if state is None:
             accs = [spec[1]() for spec in specs]
-            state = table[key] = [row, accs, *_step_calls(accs, specs)]
-        else:
-            state[0] = row
+            state = table[key] = [row, accs, *_step_calls(accs, specs), values]
         for step in state[2]:
             step()
         for step, f in state[3]:
@@ -279,14 +290,18 @@ def _plain_groups(source_rows, cell, specs, group_fns):
 
 def _tracking_groups(source_rows, cell, specs, group_fns, single_extreme):
     """Aggregate rows with FILTER clauses or a lone min()/max() (whose bare columns come
-    from the row that set the extreme): ``{group key: [representative row, accs]}``."""
+    from the row that set the extreme; else the group's first row): ``{group key:
+    [representative row, accs, group values]}``."""
     table = {}
+    single = len(group_fns) == 1
     for row in source_rows():
         cell[0] = row
-        key = tuple([k(f(row)) for f, k in group_fns])
+        values = [f(row) for f, _k in group_fns]
+        key = tuple([k(v) for (_f, k), v in zip(group_fns, values)])
         state = table.get(key)
         if state is None:
-            state = table[key] = [row, [spec[1]() for spec in specs]]
+            state = table[key] = [row, [spec[1]() for spec in specs],
+                                  values[0] if single else values]
         changed = False
         for spec, acc in zip(specs, state[1]):
             args_fn, filt = spec[2], spec[3]
@@ -301,9 +316,26 @@ def _tracking_groups(source_rows, cell, specs, group_fns, single_extreme):
                 changed = after is not before or after is None
             else:
                 acc.step(*args_fn(row))
-        if not single_extreme or changed:
+        if single_extreme and changed:
             state[0] = row
     return table
+
+
+def _in_group_order(table: dict, sort_keys: list):
+    """The groups of ``table`` (states ending with their group values) in the order
+    SQLite emits them: ascending by the GROUP BY terms under their collations, as
+    its sorter (or an index) delivers groups. Output order is visible without ORDER
+    BY, and to window functions: peers' running sums add in this order. Equal
+    keys keep first-seen order. O(g log g) for g groups."""
+    states = list(table.values())
+    if len(states) < 2:
+        return states
+    if len(sort_keys) == 1:
+        skey = sort_keys[0]
+        states.sort(key=lambda state: skey(state[-1]))
+    else:
+        states.sort(key=lambda state: [k(v) for k, v in zip(sort_keys, state[-1])])
+    return states
 
 
 def _finalize(acc):
