@@ -89,6 +89,7 @@ class Transaction:
     active = True
     user_version = None  # PRAGMA user_version set in this transaction
     cdc = None  # engine.cdc.CaptureConfig: capture this transaction's rows
+    read_only = False  # set by a session that refuses writes (mode=ro, query_only)
     _marks: tuple | list = ()  # savepoint marks (name, undo length); a list once used
     _undo: tuple | list = ()   # undo entries while a savepoint is open; a list once used
 
@@ -257,6 +258,8 @@ class Transaction:
     def _begin_write(self):
         if not self.active:
             raise ProgrammingError("transaction is no longer active")
+        if self.read_only:  # (its session refuses writes: mode=ro, PRAGMA query_only)
+            raise OperationalError("attempt to write a readonly database")
         if not self.holds_lock and self.mode != CONCURRENT:
             lock = self.db._write_lock  # WriteLock.acquire, inlined (hot path)
             if lock.owner is not self:

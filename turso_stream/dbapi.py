@@ -151,7 +151,7 @@ class Connection:
         self._closed = True  # until fully opened, so __del__/close are safe
         self._isolation_level = _check_isolation_level(isolation_level)
         self._autocommit = _check_autocommit(autocommit)
-        path, shared_name = _resolve_target(database, uri)
+        path, shared_name, read_only = _resolve_target(database, uri)
         try:
             self._db = registry.acquire(path, shared_memory_name=shared_name)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
@@ -163,6 +163,8 @@ class Connection:
             registry.release(self._db)
             raise
         self._session.timeout = float(timeout)
+        if read_only:  # uri mode=ro: this connection never writes
+            self._session.set_read_only()
         self._lock = threading.RLock()
         self._thread = threading.get_ident()
         self._check_same_thread = bool(check_same_thread)
@@ -587,11 +589,12 @@ def _resolve_target(database, uri: bool):
         raise ValueError("embedded null character")
     if uri and database.startswith("file:"):
         return _parse_uri(database)
-    return database, None
+    return database, None, False
 
 
 def _parse_uri(text: str):
-    """SQLite URI filenames: ``file:path?mode=rw|rwc|memory&cache=shared|private``."""
+    """SQLite URI filenames: ``file:path?mode=ro|rw|rwc|memory&cache=shared|private``:
+    ``(path, shared-cache name or None, read-only?)``."""
     body = text[5:]
     path, _, query = body.partition("?")
     path, _, _fragment = path.partition("#")
@@ -613,13 +616,12 @@ def _parse_uri(text: str):
         raise OperationalError(f"no such cache mode: {cache}")
     if mode == "memory" or path in ("", ":memory:"):
         if cache == "shared" and path not in ("", ":memory:"):
-            return ":memory:", path
-        return ":memory:", None
-    if mode == "ro":
-        raise _errors.unsupported("uri mode=ro (read-only connections)")
-    if mode == "rw" and not os.path.exists(path):
+            return ":memory:", path, mode == "ro"
+        return ":memory:", None, mode == "ro"
+    if mode in ("ro", "rw") and not (os.path.exists(path) or os.path.exists(path + "-log")):
+        # (a database not yet checkpointed is its log alone)
         raise OperationalError("unable to open database file")
-    return path, None
+    return path, None, mode == "ro"
 
 
 # -- trace expansion -------------------------------------------------------------------------

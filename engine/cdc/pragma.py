@@ -50,7 +50,7 @@ def _ensure_tables(session, name: str) -> None:
             return
     own = txn is None
     if own:
-        txn = session.db.begin("IMMEDIATE", session.timeout)
+        txn = session.begin_own("IMMEDIATE")
     try:
         if txn.catalog.table(name) is None:
             txn.create_table(cdc_table_sql(name))

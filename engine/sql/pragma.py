@@ -62,7 +62,7 @@ def _view_columns(session, name):
     from engine.sql.parse import parse_one
     own = session.txn is None
     if own:
-        session.txn = session.db.begin()
+        session.txn = session.begin_own()
     try:
         if session.view_for_query(name) is None:
             return None
@@ -110,7 +110,7 @@ def _user_version(session, arg):
     if txn is not None:
         txn.set_user_version(value)
     else:  # autocommit: its own write transaction, as SQLite writes the header
-        txn = session.db.begin("DEFERRED", session.timeout)
+        txn = session.begin_own("DEFERRED")
         try:
             txn.set_user_version(value)
         except BaseException:
@@ -144,6 +144,16 @@ def _synchronous(session, arg):
     if level is None:
         return Result(None, [])
     db.set_synchronous(level)
+    return Result(None, [])
+
+
+def _query_only(session, arg):
+    """PRAGMA query_only: per connection; while on, every write fails with
+    "attempt to write a readonly database" (so does BEGIN IMMEDIATE)."""
+    from engine.sql.session import Result
+    if arg is None:
+        return Result(("query_only",), [(int(session.query_only),)])
+    session.set_read_only(str(arg).upper() in ("1", "ON", "TRUE", "YES"))
     return Result(None, [])
 
 
@@ -186,7 +196,7 @@ def _foreign_key_check(session, arg):
     txn = session._ensure_txn() if session.explicit else session.txn
     own = txn is None
     if own:
-        txn = session.db.begin("DEFERRED", session.timeout)
+        txn = session.begin_own("DEFERRED")
     try:
         rows = foreign_keys_of(txn.catalog).violations(txn, None if arg is None else str(arg))
     finally:
@@ -231,6 +241,7 @@ _PRAGMAS = {
     "journal_mode": _journal_mode,
     "synchronous": _synchronous,
     "foreign_keys": _foreign_keys,
+    "query_only": _query_only,
     "foreign_key_list": _foreign_key_list,
     "foreign_key_check": _foreign_key_check,
     "data_version": _data_version,

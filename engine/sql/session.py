@@ -132,6 +132,9 @@ class Session:
         self.foreign_keys = False  # PRAGMA foreign_keys (per connection, OFF as in SQLite)
         self.fk_pending: list = []  # deferred FK violations to re-check at COMMIT
         self.cdc = None  # PRAGMA capture_data_changes_conn (engine.cdc.CaptureConfig)
+        self.query_only = False  # PRAGMA query_only
+        self.read_only = False  # opened with uri mode=ro: for good
+        self.writes_refused = False  # either: writes fail (READ_ONLY_MESSAGE)
         from engine.cdc import install_functions
         install_functions(self)  # table_columns_json_array, bin_record_json_object
         from engine.ivm.maintainer import attach
@@ -260,6 +263,24 @@ class Session:
     def in_transaction(self) -> bool:
         return self.explicit
 
+    def set_read_only(self, query_only: bool | None = None) -> None:
+        """Refuse writes: for good (a ``mode=ro`` connection, no argument), or as
+        ``PRAGMA query_only`` says. The open transaction follows at once."""
+        if query_only is None:
+            self.read_only = True
+        else:
+            self.query_only = query_only
+        self.writes_refused = self.read_only or self.query_only
+        if self.txn is not None:
+            self.txn.read_only = self.writes_refused
+
+    def begin_own(self, mode: str = "DEFERRED"):
+        """A transaction of its own for a statement's side work (PRAGMA writes, the
+        CDC tables), under this session's write refusal."""
+        txn = self.db.begin(mode, self.timeout)
+        txn.read_only = self.writes_refused
+        return txn
+
     def _ensure_txn(self, write: bool = False):
         """The open transaction, begun if needed. ``write``: an autocommit write
         statement, which takes the write lock before its snapshot (as SQLite's write
@@ -269,6 +290,7 @@ class Session:
             mode = self.pending_mode or ("IMMEDIATE" if write else "DEFERRED")
             self.txn = self.db.begin(mode, self.timeout)
             self.txn.cdc = self.cdc
+            self.txn.read_only = self.writes_refused
         return self.txn
 
     def _end_txn(self, commit: bool) -> None:
@@ -412,6 +434,8 @@ class Session:
                     f"not supported by turso_stream: {node.key.upper()} statement")
         if handler in _CONTROL_HANDLERS:
             return handler(self, node, params)
+        if self.writes_refused and isinstance(node, _READ_ONLY_REFUSES):
+            raise OperationalError(READ_ONLY_MESSAGE)  # (before it runs: even if it writes no row)
         txn = self.txn
         autocommit = txn is None and not self.explicit
         if txn is None:
@@ -419,6 +443,7 @@ class Session:
                 "IMMEDIATE" if autocommit and isinstance(node, _WRITE_STATEMENTS) else "DEFERRED")
             txn = self.txn = self.db.begin(mode, self.timeout)
             txn.cdc = self.cdc
+            txn.read_only = self.writes_refused
         fk = self.foreign_keys and isinstance(node, (exp.Insert, exp.Update, exp.Delete))
         mark = txn.statement_mark() if not autocommit or fk else None
         clock = _set_statement_ijd(_UNIX_EPOCH_IJD + _time_ns() // 1_000_000)
@@ -560,6 +585,10 @@ class Session:
         if self.explicit:
             raise OperationalError("cannot start a transaction within a transaction")
         kind = (node.args.get("kind") or "DEFERRED").upper()
+        if kind in ("IMMEDIATE", "EXCLUSIVE") and self.writes_refused:
+            if self.query_only:
+                raise OperationalError(READ_ONLY_MESSAGE)
+            kind = "DEFERRED"  # a read-only connection (mode=ro) takes no write lock
         self.explicit = True
         self.pending_mode = kind
         if kind in ("IMMEDIATE", "EXCLUSIVE"):
@@ -984,6 +1013,10 @@ def _quote_ident(name: str) -> str:
 
 # Statements that write (an autocommit one begins IMMEDIATE: see _ensure_txn).
 _WRITE_STATEMENTS = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter)
+# What a read-only connection (uri mode=ro, PRAGMA query_only) refuses before running:
+# SQLite refuses a writing statement at its start, whether or not it would change a row.
+_READ_ONLY_REFUSES = _WRITE_STATEMENTS + (AlterStatement, d.CreateTrigger, d.Vacuum, d.AnalyzeStmt)
+READ_ONLY_MESSAGE = "attempt to write a readonly database"
 
 
 def _one_row_insert(node) -> bool:

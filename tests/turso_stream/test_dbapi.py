@@ -511,8 +511,8 @@ def test_uri_filenames(tmp_path):
         turso_stream.connect(f"file:{tmp_path / 'missing.db'}?mode=rw", uri=True)
     with pytest.raises(sqlite3.OperationalError, match="no such access mode: bogus"):
         turso_stream.connect(f"file:{path}?mode=bogus", uri=True)
-    with pytest.raises(sqlite3.NotSupportedError, match="mode=ro"):
-        turso_stream.connect(f"file:{path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError, match="unable to open database file"):
+        turso_stream.connect(f"file:{tmp_path / 'missing.db'}?mode=ro", uri=True)
     a = turso_stream.connect("file:mem1?mode=memory&cache=shared", uri=True)
     b = turso_stream.connect("file:mem1?mode=memory&cache=shared", uri=True)
     c = turso_stream.connect("file:mem2?mode=memory", uri=True)
@@ -618,3 +618,75 @@ def test_random_rows_round_trip_like_sqlite3(rows, cut):
         log.append(typed(conn.execute("select rowid, a, b from t order by rowid").fetchall()))
         return log
     same(scenario)
+
+
+_READ_ONLY_SCRIPT = [
+    "BEGIN IMMEDIATE", "ROLLBACK", "BEGIN", "INSERT INTO t VALUES (2)", "SELECT * FROM t",
+    "COMMIT", "PRAGMA query_only = 0", "INSERT INTO t VALUES (1)", "PRAGMA query_only",
+    "DELETE FROM t WHERE 0", "UPDATE t SET a = a WHERE 0", "CREATE INDEX i ON t(a)",
+    "VACUUM", "REINDEX", "ANALYZE", "PRAGMA user_version", "PRAGMA user_version = 3",
+    "CREATE VIEW v AS SELECT 1", "DROP TABLE t", "ALTER TABLE t ADD COLUMN b",
+    "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END", "SELECT count(*) FROM t",
+]
+_QUERY_ONLY_SCRIPT = [
+    "PRAGMA query_only = 1", "PRAGMA query_only", "INSERT INTO t VALUES (1)",
+    "BEGIN IMMEDIATE", "BEGIN", "SELECT count(*) FROM t", "PRAGMA query_only = off",
+    "INSERT INTO t VALUES (5)", "PRAGMA query_only = on", "INSERT INTO t VALUES (6)", "COMMIT",
+    "PRAGMA user_version = 3", "PRAGMA query_only = 0", "SELECT count(*) FROM t",
+]
+
+
+def _outcomes(conn, script):
+    out = []
+    for sql in script:
+        try:
+            out.append(conn.execute(sql).fetchall())
+        except sqlite3.Error as exc:
+            out.append((next(c.__name__ for c in type(exc).__mro__
+                             if c.__module__ == "sqlite3"), str(exc)))
+    return out
+
+
+@pytest.mark.parametrize("how", ["uri mode=ro", "PRAGMA query_only"])
+def test_read_only_connections_behave_as_sqlite3s(tmp_path, how):
+    """A ``mode=ro`` connection and ``PRAGMA query_only`` refuse every writing
+    statement at its start ("attempt to write a readonly database"), even one that
+    would change no row; query_only refuses BEGIN IMMEDIATE too. Nothing changes."""
+    results = []
+    for module in (sqlite3, turso_stream):
+        path = tmp_path / f"{module.__name__}.db"
+        setup = module.connect(path)
+        setup.execute("CREATE TABLE t(a)")
+        setup.execute("INSERT INTO t VALUES (1)")
+        setup.commit()
+        setup.close()
+        if how == "uri mode=ro":
+            conn = module.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            results.append(_outcomes(conn, _READ_ONLY_SCRIPT))
+        else:
+            conn = module.connect(path, isolation_level=None)
+            results.append(_outcomes(conn, _QUERY_ONLY_SCRIPT))
+        conn.close()
+        check = sqlite3.connect(path)
+        results[-1].append(check.execute("SELECT * FROM t ORDER BY a").fetchall())
+        check.close()
+    assert results[1] == results[0]
+
+
+def test_read_only_connection_reads_a_writers_commits(tmp_path):
+    path = tmp_path / "shared.db"
+    writer = turso_stream.connect(path, isolation_level=None)
+    writer.execute("CREATE TABLE t(a)")
+    reader = turso_stream.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    got = []
+    handle = reader.subscribe("SELECT count(*) FROM t", callback=got.append)
+    writer.execute("INSERT INTO t VALUES (1)")
+    assert reader.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    for attempt in (lambda: reader.executemany("INSERT INTO t VALUES (?)", [(2,), (3,)]),
+                    lambda: reader.execute("PRAGMA capture_data_changes_conn('full')")):
+        with pytest.raises(sqlite3.OperationalError, match="readonly database"):
+            attempt()
+    handle.unsubscribe()
+    assert writer.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    reader.close()
+    writer.close()
