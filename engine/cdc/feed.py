@@ -35,6 +35,7 @@ transaction writing a CDC table itself (trimming), the first capture after open
 from __future__ import annotations
 
 from itertools import chain
+from threading import get_ident
 
 from engine.cdc.config import COMMIT, DELETE, INSERT, MODES, SKIP_TABLES, UPDATE, CaptureConfig
 from engine.cdc.functions import pk_id
@@ -46,6 +47,7 @@ from engine.mvcc.versions import TableVersions
 CAPTURE_RECORD = "\x00cdc"
 
 _CONFIGS = {mode: CaptureConfig(mode) for mode in MODES if mode != "off"}
+SETTLE_CHUNK = 1024  # segments settled per hold of the state lock
 _ROWS = TableVersions.rows
 _BEGINS = TableVersions.begins
 _HISTORY = TableVersions.history
@@ -118,7 +120,7 @@ class Feed:
     per-commit object.
     """
 
-    __slots__ = ("db", "versions", "pending", "last_id", "gc_target",
+    __slots__ = ("db", "versions", "pending", "last_id", "gc_target", "settler",
                  "_table", "_first", "_time", "_cfg")
 
     def __init__(self, db, versions):
@@ -127,6 +129,7 @@ class Feed:
         self.pending: list = []
         self.last_id = None
         self.gc_target = _GcTarget(versions)
+        self.settler = None  # the thread installing pending rows, while it does
         self._table = self._first = self._time = self._cfg = None
 
     def defer(self, table, cfg, now: float) -> None:
@@ -180,50 +183,59 @@ class Feed:
         return top
 
     def settle(self, versions) -> None:
-        """Build and install every pending batch's rows. Under the state lock
-        (re-entrant: a commit that reads the table settles inside its own
-        section). Batches no live snapshot predates are installed as one
-        ascending block; later ones (``ts`` above the oldest live snapshot) row
-        by row with their begin timestamps, queued for garbage collection.
-        O(r) record encodings for the r pending changes."""
+        """Build and install every pending segment's rows, ``SETTLE_CHUNK`` segments
+        per hold of the state lock, so a long backlog does not stall commits for
+        all of it (a chunk takes milliseconds). Re-entrant: a commit that reads the
+        table settles inside its own section.
+
+        Segments leave ``pending`` only once installed: a reader that finds
+        ``pending`` empty (the properties check it without the lock) can only see
+        a table holding every row. O(r) record encodings for the r pending changes.
+        """
+        lock = self.db._state_lock
+        pending = self.pending
+        while pending:
+            with lock:
+                segs = pending[:SETTLE_CHUNK]
+                if not segs:
+                    return
+                done = 0
+                self.settler = get_ident()  # (its own reads of the table: no re-entry)
+                try:
+                    done = self._install(versions, segs)
+                finally:
+                    self.settler = None
+                    del pending[:done]  # (after a failure the rest stays pending)
+
+    def _install(self, versions, segs: list) -> int:
+        """Install ``segs``' rows (state lock held); returns how many segments were
+        installed (all, unless it raises). Segments no live snapshot predates go in
+        as one ascending block; later ones (``ts`` above the oldest live snapshot)
+        row by row with their begin timestamps, queued for garbage collection."""
         db = self.db
-        with db._state_lock:
-            segs = self.pending
-            if not segs:
-                return
-            self.pending = []
-            done = 0  # segments wholly installed
-            try:
-                active = db._active
-                horizon = min(active) if active else None
-                block = {}
-                last = 0
-                for i, seg in enumerate(segs):
-                    ts = seg[0]
-                    if horizon is not None and ts > horizon:
-                        break
-                    segment_rows(block, seg)
-                    last = ts
-                else:
-                    i = len(segs)
-                if block:
-                    TableVersions.install_latest(versions, block, last)
-                done = i
-                gcq = db._gc_queue
-                target = self.gc_target
-                for seg in segs[i:]:
-                    ts = seg[0]
-                    rows = {}
-                    segment_rows(rows, seg)
-                    for key, row in rows.items():
-                        TableVersions.install(versions, key, row, ts, True)
-                        gcq.append((ts, target, key))
-                    done += 1
-            except BaseException:
-                # What was not wholly installed is pending again (reinstalling a
-                # row sets it to the same value).
-                self.pending = segs[done:] + self.pending
-                raise
+        active = db._active
+        horizon = min(active) if active else None
+        block = {}
+        last = 0
+        visible = len(segs)
+        for i, seg in enumerate(segs):
+            if horizon is not None and seg[0] > horizon:
+                visible = i
+                break
+            segment_rows(block, seg)
+            last = seg[0]
+        if block:
+            TableVersions.install_latest(versions, block, last)
+        gcq = db._gc_queue
+        target = self.gc_target
+        for seg in segs[visible:]:
+            ts = seg[0]
+            rows = {}
+            segment_rows(rows, seg)
+            for key, row in rows.items():
+                TableVersions.install(versions, key, row, ts, True)
+                gcq.append((ts, target, key))
+        return len(segs)
 
     def _check(self, versions) -> None:
         top = self.raw_top(versions) or 0
@@ -282,7 +294,7 @@ def _settling(slot):
 
     def read(self):
         feed = feed_of(self)
-        if feed.pending:
+        if feed.pending and feed.settler != get_ident():
             feed.settle(self)
         return get(self)
 
