@@ -591,3 +591,22 @@ def test_group_by_emits_groups_in_key_order_with_first_row_bare_columns():
         "SELECT b, sum(c || c) OVER (ORDER BY a % 1) FROM t GROUP BY b",
     ])
     assert ours == theirs
+
+
+def test_written_exclude_no_others_recomputes_each_frame():
+    """``EXCLUDE NO OTHERS`` means the default frame, yet written out it makes SQLite
+    recompute every row's frame with a fresh accumulator (window.c's full scan when
+    eExclude is set), so sum() over a frame of integers is an integer although a
+    REAL passed through the sliding frame before; we slid (found by the view
+    invariant suite: 0.0 against sqlite3's 0)."""
+    setup = ["CREATE TABLE t(x, o)",
+             "INSERT INTO t VALUES (1.5, 1), (2, 2), (3, 3), (4, 3), (x'00', 4), (5, 5)"]
+    frames = ["RANGE BETWEEN CURRENT ROW AND CURRENT ROW",
+              "ROWS BETWEEN 1 PRECEDING AND CURRENT ROW",
+              "GROUPS BETWEEN CURRENT ROW AND 1 FOLLOWING"]
+    queries = [f"SELECT o, sum(x) OVER (ORDER BY o {frame}{exclude}), "
+               f"avg(x) OVER (ORDER BY o {frame}{exclude}), "
+               f"total(x) OVER (ORDER BY o {frame}{exclude}) FROM t ORDER BY o, x"
+               for frame in frames for exclude in ("", " EXCLUDE NO OTHERS")]
+    theirs, ours = _exact_rows(setup, queries)
+    assert ours == theirs

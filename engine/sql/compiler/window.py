@@ -243,8 +243,11 @@ class _Frame:
         self.start_off = comp.fn(start_off) if start_off is not None else None
         self.end_off = comp.fn(end_off) if end_off is not None else None
         excl = spec.args.get("exclude")
-        word = excl.name.upper() if excl is not None else "NO OTHERS"
-        self.exclude = None if word == "NO OTHERS" else word
+        # A written EXCLUDE, even EXCLUDE NO OTHERS (the default's meaning), makes
+        # SQLite recompute each row's frame with a fresh accumulator (window.c's
+        # full scan when eExclude is set): a sum over integers is then an integer
+        # although a REAL left the frame earlier. None: no EXCLUDE written.
+        self.exclude = excl.name.upper() if excl is not None else None
 
     def offsets(self):
         """The (start, end) offsets, evaluated and checked once per execution."""
@@ -632,7 +635,7 @@ def _segments(s, e, p, exclude, g, starts, ends, m):
     e = min(e, m - 1)
     if s > e:
         return []
-    if exclude is None:
+    if exclude is None or exclude == "NO OTHERS":
         return [(s, e)]
     if exclude == "CURRENT ROW":
         holes = [(p, p)]
