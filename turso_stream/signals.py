@@ -100,6 +100,7 @@ def watch(db) -> None:
 def _attach_all() -> None:
     for db in list(_databases):
         _attach(db)
+        db.forget_watches()  # a new receiver may read tables the last answer left out
 
 
 def _attach(db) -> None:
@@ -133,5 +134,11 @@ def _observer(path: str):
             for name, delta in views.items():
                 view_changed.send(path, view=name, delta=delta, ts=ts)
 
+    def watches(_table: str) -> bool:
+        """``Database.watches_table``: commit and table_changed receivers see every
+        table's rows (the CDC table's too); view_changed ones none."""
+        return bool(commit.receivers or table_changed.receivers)
+
     on_durable_commit._turso_signals = True
+    on_durable_commit.watches = watches
     return on_durable_commit

@@ -196,3 +196,23 @@ def test_view_changed_fires_for_a_materialized_view():
     finally:
         signals.view_changed.disconnect(receiver)
     assert seen == [("s", [(("a", 2), 1)]), ("s", [(("a", 2), -1), (("a", 5), 1)])]
+
+
+def test_cdc_rows_are_deferred_unless_a_receiver_reads_table_rows(receivers):
+    """CDC rows wait for the first read (engine.cdc.feed) unless an observer reads
+    the CDC table's rows in the commit: a view_changed receiver does not, a
+    table_changed receiver connected later does, from the next commit on."""
+    conn = turso_stream.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE t(x)")
+    conn.execute("PRAGMA capture_data_changes_conn('id')")
+    conn.execute("INSERT INTO t VALUES (1)")  # the first capture after open is eager
+    receivers(signals.view_changed, lambda sender, **kw: None)
+    conn.execute("INSERT INTO t VALUES (2)")
+    feed = conn._db.tables["turso_cdc"].versions._feed
+    assert len(feed.pending) == 1
+    tables = []
+    receivers(signals.table_changed, lambda sender, table, **kw: tables.append(table))
+    conn.execute("INSERT INTO t VALUES (3)")
+    assert tables == ["t", "turso_cdc"] and not feed.pending
+    assert [r[0] for r in conn.execute("SELECT id FROM turso_cdc WHERE change_type = 1")] \
+        == [1, 2, 3]
