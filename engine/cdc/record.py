@@ -56,14 +56,12 @@ def _read_varint(data: bytes, pos: int):
 def encode_record(values) -> bytes:
     """``values`` as one SQLite record: header (serial types) then bodies.
 
-    O(columns), one Python call: the serial types are collected as ints and the
-    bodies as bytes (NULL, 0 and 1 have none), then a header of one-byte serial
-    types under 127 bytes (the usual case: no string or BLOB over 57 bytes) is
-    one ``bytes`` call; longer ones go to ``_assemble``. Type rules: fileformat2,
-    section 2.1 (smallest integer width; REAL always 8 bytes).
+    O(columns): the serial types are collected as ints and the bodies as bytes
+    (NULL, 0 and 1 have none), then ``_assemble`` writes the header. Type rules:
+    fileformat2, section 2.1 (smallest integer width; REAL always 8 bytes).
     """
     types = []
-    bodies = [b""]  # slot 0: the header, filled in below (one join for the record)
+    bodies = []
     put_type = types.append
     put_body = bodies.append
     for v in values:
@@ -93,17 +91,7 @@ def encode_record(values) -> bytes:
             b = bytes(v)
             put_type(12 + 2 * len(b))
             put_body(b)
-    n = len(types)
-    if n < 0x7F:
-        try:
-            header = bytes(types)
-        except ValueError:  # a serial type over 255
-            header = b"\x80"
-        if header.isascii():  # every serial type is a one-byte varint (< 0x80)
-            bodies[0] = _BYTE[n + 1] + header
-            return b"".join(bodies)
-    bodies[0] = _header(types)
-    return b"".join(bodies)
+    return _assemble(types, bodies)
 
 
 _BYTE = tuple(bytes((i,)) for i in range(256))  # one-byte bytes objects, prebuilt
@@ -142,7 +130,9 @@ def _header(types: list) -> bytes:
 
 
 def _assemble(types: list, bodies: list) -> bytes:
-    """The record of serial ``types`` and their ``bodies``: header size, header, bodies."""
+    """The record of serial ``types`` and their ``bodies``: header size, header,
+    bodies. A header of one-byte serial types under 127 bytes (the usual case: no
+    string or BLOB over 57 bytes) is one ``bytes`` call; longer ones ``_header``."""
     n = len(types)
     if n < 0x7F:
         try:
