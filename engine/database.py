@@ -176,12 +176,12 @@ class Database:
                 continue
             t = self.tables[name.lower()]
             install = t.versions.install
-            done = changes[t.key] = []
+            done = changes[t.key] = [] if marker is not None else None
             for key, row in ops:
                 if t.without_rowid:
                     key = t.pk_key(row) if row is not None else _pk_key_from_values(t, key)
                 old = install(key, row, ts, False)
-                if old is not None or row is not None:
+                if done is not None and (old is not None or row is not None):
                     done.append((key, old, row))
         if marker is not None:
             replay_capture(self, ts, wall_time, marker, changes)
