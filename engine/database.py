@@ -164,7 +164,7 @@ class Database:
 
     def _replay(self, ts: int, wall_time: float, tables: list) -> None:
         """Install one logged commit's writes (recovery). A deferred capture's marker
-        (``engine.cdc.feed``) becomes the same pending batch the commit queued: its
+        (``engine.cdc.feed``) becomes the same pending segments the commit queued: its
         changes are the frame's writes against the state before them. O(w log n)."""
         marker = None
         if tables and tables[-1][0] == CAPTURE_RECORD:
@@ -620,7 +620,7 @@ class Database:
     def _publish(self, txn: Transaction, ts: int, now: float, plan,
                  deferred=None) -> ChangeSet:
         """The state-lock section of a commit whose frame is appended: install
-        ``plan``'s ``(table, writes)`` at ``ts``, queue a deferred capture's batch
+        ``plan``'s ``(table, writes)`` at ``ts``, queue a deferred capture's changes
         (``deferred``, engine.cdc), run the in-commit hooks, publish ``last_ts``,
         drop the transaction's snapshot (marking it inactive)."""
         catalog_changed = txn.catalog_changed

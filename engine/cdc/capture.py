@@ -109,7 +109,7 @@ def capture(txn, ts: int, now: float):
 
 
 def replay_capture(db, ts: int, wall_time: float, marker, changes: dict) -> None:
-    """Recovery's side of ``Feed.record``: queue the batch a logged commit's
+    """Recovery's side of ``Feed.record``: queue the segments a logged commit's
     marker ``(CDC table name, (first change_id, mode))`` stands for, ``changes``
     being the frame's ``{table key: [(key, before, after)]}`` as replayed. The
     high-water mark is left unset: the first capture after open is eager, and

@@ -9,19 +9,20 @@ polls (``turso_stream.cdc.changes``), by a checkpoint, or never before they are
 trimmed.
 
 So a capturing commit that nobody watches in-commit (no view, subscription or
-signal reads the CDC table: ``Database.watches_table``) only appends a *batch* to
-the table's pending list: its commit timestamp and time, its first change_id, the
-capture mode, and the ``(key, before, after)`` lists its install already produced
-for the ChangeSet. Its log frame carries a marker ``(CDC table, first change_id,
-mode)`` instead of the rows; recovery rebuilds the same batch from the frame's
-writes and the state before them (``Database._replay_capture``). Change ids are
-assigned at commit (the connection's high-water mark, ``capture._marks``), so the
-feed's order and ids are exactly those of eager capture.
+signal reads the CDC table: ``Database.watches_table``) only queues its changes on
+the table's ``Feed``: the ``(key, before, after)`` lists its install already
+produced for the ChangeSet, with its commit timestamp and time, first change_id
+and capture mode, as flat tuples (``segments``). Its log frame carries a marker
+``(CDC table, first change_id, mode)`` instead of the rows; recovery queues the
+same segments from the frame's writes and the state before them
+(``Database._replay``, ``capture.replay_capture``). Change ids are assigned at
+commit (the feed's high-water mark, ``Feed.last_id``), so the feed's order and ids
+are exactly those of eager capture.
 
 The rows are built the first time anything reads the table. ``FeedVersions`` is a
 ``TableVersions`` whose ``rows``, ``begins``, ``history`` and ``_top`` are
-properties that first *settle* the pending batches (``Feed.settle``): under the
-database's state lock, each batch's rows are encoded and installed at its
+properties that first *settle* the queue (``Feed.settle``): under the database's
+state lock, a chunk at a time, each commit's rows are encoded and installed at its
 timestamp, hidden (``begins``) from live snapshots older than it, which the
 garbage collector then forgets as for any commit. Every read path of the engine
 (scans, lookups, checkpoint images, ``max_key``, write-write validation) goes
@@ -103,7 +104,7 @@ class _GcTarget:
 
 
 class Feed:
-    """The pending batches of one CDC table, and its change_id high-water mark
+    """The pending segments of one CDC table, and its change_id high-water mark
     (see module docstring).
 
     ``pending``: the queued commits' segments (``segments``) in commit order, one
@@ -145,7 +146,7 @@ class Feed:
 
     def log_entry(self) -> tuple:
         """The frame's marker of the capture in flight (``CAPTURE_RECORD``), last in
-        the frame's table list; ``Database._replay`` rebuilds the batch from it."""
+        the frame's table list; recovery queues the same segments from it."""
         return CAPTURE_RECORD, [(self._table.name, (self._first, self._cfg.mode))]
 
     def record(self, out: dict, tables: dict, ts: int) -> None:
@@ -172,7 +173,7 @@ class Feed:
         self.last_id = self._first + n
 
     def raw_top(self, versions):
-        """The largest key installed in ``versions`` (pending batches not counted,
+        """The largest key installed in ``versions`` (pending segments not counted,
         nothing settled). O(1)."""
         top = _TOP.__get__(versions)
         if top is None:
@@ -298,7 +299,7 @@ def _settling(slot):
             feed.settle(self)
         return get(self)
 
-    return property(read, slot.__set__, doc=f"``{slot.__name__}``, pending batches settled")
+    return property(read, slot.__set__, doc=f"``{slot.__name__}``, pending segments settled")
 
 
 class FeedVersions(TableVersions):
