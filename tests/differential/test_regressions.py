@@ -610,3 +610,25 @@ def test_written_exclude_no_others_recomputes_each_frame():
                for frame in frames for exclude in ("", " EXCLUDE NO OTHERS")]
     theirs, ours = _exact_rows(setup, queries)
     assert ours == theirs
+
+
+def test_grouped_aggregates_step_group_by_group_in_key_order():
+    """SQLite sorts rows by the GROUP BY key, then steps each group's aggregates over
+    its rows in scan order: a function in an aggregate's argument sees the rows in
+    that order (we stepped in scan order across all groups)."""
+    import sqlite3
+
+    import turso_stream
+    seen = []
+    for module in (sqlite3, turso_stream):
+        conn = module.connect(":memory:")
+        calls = []
+        conn.create_function("rec", 1, lambda v: calls.append(v) or v)
+        conn.execute("CREATE TABLE t(g, v)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)",
+                         [(3, 1), (1, 2), (2, 3), (1, 4), (3, 5), (None, 6), ("a", 7)])
+        rows = conn.execute("SELECT g, sum(rec(v)), count(*) FROM t GROUP BY g").fetchall()
+        seen.append((rows, calls))
+        conn.close()
+    assert seen[1] == seen[0]
+    assert seen[0][1] == [6, 2, 4, 3, 1, 5, 7]

@@ -263,8 +263,8 @@ class RunningExtreme:
 
     __slots__ = ("_key", "_best", "_best_key", "_want_max")
 
-    def __init__(self, want_max: bool, collation: str = "BINARY"):
-        self._key = sort_key_function(collation)
+    def __init__(self, want_max: bool, collation: str = "BINARY", key=None):
+        self._key = key if key is not None else sort_key_function(collation)
         self._best = None
         self._best_key = None
         self._want_max = want_max
