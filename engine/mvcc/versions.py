@@ -25,7 +25,7 @@ and one pointer in the sorted key list); timestamps cost nothing once collected.
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import islice, repeat
 
 from sortedcontainers import SortedDict
 
@@ -107,25 +107,41 @@ class TableVersions:
     def scan(self, ts: int, lo=None, hi=None, reverse: bool = False):
         """Yield ``(key, row)`` visible at ``ts`` with lo <= key <= hi, in key order.
 
-        Safe while other threads commit: keys and rows are read by C loops (which
-        no other Python thread interleaves), then checked: a commit installs a
-        version's ``begins`` entry before the row itself, so a row newer than ``ts``
-        is always noticed and replaced by the version ``ts`` sees. O(log n + k)
-        when every version is visible (the common case); otherwise merges the
-        history keys in, O(log n + k + h log h).
+        Reads in chunks that grow from 32 keys to 8,192, each chunk's keys and
+        rows read by C loops (which no other Python thread interleaves) and then
+        checked, so a reader that stops early (``ORDER BY rowid DESC LIMIT 20``)
+        reads O(log n + k) and a full scan still runs in C. A commit installs a
+        version's ``begins`` entry before the row itself, so a row newer than
+        ``ts`` is always noticed: from that chunk on, the rest of the range is
+        read merging the history (``_scan_merged``). O(log n + k) when every
+        version is visible (the common case); otherwise O(log n + k + h log h).
         """
         rows = self.rows
-        if lo is None and hi is None:
-            keys = list(reversed(rows)) if reverse else list(rows)
-        else:
-            keys = list(rows.irange(lo, hi, reverse=reverse))
-        values = list(map(rows.get, keys))
-        if not self.history and self.max_begin <= ts and None not in values:
+        inclusive = (True, True)
+        size = 32
+        while True:
+            keys = list(islice(rows.irange(lo, hi, inclusive, reverse), size))
+            values = list(map(rows.get, keys))
+            if self.history or self.max_begin > ts or None in values:
+                yield from self._scan_merged(ts, lo, hi, inclusive, reverse)
+                return
             yield from zip(keys, values)
-            return
-        merged = set(keys)
+            if len(keys) < size:
+                return
+            if reverse:  # the rest lies below the last key read
+                hi, inclusive = keys[-1], (inclusive[0], False)
+            else:
+                lo, inclusive = keys[-1], (False, inclusive[1])
+            size = min(size * 8, 8192)
+
+    def _scan_merged(self, ts: int, lo, hi, inclusive, reverse: bool):
+        """``scan``'s rows of the range when some version is not visible at ``ts``:
+        the latest keys and the history's, merged, each read at ``ts``."""
+        rows = self.rows
+        merged = set(rows.irange(lo, hi, inclusive, reverse))
         for key in list(self.history):
-            if (lo is None or key >= lo) and (hi is None or key <= hi):
+            if (lo is None or key > lo or (inclusive[0] and key == lo)) and \
+                    (hi is None or key < hi or (inclusive[1] and key == hi)):
                 merged.add(key)
         get = self.get
         for key in sorted(merged, reverse=reverse):

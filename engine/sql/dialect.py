@@ -70,6 +70,19 @@ __all__ = [
 MAX_VARIABLE_NUMBER = 250000  # SQLITE_MAX_VARIABLE_NUMBER of the stdlib build
 
 
+def _ends_in_from(query) -> bool:
+    """Does the SELECT (of a compound: its last arm) end with its FROM clause, no
+    WHERE, GROUP BY, HAVING, WINDOW, ORDER BY or LIMIT after it?"""
+    while isinstance(query, exp.SetOperation):
+        if query.args.get("order") or query.args.get("limit"):
+            return False
+        query = query.expression
+    if not isinstance(query, exp.Select) or not query.args.get("from_"):
+        return False
+    return not any(query.args.get(k) for k in ("where", "group", "having", "windows",
+                                                 "order", "limit", "offset"))
+
+
 class SqliteMessageError(ParseError):
     """A parse error whose message is SQLite's exact text (e.g. "unknown table option: x")."""
 
@@ -579,16 +592,40 @@ class _Parser(SQLiteParser):
         if not self._match(TokenType.INTO, advance=False):
             self.raise_error("Expected INTO")
         self._retreat(index)
-        return super()._parse_insert()
+        self._upsert_start = None
+        insert = super()._parse_insert()
+        if self._upsert_start is not None and _ends_in_from(insert.expression):
+            self._refuse_upsert_after_from(self._upsert_start)
+        return insert
+
+    def _refuse_upsert_after_from(self, start: int) -> None:
+        """SQLite's parsing ambiguity (lang_upsert.html): in ``INSERT ... SELECT ...
+        FROM t ON CONFLICT ...`` the ON starts a join constraint (``CONFLICT`` or
+        ``CONFLICT(a)`` its expression), so the statement fails at the DO that
+        follows: near "DO": syntax error. (A WHERE, even ``WHERE true``, ends the
+        FROM clause.)"""
+        depth = 0
+        for index in range(start, self._index):
+            token = self._tokens[index]
+            if token.token_type == TokenType.L_PAREN:
+                depth += 1
+            elif token.token_type == TokenType.R_PAREN:
+                depth -= 1
+            elif depth == 0 and token.text.upper() == "DO":
+                self._retreat(index)
+                break
+        self.raise_error("syntax error")
 
     def _parse_on_conflict(self):
         """An upsert chain (SQLite >= 3.35): ``ON CONFLICT ...`` clauses one after
         another; a clause without a target ends the chain (the grammar's last
         upsert), so a clause after it is a syntax error at its ON. One clause is
         returned as the node, several as a list (read by compiler/upsert.py)."""
+        start = self._index
         first = super()._parse_on_conflict()
         if first is None:
             return None
+        self._upsert_start = start
         clauses = [first]
         while clauses[-1].args.get("conflict_keys"):
             more = super()._parse_on_conflict()
@@ -838,10 +875,29 @@ class _Parser(SQLiteParser):
                 return body
             if not curr or curr.text.upper() not in _TRIGGER_BODY_STARTS:
                 self.raise_error("Expected a trigger body statement")
+            start = self._index
             stmt = super()._parse_statement()
+            if isinstance(stmt, (exp.Insert, exp.Update, exp.Delete)) and stmt.args.get("with_"):
+                self._refuse_with_in_trigger(start)
             body.append(stmt)
             if not self._match(TokenType.SEMICOLON):
                 self.raise_error("Expected ;")
+
+    def _refuse_with_in_trigger(self, start: int) -> None:
+        """SQLite's trigger grammar has WITH only on a SELECT: ``WITH x AS (...)
+        INSERT ...`` in a trigger body fails at the INSERT (near "insert": syntax
+        error), the first DML keyword after the WITH clause."""
+        depth = 0
+        for index in range(start, self._index):
+            token = self._tokens[index]
+            if token.token_type == TokenType.L_PAREN:
+                depth += 1
+            elif token.token_type == TokenType.R_PAREN:
+                depth -= 1
+            elif depth == 0 and token.text.upper() in ("INSERT", "REPLACE", "UPDATE", "DELETE"):
+                self._retreat(index)
+                break
+        self.raise_error("syntax error")
 
     # -- errors -----------------------------------------------------------------
 

@@ -632,3 +632,122 @@ def test_grouped_aggregates_step_group_by_group_in_key_order():
         conn.close()
     assert seen[1] == seen[0]
     assert seen[0][1] == [6, 2, 4, 3, 1, 5, 7]
+
+
+_ROWID_SETUP = ["CREATE TABLE t1(id INTEGER PRIMARY KEY, x REAL, y INTEGER)",
+                "CREATE INDEX t1y ON t1(y)",
+                "WITH RECURSIVE n(i) AS (SELECT -50 UNION ALL SELECT i + 1 FROM n "
+                "WHERE i < 3000) INSERT INTO t1 SELECT i, i * 0.5, i % 7 FROM n"]
+
+
+def test_order_by_rowid_walks_the_table_in_rowid_order():
+    """``ORDER BY id DESC LIMIT k`` sorted the whole table; SQLite walks the table
+    backward and stops after k rows (also under a rowid range: keyset pagination).
+    Same rows, same plans (no temp b-tree)."""
+    queries = [
+        "SELECT id FROM t1 ORDER BY id DESC LIMIT 3",
+        "SELECT * FROM t1 ORDER BY rowid LIMIT 3 OFFSET 2",
+        "SELECT * FROM t1 WHERE id < 1000 ORDER BY id DESC LIMIT 5",
+        "SELECT id AS k, x FROM t1 WHERE id >= 2990.5 AND x > 1496 ORDER BY k DESC",
+        "SELECT oid FROM t1 WHERE x > 100 ORDER BY 1 LIMIT 4",
+        "SELECT id FROM t1 WHERE y = 3 ORDER BY id DESC LIMIT 2",
+        "SELECT id FROM t1 ORDER BY id COLLATE NOCASE DESC NULLS FIRST LIMIT 2",
+        "SELECT id FROM t1 WHERE id < NULL ORDER BY id",
+    ]
+    theirs, ours = _exact_rows(_ROWID_SETUP, queries)
+    assert ours == theirs
+    plans_theirs, plans_ours = _exact_rows(
+        _ROWID_SETUP, ["EXPLAIN QUERY PLAN " + q for q in queries[:5]])
+    detail = [[row[3] for row in plans] for plans in plans_theirs]
+    assert [[row[3] for row in plans] for plans in plans_ours] == detail
+
+
+def test_rowid_range_bounds_are_exact_for_numbers_and_loose_otherwise():
+    """A rowid range reads only the rows its bounds allow and, when every bound is a
+    finite number, no longer tests its own terms on each row: the bounds must then
+    be exact (``rowid > 10.5`` is ``rowid >= 11``; text that is no number, blobs,
+    NULL and infinities keep the per-row test)."""
+    queries = [f"SELECT count(*), min(id), max(id) FROM t1 WHERE {cond}" for cond in (
+        "id > 10", "id > 10.0 AND id <= 20", "id < -10.5", "id >= -10.5 AND id < -9.5",
+        "id > 'abc'", "id < 'abc'", "id > '2990'", "id > 1e999", "id < 1e999",
+        "id > -1e999 AND id < 5", "id >= 9.999999999999999e18", "5 < id AND id < 7",
+        "id > x'00'", "id BETWEEN 5 AND 2", "id BETWEEN 2.5 AND 5.5", "id > 2999 - 5",
+        "+id > 10", "rowid <= 2 AND _rowid_ >= -2 AND y > 0")]
+    theirs, ours = _exact_rows(_ROWID_SETUP, queries)
+    assert ours == theirs
+
+
+def test_with_clause_on_insert_update_delete():
+    """``WITH ... INSERT/UPDATE/DELETE`` ignored its CTEs ("no such table: n"); they
+    are in scope for the whole statement. In a trigger body SQLite's grammar has
+    WITH only on a SELECT: near "insert": syntax error."""
+    setup = ["CREATE TABLE t(a)", "CREATE TABLE u(b)"]
+    queries = [
+        "WITH n AS (SELECT 1) INSERT INTO t SELECT * FROM n",
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) "
+        "INSERT INTO t SELECT i FROM n",
+        "WITH n(i) AS (SELECT 3) UPDATE t SET a = a + (SELECT i FROM n) WHERE a > 1",
+        "WITH n(i) AS (SELECT 4) DELETE FROM t WHERE a IN (SELECT i FROM n)",
+        "WITH n(i) AS (SELECT 10) INSERT INTO t VALUES ((SELECT i FROM n))",
+        "WITH n(i) AS (SELECT 10) DELETE FROM t WHERE a = (SELECT i FROM n) RETURNING a",
+        "SELECT * FROM t ORDER BY a",
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN "
+        "WITH x(v) AS (SELECT new.a) INSERT INTO u SELECT v FROM x; END",
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN "
+        "INSERT INTO u WITH x(v) AS (SELECT new.a) SELECT v FROM x; END",
+        "INSERT INTO t VALUES (7)",
+        "SELECT * FROM u",
+    ]
+    import sqlite3
+
+    import turso_stream
+    results = []
+    for module in (sqlite3, turso_stream):
+        conn = module.connect(":memory:", isolation_level=None)
+        for sql in setup:
+            conn.execute(sql)
+        out = []
+        for sql in queries:
+            try:
+                out.append(conn.execute(sql).fetchall())
+            except sqlite3.Error as exc:
+                out.append((type(exc).__name__, str(exc)))
+        results.append(out)
+        conn.close()
+    assert results[1] == results[0]
+
+
+def test_upsert_after_a_from_clause_is_a_join_constraint():
+    """SQLite's parsing ambiguity (lang_upsert.html): ``INSERT ... SELECT ... FROM t
+    ON CONFLICT ...`` reads the ON as a join constraint and fails near "DO"; a
+    WHERE (or GROUP BY, ORDER BY, LIMIT) ends the FROM clause. We accepted it."""
+    setup = ["CREATE TABLE t(a PRIMARY KEY)", "CREATE TABLE s(b)", "INSERT INTO s VALUES (1)"]
+    check_all(setup, [
+        "INSERT INTO t SELECT b FROM s ON CONFLICT DO NOTHING",
+        "INSERT INTO t SELECT b FROM s ON CONFLICT(a) DO NOTHING",
+        "INSERT INTO t SELECT b FROM s AS x ON CONFLICT DO UPDATE SET a = 1",
+        "INSERT INTO t SELECT b FROM s UNION SELECT b FROM s ON CONFLICT DO NOTHING",
+        "INSERT INTO t SELECT b FROM s WHERE true ON CONFLICT DO NOTHING",
+        "INSERT INTO t SELECT b FROM s UNION SELECT 2 ON CONFLICT DO NOTHING",
+        "INSERT INTO t SELECT b FROM s LIMIT 1 ON CONFLICT(a) DO UPDATE SET a = a + 10",
+        "SELECT * FROM t",
+    ])
+
+
+def test_correlated_ctes_read_the_outer_row():
+    """A CTE may read its owner's outer row (a correlated subquery's, a trigger's
+    NEW): we planned CTEs without the outer scope ("no such column: t.a")."""
+    setup = ["CREATE TABLE t(a)", "INSERT INTO t VALUES (1), (2), (3)", "CREATE TABLE u(b)",
+             "CREATE TRIGGER tr AFTER INSERT ON t BEGIN "
+             "INSERT INTO u WITH x(v) AS (SELECT new.a * 100) SELECT v FROM x; END",
+             "INSERT INTO t VALUES (4)"]
+    check_all(setup, [
+        "SELECT a, (WITH c AS (SELECT t.a * 10 AS v) SELECT v FROM c) FROM t",
+        "SELECT a, (WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r "
+        "WHERE i < t.a) SELECT sum(i) FROM r) FROM t",
+        "SELECT * FROM t WHERE EXISTS (WITH c AS (SELECT t.a AS v) SELECT 1 FROM c "
+        "WHERE v % 2 = 0)",
+        "SELECT a FROM t WHERE a IN (WITH c(v) AS (SELECT t.a UNION SELECT 3) "
+        "SELECT v FROM c)",
+        "SELECT * FROM u",
+    ])

@@ -3,12 +3,16 @@
 A table source is read by a rowid point/IN lookup, a rowid range, an index
 probe (the longest equality prefix plus a range on the next column), or a full
 scan. Every WHERE conjunct on the table still runs as a residual filter, so a
-path only needs to return a superset of the matching rows.
+path only needs to return a superset of the matching rows (but a rowid range whose
+bounds are exact numbers: its own conjuncts are then implied, ``rowid_bounds``).
 """
 
 from __future__ import annotations
 
+import math
 from itertools import repeat
+
+from sqlglot import exp
 
 from engine.sql import operators as ops
 from engine.sql.compiler.predicates import _sargable
@@ -62,8 +66,13 @@ class AccessPlanner:
                 return txn.scan(name)
             return probe(txn)
 
-        if probe is None and (with_rowid or not pre):
-            return self._full_scan(name, with_rowid, pre, preds, keys_and_rows)
+        bounds = getattr(probe, "rowid_bounds", None)
+        if (probe is None or bounds is not None) and (with_rowid or not pre):
+            rest = None  # the conjuncts exact rowid bounds leave to test
+            if bounds is not None:
+                rest = [comp.predicate(c) for c in local
+                        if not rowid_range_only(c, source, scope)]
+            return self._full_scan(name, with_rowid, pre, preds, keys_and_rows, bounds, rest)
         if not preds and not pre:
             if with_rowid:
                 def rows():
@@ -88,8 +97,11 @@ class AccessPlanner:
 
         return _checked_rows(keys_and_rows, with_rowid, pre, preds)
 
-    def _full_scan(self, name, with_rowid, pre, preds, keys_and_rows):
-        """Rows of a full table scan: when the transaction sees plain latest versions
+    def _full_scan(self, name, with_rowid, pre, preds, keys_and_rows, bounds=None,
+                   rest=None):
+        """Rows of a full table scan, or of a rowid range (``bounds``: see
+        ``rowid_bounds``; ``rest``: the conjuncts to test when they are exact): when
+        the transaction sees plain latest versions
         (``Transaction.scan_lists``) the rows are built and filtered by C loops
         (``map(add, rows, zip(keys))`` appends each rowid, one ``filter`` per residual
         conjunct, in order, so a row stops at its first false conjunct); otherwise
@@ -100,14 +112,23 @@ class AccessPlanner:
         slow_rows = _checked_rows(keys_and_rows, with_rowid, pre, preds)
 
         def rows():
-            lists = rt.txn.scan_lists(name)
+            tests = preds
+            if bounds is None:
+                lists = rt.txn.scan_lists(name)
+            else:
+                b = bounds()
+                if b is None:
+                    return iter(())
+                lists = rt.txn.scan_lists(name, b[0], b[1])
+                if b[2]:
+                    tests = rest
             if lists is None:
                 return slow_rows()
             keys, values = lists
             it = map(add, values, zip(keys)) if with_rowid else iter(values)
             if pre:
                 it = map(add, repeat(pre), it)
-            for p in preds:
+            for p in tests:
                 it = filter(p, it)
             return it
         return rows
@@ -182,26 +203,12 @@ class AccessPlanner:
 
     def _rowid_range(self, source, terms, comp):
         name = source.table.name
-        lows = [comp.fn(o) for op, o in terms if op in (">", ">=")]
-        highs = [comp.fn(o) for op, o in terms if op in ("<", "<=")]
+        bounds = rowid_bounds(terms, comp)
 
         def probe(txn):
-            lo = hi = None
-            for f in lows:
-                v = _numeric_bound(f(()))
-                if v is _EMPTY:
-                    return iter(())
-                if v is not None:
-                    lo = v if lo is None else max(lo, v)
-            for f in highs:
-                v = _numeric_bound(f(()))
-                if v is _EMPTY:
-                    return iter(())
-                if v is not None:
-                    hi = v if hi is None else min(hi, v)
-            lo = None if lo is None else _ceil_int(lo)
-            hi = None if hi is None else _floor_int(hi)
-            return txn.scan(name, lo, hi)
+            b = bounds()
+            return iter(()) if b is None else txn.scan(name, b[0], b[1])
+        probe.rowid_bounds = bounds  # (_table_access reads the range in C loops)
         return f"SEARCH {source.name} USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)", probe
 
     def _index_probe(self, source, eq_terms, ranges, comp):
@@ -339,6 +346,65 @@ def _index_affinity_ok(comparison_affinity, column_affinity) -> bool:
     return column_affinity in (ops.NUMERIC, ops.INTEGER, ops.REAL)
 
 
+def rowid_bounds(terms, comp):
+    """``bounds() -> (lo, hi, exact) | None``: the inclusive rowid bounds the range
+    terms ``[(op, expr)]`` (``<``, ``<=``, ``>``, ``>=`` on the rowid) allow, None
+    when they admit no row (a NULL bound). ``exact``: every operand was a finite
+    number, so the bounds say exactly what the terms do (a rowid is an integer:
+    ``rowid > 10.5`` is ``rowid >= 11``) and a scan between them need not test
+    them again; else the bounds are loose (a text operand that is no number
+    bounds nothing) and the terms are tested on each row. O(terms) per call."""
+    fns = [(op, comp.fn(o)) for op, o in terms]
+
+    def bounds():
+        lo = hi = None
+        exact = True
+        for op, f in fns:
+            v = _numeric_bound(f(()))
+            if v is _EMPTY:
+                return None
+            if v is None or (type(v) is float and not math.isfinite(v)):
+                exact = False  # (a text bound, or +-inf: left to the per-row test)
+                continue
+            if op == ">":
+                b = math.floor(v) + 1 if type(v) is float else v + 1
+            elif op == ">=":
+                b = math.ceil(v) if type(v) is float else v
+            elif op == "<":
+                b = math.ceil(v) - 1 if type(v) is float else v - 1
+            else:
+                b = math.floor(v) if type(v) is float else v
+            if op[0] == ">":
+                lo = b if lo is None else max(lo, b)
+            else:
+                hi = b if hi is None else min(hi, b)
+        return lo, hi, exact
+    return bounds
+
+
+def rowid_range_only(cond, source, scope) -> bool:
+    """Is ``cond`` nothing but rowid range terms (``rowid > 5``, ``id BETWEEN ? AND
+    ?`` on the INTEGER PRIMARY KEY), which exact ``rowid_bounds`` imply?"""
+    if not isinstance(cond, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)):
+        return False
+    terms = _sargable(cond, source, scope)
+    names = _rowid_names(source)
+    return bool(terms) and len(terms) == (2 if isinstance(cond, exp.Between) else 1) and \
+        all(name.lower() in names and op in ("<", "<=", ">", ">=") for name, op, _o in terms)
+
+
+def _rowid_names(source) -> set:
+    """The names that read ``source``'s rowid (lowercase): rowid, oid, _rowid_ and the
+    INTEGER PRIMARY KEY column; none for a table without rowid."""
+    if source.rowid_slot is None:
+        return set()
+    schema = source.table.schema
+    names = set(ROWID_NAMES)
+    if schema.rowid_alias is not None:
+        names.add(schema.columns[schema.rowid_alias].name.lower())
+    return names
+
+
 def _rowid_value(v):
     """A probe value for a rowid lookup, or None when it can match no rowid."""
     if v is None:
@@ -364,16 +430,6 @@ def _numeric_bound(v):
     if type(v) in (int, float):
         return v
     return None  # text/blob bound: compares greater than every number; leave to the filter
-
-
-def _ceil_int(v) -> int:
-    import math
-    return int(math.ceil(v)) if type(v) is float else v
-
-
-def _floor_int(v) -> int:
-    import math
-    return int(math.floor(v)) if type(v) is float else v
 
 
 def _probe_conv(column_affinity, expr_affinity):

@@ -14,14 +14,18 @@ from engine.sql.compiler.scope import ColumnMeta, Source
 class CtePlanner:
     """Planner methods for WITH clauses (a mixin of ``Planner``)."""
 
-    def _cte_map(self, with_) -> dict:
+    def _cte_map(self, with_, parent=None) -> dict:
+        """The CTEs of a WITH clause by name. ``parent``: the scope the clause's
+        owner sees (an outer query's row, a trigger's NEW/OLD), which the CTEs'
+        queries may read too (a correlated CTE, as SQLite allows)."""
         out = {}
         for cte in with_.expressions:
             alias = cte.args["alias"]
             name = alias.name.lower()
             cols = [c.name for c in alias.columns] if alias.columns else None
             out[name] = {"query": cte.this, "columns": cols, "name": alias.name,
-                         "recursive": bool(with_.args.get("recursive")), "plan": None}
+                         "recursive": bool(with_.args.get("recursive")), "plan": None,
+                         "parent": parent}
         return out
 
     def _find_cte(self, name: str):
@@ -44,6 +48,13 @@ class CtePlanner:
         plan = cte.get("plan")
         if plan is None:
             plan = cte["plan"] = self._cte_plan(cte)
+        if plan.correlated:
+            # It reads the WITH owner's scope: so does every query level between
+            # this reference and that scope (no memoizing them across its rows).
+            s = scope
+            while s is not None and s is not cte["parent"]:
+                s.correlated = True
+                s = s.parent
         cols = from_item_columns(plan.columns, plan.arm_affinities, materialized)
         return Source(alias, cols), (lambda: plan.from_item_run(materialized))
 
@@ -53,7 +64,7 @@ class CtePlanner:
         if cte["recursive"] and isinstance(query, exp.Union) and _references(query.expression,
                                                                              cte["name"]):
             return self._recursive_cte(cte, query, names)
-        plan = self.query(query, None)
+        plan = self.query(query, cte["parent"])
         if names:
             if len(names) != len(plan.columns):
                 raise OperationalError(
@@ -65,7 +76,7 @@ class CtePlanner:
     def _recursive_cte(self, cte, query, names):
         """WITH RECURSIVE: a queue of rows, each run through the recursive step once
         (SQLite's algorithm, lang_with.html 3.2), streamed so an outer LIMIT stops it."""
-        setup = self.query(query.this, None)
+        setup = self.query(query.this, cte["parent"])
         columns = setup.columns
         if names:
             if len(names) != len(columns):
@@ -75,7 +86,7 @@ class CtePlanner:
         work: list = []
         cte["active"], cte["work"], cte["work_columns"] = True, work, columns
         try:
-            step = self.query(query.expression, None)
+            step = self.query(query.expression, cte["parent"])
         finally:
             cte["active"] = False
         if len(step.columns) != len(columns):
@@ -117,7 +128,7 @@ class CtePlanner:
                 if head > 4096:
                     del queue[:head]
                     head = 0
-        plan = QueryPlan(columns, run)
+        plan = QueryPlan(columns, run, correlated=setup.correlated or step.correlated)
         # A compound: the setup's affinities, applied where SQLite materializes it
         plan.arm_affinities = tuple(c.affinity for c in columns)
         return plan

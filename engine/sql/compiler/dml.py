@@ -9,6 +9,8 @@ per-statement savepoint; FAIL keeps them; ROLLBACK ends the transaction.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlglot import exp
 
 from engine.errors import Error, IntegrityError, OperationalError
@@ -159,7 +161,29 @@ def _target_table(planner, node_table):
     return table
 
 
+@contextmanager
+def with_ctes(planner: Planner, node, parent: Scope | None = None):
+    """``WITH ... INSERT/UPDATE/DELETE``: the CTEs are in scope for every query of
+    the statement (the INSERT's SELECT, subqueries in SET, WHERE and RETURNING),
+    as ``Planner.query`` scopes a SELECT's own WITH."""
+    with_ = node.args.get("with_")
+    if with_ is None:
+        yield
+        return
+    planner.ctes.append(planner._cte_map(with_, parent))
+    try:
+        yield
+    finally:
+        planner.ctes.pop()
+
+
 def compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = None) -> DmlPlan:
+    """Compile an INSERT (its WITH clause's CTEs in scope: ``with_ctes``)."""
+    with with_ctes(planner, node, parent):
+        return _compile_insert(node, planner, parent)
+
+
+def _compile_insert(node: exp.Insert, planner: Planner, parent: Scope | None = None) -> DmlPlan:
     view = instead_of.view_target(planner, node, "INSERT")
     if view is not None:
         return instead_of.compile_view_insert(node, planner, view, parent)
@@ -432,6 +456,12 @@ def apply_assignments(sets, env_row, values, schema):
 
 
 def compile_update(node: exp.Update, planner: Planner, parent: Scope | None = None) -> DmlPlan:
+    """Compile a UPDATE (its WITH clause's CTEs in scope: ``with_ctes``)."""
+    with with_ctes(planner, node, parent):
+        return _compile_update(node, planner, parent)
+
+
+def _compile_update(node: exp.Update, planner: Planner, parent: Scope | None = None) -> DmlPlan:
     view = instead_of.view_target(planner, node, "UPDATE")
     if view is not None:
         return instead_of.compile_view_update(node, planner, view, parent)
@@ -590,6 +620,12 @@ def _joined_rows(node, planner, table, parent):
 
 
 def compile_delete(node: exp.Delete, planner: Planner, parent: Scope | None = None) -> DmlPlan:
+    """Compile a DELETE (its WITH clause's CTEs in scope: ``with_ctes``)."""
+    with with_ctes(planner, node, parent):
+        return _compile_delete(node, planner, parent)
+
+
+def _compile_delete(node: exp.Delete, planner: Planner, parent: Scope | None = None) -> DmlPlan:
     view = instead_of.view_target(planner, node, "DELETE")
     if view is not None:
         return instead_of.compile_view_delete(node, planner, view, parent)

@@ -7,6 +7,7 @@ import heapq
 from itertools import islice
 from operator import itemgetter
 
+import numpy as np
 from sqlglot import exp
 
 from engine.errors import IntegrityError, OperationalError
@@ -59,15 +60,23 @@ class OrderingPlanner:
             return None  # its predicates would be planned (and explained) twice
         if explain_mark is not None and len(self.explain) != explain_mark + 1:
             return None  # the access path line to replace is not where expected
+        rowid_eq, eq_terms, ranges, rowid_ranges = _sargable_terms(source, conjuncts, scope)
+        if rowid_eq:
+            return None
+        terms = node.args["order"].expressions
+        if len(terms) == 1:
+            desc = self._orders_by_rowid(terms[0], scope, select_items, columns)
+            if desc is not None:
+                if _most_equalities(table, eq_terms, comp):
+                    return None  # an index probe and a sort of what it finds
+                return self._rowid_walk(source, desc, rowid_ranges, conjuncts, comp,
+                                        explain_mark)
         order_cols = []
-        for term in node.args["order"].expressions:
+        for term in terms:
             col = self._order_column(term, scope, comp, select_items, columns)
             if col is None:
                 return None
             order_cols.append(col)
-        rowid_eq, eq_terms, ranges = _sargable_terms(source, conjuncts, scope)
-        if rowid_eq:
-            return None
         best = None
         for ix in table.indexes:
             walk = _ordered_walk(ix, order_cols, eq_terms, ranges, table, comp)
@@ -119,6 +128,63 @@ class OrderingPlanner:
         if coll not in _BUILTIN_COLLATIONS:
             return None  # index keys use the built-in collations only
         return slot, bool(term.args.get("desc")), term.args.get("nulls_first"), coll
+
+    def _orders_by_rowid(self, term, scope, select_items, columns):
+        """For an ORDER BY term naming the one table's rowid (``rowid``, ``oid``,
+        ``_rowid_`` or the INTEGER PRIMARY KEY column; directly, by alias or by
+        ordinal): whether it is DESC. Else None. Rowids are never NULL and always
+        integers, so neither NULLS FIRST/LAST nor a collation changes the order."""
+        expr = term.this
+        while isinstance(expr, exp.Collate):
+            expr = expr.this
+        idx = self._output_index(term.this, columns, select_items)
+        if idx is not None:
+            if select_items is None:
+                return None
+            expr = select_items[idx]
+            while isinstance(expr, (exp.Alias, exp.Paren)):
+                expr = expr.this
+        if not isinstance(expr, exp.Column) or isinstance(expr.this, exp.Star):
+            return None
+        try:
+            found, slot, _meta = scope.resolve(expr.name, expr.table or None)
+        except OperationalError:
+            return None
+        source = scope.sources[0]
+        if found is not scope or slot not in (source.rowid_slot, source.table.schema.rowid_alias):
+            return None
+        return bool(term.args.get("desc"))
+
+    def _rowid_walk(self, source, desc, rowid_ranges, conjuncts, comp, explain_mark):
+        """``rows()`` walking the table in rowid order (backward for DESC) between the
+        WHERE's rowid bounds, each row tested by every conjunct as it comes: no sort,
+        and a LIMIT stops the walk (``SELECT ... ORDER BY id DESC LIMIT 20``, keyset
+        pagination with ``WHERE id < ?``). O(log n + rows walked)."""
+        from engine.sql.compiler.access import rowid_bounds
+        name = source.table.name
+        bounds = rowid_bounds(rowid_ranges, comp)
+        preds = [comp.predicate(c) for c in conjuncts]
+        rt = self.rt
+
+        def rows():
+            b = bounds()
+            if b is None:
+                return
+            for key, r in rt.txn.scan(name, b[0], b[1], desc):
+                row = r + (key,)
+                for p in preds:
+                    if not p(row):
+                        break
+                else:
+                    yield row
+        line = (f"SEARCH {source.name} USING INTEGER PRIMARY KEY "
+                f"({' AND '.join(_rowid_range_text(rowid_ranges))})" if rowid_ranges
+                else f"SCAN {source.name}")
+        if explain_mark is None:
+            self.explain.append(line)
+        else:
+            self.explain[explain_mark] = line
+        return rows
 
     def _walk_rows(self, source, ix, n_eq, has_range, reverse, eq_terms, ranges,
                    conjuncts, comp):
@@ -185,6 +251,12 @@ class OrderingPlanner:
         # keys read only the source row: a row that cannot enter the top k is never
         # projected, as SQLite's sorter with a LIMIT skips computing its result columns
         deferred = all(term[3][0] == "row" for term in terms)
+        # ORDER BY one plain column: its top k may be selected in numpy when the
+        # column holds only numbers (``_numeric_top``; no NULL, so NULLS FIRST/LAST
+        # and the collation cannot matter)
+        plain_column = None
+        if len(terms) == 1 and deferred and type(terms[0][3][1]) is itemgetter:
+            plain_column = terms[0][3][1]
 
         def keyed():
             cell = scope.cell
@@ -211,8 +283,18 @@ class OrderingPlanner:
                 for _key, out in pick(k, keyed(), key=first):
                     yield out
             else:
-                yield from _top_rows(source_rows(), scope.cell, project, row_key, k,
-                                     descending, deferred)
+                rows = source_rows()
+                if plain_column is not None and k > 0:
+                    rows = rows if type(rows) is list else list(rows)
+                    picked = _numeric_top(rows, plain_column, k, descending)
+                    if picked is not None:
+                        cell = scope.cell
+                        for row in picked:
+                            cell[0] = row
+                            yield project(row)
+                        return
+                yield from _top_rows(rows, scope.cell, project, row_key, k, descending,
+                                     deferred)
         return run
 
     def _multi_pass_sorted_run(self, source_rows, project, terms, distinct, columns, scope,
@@ -327,9 +409,10 @@ _BUILTIN_COLLATIONS = ("BINARY", "NOCASE", "RTRIM")
 
 
 def _sargable_terms(source, conjuncts, scope):
-    """``(rowid_eq, eq_terms, ranges)`` of the WHERE on ``source``: whether a rowid
-    ``=``/``IN`` term exists, and per column position its ``(op, expr)`` equality
-    (``=``/``IN``) and range terms (``_sargable``, as ``AccessPlanner._choose_path``)."""
+    """``(rowid_eq, eq_terms, ranges, rowid_ranges)`` of the WHERE on ``source``:
+    whether a rowid ``=``/``IN`` term exists, per column position its ``(op, expr)``
+    equality (``=``/``IN``) and range terms, and the rowid's range terms
+    (``_sargable``, as ``AccessPlanner._choose_path``)."""
     schema = source.table.schema
     rowid_cols = set(ROWID_NAMES)
     if schema.rowid_alias is not None:
@@ -337,10 +420,13 @@ def _sargable_terms(source, conjuncts, scope):
     rowid_eq = False
     eq_terms: dict[int, list] = {}
     ranges: dict[int, list] = {}
+    rowid_ranges: list = []
     for c in conjuncts:
         for name, op, other in _sargable(c, source, scope):
             if name.lower() in rowid_cols:
                 rowid_eq = rowid_eq or op in ("=", "IN")
+                if op in ("<", "<=", ">", ">="):
+                    rowid_ranges.append((op, other))
                 continue
             pos = schema.column(name)
             if pos is None:
@@ -349,7 +435,7 @@ def _sargable_terms(source, conjuncts, scope):
                 eq_terms.setdefault(pos, []).append((op, other))
             else:
                 ranges.setdefault(pos, []).append((op, other))
-    return rowid_eq, eq_terms, ranges
+    return rowid_eq, eq_terms, ranges, rowid_ranges
 
 
 def _equality_prefix(ix, eq_terms, table, comp, ops=("=",)) -> int:
@@ -399,6 +485,12 @@ def _ordered_walk(ix, order_cols, eq_terms, ranges, table, comp):
     has_range = (n_eq < len(parts) and parts[n_eq].column is not None
                  and parts[n_eq].column in ranges)
     return ix, n_eq, reverse, has_range
+
+
+def _rowid_range_text(rowid_ranges) -> list:
+    """SQLite's EXPLAIN terms of rowid bounds: ``rowid>?`` and/or ``rowid<?``."""
+    ops_seen = {op[0] for op, _o in rowid_ranges}
+    return ["rowid" + op + "?" for op in (">", "<") if op in ops_seen]
 
 
 def _walk_explain(source, ix, n_eq, has_range, ranges, schema) -> str:
@@ -480,6 +572,46 @@ def _top_count(node, comp):
             return None
         return None if n < 0 else max(k, 0) + n
     return count
+
+
+def _numeric_top(rows: list, get, k: int, descending: bool):
+    """The first ``k`` of ``rows`` ordered by the column ``get`` reads, as a stable
+    sort gives them (equal keys in row order), when every value of the column is an
+    INTEGER or every one a REAL (numbers order alike under any collation); else
+    None. numpy selects them: the k-th key bounds the pick, keys beyond it are
+    taken, then ties at the bound in row order, then the pick is sorted by (key,
+    position). O(n) in C plus O(k log k), where the heap (``_top_rows``) costs a
+    Python comparison per row. Mixed INTEGER/REAL columns are left to the heap: a
+    float64 copy would round integers past 2**53."""
+    n = len(rows)
+    if n <= k or n < 64:
+        return None
+    keys = list(map(get, rows))
+    kinds = set(map(type, keys))
+    if kinds == {int}:
+        try:
+            values = np.array(keys, dtype=np.int64)
+        except OverflowError:
+            return None
+    elif kinds == {float}:
+        values = np.array(keys, dtype=np.float64)
+    else:
+        return None
+    if descending:
+        bound = np.partition(values, n - k)[n - k]
+        beyond = np.flatnonzero(values > bound)
+    else:
+        bound = np.partition(values, k - 1)[k - 1]
+        beyond = np.flatnonzero(values < bound)
+    ties = np.flatnonzero(values == bound)[:k - len(beyond)]
+    picked = np.concatenate((beyond, ties))
+    # a stable order: by key, then by position (descending: the keys reversed by a
+    # map without overflow, ~x for int64, -x for floats)
+    chosen = values[picked]
+    if descending:
+        chosen = ~chosen if values.dtype == np.int64 else -chosen
+    order = np.lexsort((picked, chosen))
+    return [rows[i] for i in picked[order].tolist()]
 
 
 def _top_rows(rows, cell, project, row_key, k, descending, deferred=False):

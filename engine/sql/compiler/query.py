@@ -59,7 +59,7 @@ class Planner(SourcePlanner, JoinPlanner, AccessPlanner, AggregatePlanner, Order
         """Plan any query node: Select, Union/Intersect/Except, Values, Subquery."""
         with_ = node.args.get("with_") if isinstance(node, (exp.Select, exp.SetOperation)) else None
         if with_ is not None:
-            self.ctes.append(self._cte_map(with_))
+            self.ctes.append(self._cte_map(with_, parent))
             try:
                 return self._query(node, parent)
             finally:

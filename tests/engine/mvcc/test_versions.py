@@ -4,6 +4,8 @@ history), ``install_latest`` (a whole write set, appending new top keys in place
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,3 +59,28 @@ def test_install_latest_with_pending_begins_takes_the_general_path():
     assert versions.begins == {}  # no history kept: every snapshot sees the latest
     versions._check()
     assert dict(versions.rows) == {1: ("a",), 2: ("c",), 3: ("d",)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 300), st.booleans(), st.lists(st.tuples(
+    st.sampled_from(["put", "delete"]), st.integers(0, 400)), max_size=40),
+    st.integers(0, 250))
+def test_chunked_scan_keeps_its_snapshot_while_commits_land_between_chunks(
+        n, reverse, ops, stop_after):
+    """``scan`` reads in growing chunks; commits that land between two chunks (with
+    history kept, as for a live snapshot) must not change what it yields: the rows
+    visible at its timestamp, in key order, each once."""
+    v = TableVersions()
+    v.install_latest({k: ("r", k) for k in range(0, 2 * n, 2)}, 1)
+    expected = [(k, ("r", k)) for k in range(0, 2 * n, 2)]
+    if reverse:
+        expected.reverse()
+    it = v.scan(1, reverse=reverse)
+    got = list(itertools.islice(it, stop_after))
+    ts = 2
+    for op, key in ops:  # later commits, while the snapshot at ts 1 is alive
+        v.install(key, ("new", key) if op == "put" else None, ts, True)
+        ts += 1
+    got += list(it)
+    assert got == expected
+    v._check()
