@@ -7,7 +7,6 @@ import heapq
 from itertools import islice
 from operator import itemgetter
 
-import numpy as np
 from sqlglot import exp
 
 from engine.errors import IntegrityError, OperationalError
@@ -251,12 +250,6 @@ class OrderingPlanner:
         # keys read only the source row: a row that cannot enter the top k is never
         # projected, as SQLite's sorter with a LIMIT skips computing its result columns
         deferred = all(term[3][0] == "row" for term in terms)
-        # ORDER BY one plain column: its top k may be selected in numpy when the
-        # column holds only numbers (``_numeric_top``; no NULL, so NULLS FIRST/LAST
-        # and the collation cannot matter)
-        plain_column = None
-        if len(terms) == 1 and deferred and type(terms[0][3][1]) is itemgetter:
-            plain_column = terms[0][3][1]
 
         def keyed():
             cell = scope.cell
@@ -283,18 +276,8 @@ class OrderingPlanner:
                 for _key, out in pick(k, keyed(), key=first):
                     yield out
             else:
-                rows = source_rows()
-                if plain_column is not None and k > 0:
-                    rows = rows if type(rows) is list else list(rows)
-                    picked = _numeric_top(rows, plain_column, k, descending)
-                    if picked is not None:
-                        cell = scope.cell
-                        for row in picked:
-                            cell[0] = row
-                            yield project(row)
-                        return
-                yield from _top_rows(rows, scope.cell, project, row_key, k, descending,
-                                     deferred)
+                yield from _top_rows(source_rows(), scope.cell, project, row_key, k,
+                                     descending, deferred)
         return run
 
     def _multi_pass_sorted_run(self, source_rows, project, terms, distinct, columns, scope,
@@ -572,46 +555,6 @@ def _top_count(node, comp):
             return None
         return None if n < 0 else max(k, 0) + n
     return count
-
-
-def _numeric_top(rows: list, get, k: int, descending: bool):
-    """The first ``k`` of ``rows`` ordered by the column ``get`` reads, as a stable
-    sort gives them (equal keys in row order), when every value of the column is an
-    INTEGER or every one a REAL (numbers order alike under any collation); else
-    None. numpy selects them: the k-th key bounds the pick, keys beyond it are
-    taken, then ties at the bound in row order, then the pick is sorted by (key,
-    position). O(n) in C plus O(k log k), where the heap (``_top_rows``) costs a
-    Python comparison per row. Mixed INTEGER/REAL columns are left to the heap: a
-    float64 copy would round integers past 2**53."""
-    n = len(rows)
-    if n <= k or n < 64:
-        return None
-    keys = list(map(get, rows))
-    kinds = set(map(type, keys))
-    if kinds == {int}:
-        try:
-            values = np.array(keys, dtype=np.int64)
-        except OverflowError:
-            return None
-    elif kinds == {float}:
-        values = np.array(keys, dtype=np.float64)
-    else:
-        return None
-    if descending:
-        bound = np.partition(values, n - k)[n - k]
-        beyond = np.flatnonzero(values > bound)
-    else:
-        bound = np.partition(values, k - 1)[k - 1]
-        beyond = np.flatnonzero(values < bound)
-    ties = np.flatnonzero(values == bound)[:k - len(beyond)]
-    picked = np.concatenate((beyond, ties))
-    # a stable order: by key, then by position (descending: the keys reversed by a
-    # map without overflow, ~x for int64, -x for floats)
-    chosen = values[picked]
-    if descending:
-        chosen = ~chosen if values.dtype == np.int64 else -chosen
-    order = np.lexsort((picked, chosen))
-    return [rows[i] for i in picked[order].tolist()]
 
 
 def _top_rows(rows, cell, project, row_key, k, descending, deferred=False):
