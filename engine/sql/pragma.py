@@ -29,6 +29,12 @@ def run_pragma(session, node):
     return handler(session, _value(node))
 
 
+def pragma_result(session, name: str, arg):
+    """PRAGMA ``name`` (lowercase) run with ``arg`` (None: the read form) for a
+    ``pragma_<name>`` table (engine.sql.compiler.table_functions)."""
+    return _PRAGMAS[name](session, arg)
+
+
 def _catalog(session):
     txn = session.txn
     return txn.catalog if txn is not None else session.db.catalog
@@ -41,17 +47,30 @@ def _table_info(session, arg, extended=False):
     cols = ("cid", "name", "type", "notnull", "dflt_value", "pk") + (("hidden",) if extended else ())
     if t is None:
         view_cols = _view_columns(session, str(arg)) if arg is not None else None
-        return Result(cols, [(i, c.name, c.decltype or "", 0, None, 0) + ((0,) if extended else ())
+        return Result(cols, [(i, c.name, declared_type(c.decltype) or "", 0, None, 0)
+                             + ((0,) if extended else ())
                              for i, c in enumerate(view_cols or ())])
     rows = []
     pk = list(t.primary_key)
     for i, c in enumerate(t.columns):
         if c.hidden and not extended:
             continue
-        r = (i, c.name, c.decltype, 1 if c.not_null else 0, c.default_sql,
+        r = (i, c.name, declared_type(c.decltype), 1 if c.not_null else 0, c.default_sql,
              pk.index(i) + 1 if i in pk else 0)
         rows.append(r + ((c.hidden,) if extended else ()))
     return Result(cols, rows)
+
+
+_STANDARD_TYPES = frozenset(("ANY", "BLOB", "INT", "INTEGER", "REAL", "TEXT"))
+
+
+def declared_type(decltype):
+    """A column's type as PRAGMA table_info shows it: SQLite 3.37+ spells the
+    standard type names (the STRICT ones: ANY, BLOB, INT, INTEGER, REAL, TEXT) in
+    upper case whatever the CREATE text says, and any other type as written."""
+    if decltype and decltype.upper() in _STANDARD_TYPES:
+        return decltype.upper()
+    return decltype
 
 
 def _view_columns(session, name):
@@ -126,6 +145,42 @@ def _int_setting(arg) -> int:
     m = re.match(r"\s*[-+]?\d+", str(arg))
     v = int(m.group()) if m else 0
     return v if -2 ** 31 <= v < 2 ** 31 else 0  # sqlite3GetInt32 refuses the rest
+
+
+def _busy_timeout(session, arg):
+    """PRAGMA busy_timeout [= ms]: how long this connection waits for the write lock
+    (the sqlite3 module's ``timeout``, in seconds there); negative means 0."""
+    from engine.sql.session import Result
+    if arg is not None:
+        session.timeout = max(_int_setting(arg), 0) / 1000
+    return Result(("timeout",), [(int(round(session.timeout * 1000)),)])
+
+
+def _integrity_check(name):
+    """PRAGMA integrity_check / quick_check: every structure's invariants (the
+    catalog, each table's versions, each index against its table's rows, the
+    snapshot registry: ``Database._check``); "ok", or what failed."""
+    def run(session, arg):
+        from engine.sql.session import Result
+        try:
+            session.db._check()
+        except AssertionError as exc:
+            return Result((name,), [(f"*** {exc or 'invariant failed'}",)])
+        return Result((name,), [("ok",)])
+    return run
+
+
+def _constant(name, value):
+    """A PRAGMA whose value is fixed by our storage (the checkpointed file is an
+    ordinary SQLite database of 4096-byte pages, UTF-8, no auto-vacuum, no free
+    pages): read, it returns ``value``; set, it is accepted and has no effect, as
+    SQLite ignores these on a database that already exists."""
+    def run(session, arg):
+        from engine.sql.session import Result
+        if arg is not None:
+            return Result(None, [])
+        return Result((name,), [(value,)])
+    return run
 
 
 def _journal_mode(session, arg):
@@ -248,4 +303,12 @@ _PRAGMAS = {
     "wal_checkpoint": _wal_checkpoint,
     "table_list": _table_list,
     "capture_data_changes_conn": _capture_data_changes_conn,
+    "busy_timeout": _busy_timeout,
+    "integrity_check": _integrity_check("integrity_check"),
+    "quick_check": _integrity_check("quick_check"),
+    "page_size": _constant("page_size", 4096),
+    "encoding": _constant("encoding", "UTF-8"),
+    "auto_vacuum": _constant("auto_vacuum", 0),
+    "freelist_count": _constant("freelist_count", 0),
+    "locking_mode": _constant("locking_mode", "normal"),
 }

@@ -751,3 +751,51 @@ def test_correlated_ctes_read_the_outer_row():
         "SELECT v FROM c)",
         "SELECT * FROM u",
     ])
+
+
+def test_pragmas_users_reach_for():
+    """PRAGMA busy_timeout was ignored (no row, and no effect on the wait);
+    page_size, encoding, auto_vacuum, freelist_count, locking_mode, integrity_check
+    and quick_check returned nothing; table_info spelled standard types as written
+    (SQLite 3.37+ upper-cases ANY, BLOB, INT, INTEGER, REAL, TEXT)."""
+    import sqlite3
+
+    import turso_stream
+    script = ["CREATE TABLE t(a integer PRIMARY KEY, b varchar(10), c Text, d int, e MyType)",
+              "CREATE VIEW v AS SELECT a, c FROM t",
+              "PRAGMA busy_timeout", "PRAGMA busy_timeout = 100", "PRAGMA busy_timeout",
+              "PRAGMA busy_timeout = -5", "PRAGMA busy_timeout = 2500",
+              "PRAGMA page_size", "PRAGMA encoding", "PRAGMA auto_vacuum",
+              "PRAGMA freelist_count", "PRAGMA locking_mode", "PRAGMA integrity_check",
+              "PRAGMA quick_check", "PRAGMA table_info(t)", "PRAGMA table_xinfo(t)",
+              "PRAGMA table_info(v)"]
+    results = []
+    for module in (sqlite3, turso_stream):
+        conn = module.connect(":memory:", timeout=1.0)
+        out = []
+        for sql in script:
+            cur = conn.execute(sql)
+            out.append((cur.fetchall(), [d[0] for d in cur.description or ()]))
+        results.append(out)
+        conn.close()
+    assert results[1] == results[0]
+
+
+def test_pragma_functions_read_as_tables():
+    """``pragma_<name>(arg)`` in FROM (SQLite's eponymous pragma tables, what schema
+    tools join with sqlite_schema) was "no such table"."""
+    setup = ["CREATE TABLE t(a integer PRIMARY KEY, b text NOT NULL DEFAULT 'x')",
+             "CREATE INDEX ti ON t(b)", "CREATE TABLE u(x REFERENCES t(a))"]
+    check_all(setup, [
+        "SELECT * FROM pragma_table_info('t')",
+        "SELECT name, arg, schema FROM pragma_table_info('t')",
+        "SELECT m.name, p.name, p.type FROM sqlite_master m JOIN pragma_table_info(m.name) p "
+        "WHERE m.type = 'table'",
+        "SELECT * FROM pragma_index_list('t')",
+        "SELECT * FROM pragma_foreign_key_list('u')",
+        "SELECT * FROM pragma_table_info",
+        "SELECT * FROM pragma_table_info('nope')",
+        "SELECT * FROM pragma_user_version",
+        "SELECT * FROM pragma_nope",
+        "SELECT count(*) FROM pragma_table_info('t') WHERE pk",
+    ])

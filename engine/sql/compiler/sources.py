@@ -8,7 +8,9 @@ from sqlglot import exp
 from engine.errors import OperationalError
 from engine.sql.compiler.plan import from_item_columns
 from engine.sql.compiler.scope import ColumnMeta, Source
-from engine.sql.compiler.table_functions import is_table_function, table_function_source
+from engine.sql.compiler.table_functions import (is_pragma_function, is_table_function,
+                                                  pragma_function_source,
+                                                  table_function_source)
 
 
 _SCHEMA_TABLES = ("sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema")
@@ -63,7 +65,7 @@ class SourcePlanner:
     def _source(self, item, scope, materialized=False):
         """``(Source, rows_factory)`` for one FROM item (``materialized``: see the
         function ``materialized``)."""
-        if is_table_function(item):  # json_each(...) / json_tree(...)
+        if is_table_function(item):  # json_each(...) / json_tree(...) / pragma_x(...)
             return table_function_source(self, item, scope)
         if isinstance(item, exp.Table):
             name = item.name
@@ -74,6 +76,9 @@ class SourcePlanner:
             if name.lower() in _SCHEMA_TABLES:
                 return self._schema_source(name, alias)
             table = self.session.table_for_query(name)
+            if table is None and is_pragma_function(name) and \
+                    self.session.view_for_query(name) is None:
+                return pragma_function_source(self, item, scope, name, [])
             if table is None:
                 view = self.session.view_for_query(name)
                 if view is None:

@@ -56,6 +56,8 @@ def table_function_source(planner, item, scope):
     """
     call = item.this
     name = call.name.lower()
+    if name.startswith("pragma_"):
+        return pragma_function_source(planner, item, scope, call.name, list(call.expressions))
     if name not in ("json_each", "json_tree"):
         raise OperationalError(f"no such table: {call.name}")
     args = list(call.expressions)
@@ -69,8 +71,21 @@ def table_function_source(planner, item, scope):
     alias = item.alias or call.name
     # SQLite's idxNum: bit 0 = the json argument is constrained, bit 1 = the root
     planner.explain.append(f"SCAN {alias} VIRTUAL TABLE INDEX {(1 << len(args)) - 1}:")
-    rows = TableFunctionRows(name == "json_tree", arg_fns, lateral)
-    return Source(alias, cols), rows
+    recursive = name == "json_tree"
+
+    def produce(values):
+        """json_each/json_tree rows of (json [, path]). O(size of the document)."""
+        if not values:
+            return []
+        doc = _arg_text(values[0])
+        path = _arg_text(values[1]) if len(values) > 1 else "$"
+        if doc is None or path is None:
+            return []
+        try:
+            return json_rows(doc, path, recursive, len(values) > 1)
+        except SqlFunctionError as err:
+            raise OperationalError(str(err)) from None
+    return Source(alias, cols), TableFunctionRows(produce, arg_fns, lateral)
 
 
 def _reads_scope(node, scope) -> bool:
@@ -88,12 +103,13 @@ def _reads_scope(node, scope) -> bool:
 
 
 class TableFunctionRows:
-    """The rows of one json_each/json_tree FROM item (see the module docstring)."""
+    """The rows of one table-valued FROM item: ``produce(argument values) -> rows``
+    (json_each/json_tree, a pragma function; see the module docstring)."""
 
-    __slots__ = ("recursive", "arg_fns", "lateral")
+    __slots__ = ("produce", "arg_fns", "lateral")
 
-    def __init__(self, recursive: bool, arg_fns, lateral: bool):
-        self.recursive = recursive
+    def __init__(self, produce, arg_fns, lateral: bool):
+        self.produce = produce
         self.arg_fns = arg_fns
         self.lateral = lateral
 
@@ -105,19 +121,8 @@ class TableFunctionRows:
         return lambda: iter(self.rows_for(()))
 
     def rows_for(self, left) -> list[tuple]:
-        """All rows for the arguments evaluated on ``left`` (the flat row so far).
-        O(size of the document)."""
-        values = [f(left) for f in self.arg_fns]
-        if not values:
-            return []
-        doc = _arg_text(values[0])
-        path = _arg_text(values[1]) if len(values) > 1 else "$"
-        if doc is None or path is None:
-            return []
-        try:
-            return json_rows(doc, path, self.recursive, len(values) > 1)
-        except SqlFunctionError as err:
-            raise OperationalError(str(err)) from None
+        """All rows for the arguments evaluated on ``left`` (the flat row so far)."""
+        return self.produce([f(left) for f in self.arg_fns])
 
     def matcher(self, local, comp):
         """``matches(left) -> rows`` for the planner's join step, applying the
@@ -277,3 +282,48 @@ def _tree_rows(target, target_id, steps, doc, root_path):
             stack.append((value, next_id, child_key, iter(_children(value)), [0]))
         next_id += 1
     return out
+
+
+# Pragmas readable as tables (SQLite's eponymous virtual tables ``pragma_<name>``):
+# those that only report, never the ones that change a setting.
+PRAGMA_FUNCTIONS = frozenset(("table_info", "table_xinfo", "index_list", "index_info",
+                              "foreign_key_list", "table_list", "busy_timeout",
+                              "user_version", "data_version", "journal_mode",
+                              "synchronous", "foreign_keys", "query_only", "page_size",
+                              "encoding", "auto_vacuum", "freelist_count", "locking_mode"))
+
+
+def is_pragma_function(name: str) -> bool:
+    """Is ``name`` (a FROM item without arguments) a pragma read as a table?"""
+    lname = name.lower()
+    return lname.startswith("pragma_") and lname[7:] in PRAGMA_FUNCTIONS
+
+
+def pragma_function_source(planner, item, scope, name: str, args: list):
+    """``(Source, TableFunctionRows)`` for ``pragma_<name>[(arg)]`` in FROM: the
+    pragma's result columns, then the hidden columns ``arg`` and ``schema``; each
+    evaluation runs the pragma with the argument (``FROM sqlite_schema m JOIN
+    pragma_table_info(m.name)`` runs it per left row). O(the pragma's result)."""
+    from engine.sql.pragma import pragma_result
+    pragma = name.lower()[7:]
+    if pragma not in PRAGMA_FUNCTIONS:
+        raise OperationalError(f"no such table: {name}")
+    if len(args) > 1:
+        raise OperationalError(f"too many arguments on {name}() - max 1")
+    session = planner.session
+    columns = pragma_result(session, pragma, None).columns
+    comp = ExprCompiler(scope, planner.rt, planner=planner)
+    arg_fns = [comp.fn(a) for a in args]
+    lateral = any(_reads_scope(a, scope) for a in args)
+    cols = [ColumnMeta(c) for c in columns] + [ColumnMeta(c, hidden=True)
+                                               for c in ("arg", "schema")]
+    alias = item.alias or name
+    planner.explain.append(f"SCAN {alias} VIRTUAL TABLE INDEX {1 if args else 0}:")
+
+    def produce(values):
+        arg = values[0] if values else None
+        if values and arg is None:
+            return []
+        rows = pragma_result(session, pragma, arg).rows
+        return [tuple(r) + (arg, None) for r in rows]
+    return Source(alias, cols), TableFunctionRows(produce, arg_fns, lateral)
