@@ -799,3 +799,13 @@ def test_pragma_functions_read_as_tables():
         "SELECT * FROM pragma_nope",
         "SELECT count(*) FROM pragma_table_info('t') WHERE pk",
     ])
+@pytest.mark.parametrize("expr", [
+    "substr(lower(x'00'), 0)", "substr('a' || char(0) || 'b', 1)",
+    "substr('a' || char(0) || 'b', -1)", "substr('a' || char(0) || 'b', 2, 5)",
+    "substr(char(0) || 'b', -3, 2)", "substr(x'610062', -1)",
+])
+def test_substr_reads_text_up_to_its_first_nul(expr):
+    """substr() on text containing NUL returned characters past it; SQLite's
+    substrFunc walks sqlite3_value_text as a C string, so text ends at its first NUL
+    (BLOBs keep every byte)."""
+    check_all([], [f"SELECT {expr}"])

@@ -303,10 +303,11 @@ def instr(haystack, needle):
 
 def _substr(x, start, count):
     """substr() following func.c's substrFunc index arithmetic; ``count`` None
-    means "to the end"."""
+    means "to the end". Text is read as a C string (sqlite3_value_text walked to
+    its NUL), so it ends at the first NUL character; BLOBs keep every byte."""
     if x is None or start is None:
         return None
-    data = x if type(x) is bytes else to_text(x)
+    data = x if type(x) is bytes else to_text(x).split("\x00", 1)[0]
     if data == b"":  # sqlite3_value_blob gives a NULL pointer for an empty BLOB
         return None
     size = len(data)
