@@ -40,6 +40,10 @@ class CompiledView:
     param_count: int = 0
     # Checks a new binding must pass before it enters the circuit (LIMIT ? values).
     binding_checks: list = field(default_factory=list)
+    # A compound view's first arm's column affinities (Rel.arm_affinities): a query
+    # or view reading this view as a FROM item compares with them and, when SQLite
+    # would materialize it there, stores its rows through them (view_from_item_columns).
+    arm_affinities: tuple | None = None
     _primed: bool = False
 
     def step(self, deltas: dict[str, ZSet]) -> ZSet:

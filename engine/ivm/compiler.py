@@ -123,7 +123,7 @@ def compile_view(session, query: exp.Expression, column_names=None) -> CompiledV
     compiler.circuit.output("out", rel.from_item_stream())
     return CompiledView(compiler.circuit, columns, dict(compiler.input_names),
                         dict(compiler.constants), key_columns=compiler.key_columns,
-                        explain=compiler.explain)
+                        explain=compiler.explain, arm_affinities=rel.arm_affinities)
 
 
 def compile_parametrized(session, query: exp.Expression) -> CompiledView:
@@ -414,11 +414,15 @@ class ViewCompiler:
         query, names = found
         obj = self.session.txn.catalog.others.get(name.lower())
         if obj is not None and is_materialized(obj.sql) and not self.inline_views:
-            # Another materialized view: its output deltas are this circuit's input.
-            columns = compile_view(self.session, query, names).columns
-            source = Source(alias, [ColumnMeta(c.name, c.affinity, c.collation, c.decltype)
-                                    for c in columns])
-            return source, self._input(name.lower())
+            # Another materialized view: its output deltas are this circuit's input,
+            # read as a FROM item reads the plain view (its stored rows already
+            # have the co-routine's REAL columns; see compile_view).
+            upstream = compile_view(self.session, query, names)
+            rel = Rel(self._input(name.lower()), upstream.columns,
+                      arm_affinities=upstream.arm_affinities)
+            return Source(alias, from_item_columns(rel.columns, rel.arm_affinities,
+                                                   materialized)), \
+                rel.from_item_stream(materialized)
         rel = self.query(query)
         cols = from_item_columns(rel.columns, rel.arm_affinities, materialized)
         for c, n in zip(cols, names or ()):

@@ -353,7 +353,8 @@ class ViewMaintainer:
         v.signature = self._signature(v.inputs)
         upstream = self._upstream_status(v)
         columns = [_renamed(c, n) for c, n in zip(cv.columns, names)]
-        store = ViewStore(v.name, v.sql, columns, cv.key_columns, self._base_deps(v))
+        store = ViewStore(v.name, v.sql, columns, cv.key_columns, self._base_deps(v),
+                          cv.arm_affinities)
         v.store = store
         self._publish(store)
         if upstream is not None:

@@ -63,12 +63,15 @@ class ViewStore:
     """
 
     __slots__ = ("name", "sql", "columns", "key_columns", "table", "base_deps",
-                 "status", "_keys_of", "_next_key", "_pair_of")
+                 "status", "arm_affinities", "_keys_of", "_next_key", "_pair_of")
 
-    def __init__(self, name: str, sql: str, columns, key_columns=(), base_deps=frozenset()):
+    def __init__(self, name: str, sql: str, columns, key_columns=(), base_deps=frozenset(),
+                 arm_affinities=None):
         self.name = name
         self.sql = sql
         self.columns = list(columns)
+        # A compound view's first-arm column affinities (CompiledView.arm_affinities)
+        self.arm_affinities = arm_affinities
         self.key_columns = tuple(key_columns)
         self.base_deps = frozenset(base_deps)
         self.status = None

@@ -152,3 +152,60 @@ def test_window_over_groups_adds_peers_in_group_key_order():
         assert sorted(conn.execute("SELECT * FROM v").fetchall(), key=repr) == \
             sorted(expected, key=repr)
     assert expected[0][1] == 0.010000000000000009
+
+
+def test_view_window_with_exclude_no_others_sums_each_frame_afresh():
+    """A view's sum() OVER a sliding frame with EXCLUDE NO OTHERS kept the REAL
+    flag of a row that had left the frame (-2.0 against sqlite3's -2): an explicit
+    NO OTHERS makes SQLite recompute each frame from a fresh aggregate."""
+    query = ("SELECT a, sum(a) OVER (ORDER BY a DESC ROWS BETWEEN 0 PRECEDING AND "
+             "0 PRECEDING EXCLUDE NO OTHERS) AS s FROM t1 GROUP BY a")
+    conn = turso_stream.connect(":memory:", isolation_level=None)
+    mirror = sqlite3.connect(":memory:")
+    for c in (conn, mirror):
+        c.execute("CREATE TABLE t1(a INTEGER, b INTEGER)")
+    conn.execute(f"CREATE MATERIALIZED VIEW v AS {query}")
+    for sql in ("INSERT INTO t1(a) VALUES (-2)", "INSERT INTO t1(a) VALUES (0.25)"):
+        conn.execute(sql)
+        mirror.execute(sql)
+        expected = sorted(mirror.execute(query).fetchall(), key=repr)
+        got = sorted(conn.execute("SELECT * FROM v").fetchall(), key=repr)
+        assert [[type(v) for v in r] for r in got] == [[type(v) for v in r] for r in expected]
+        assert got == expected
+    assert (-2, -2) in expected
+
+
+def test_materialized_view_read_as_a_from_item_like_its_plain_view():
+    """A materialized view over a compound or a recursive CTE, read by a query or
+    another materialized view, exposed its stored rows as conforming table columns:
+    joined (SQLite materializes the view there), its values did not take the first
+    arm's affinities ('-2' TEXT), and its columns compared as if every value had
+    them, so ``j.b = p.c0`` matched -2 = -2 where sqlite3 finds no row."""
+    setup = """
+        CREATE TABLE t1(a, b); CREATE TABLE t2(a INTEGER, b TEXT);
+        CREATE MATERIALIZED VIEW rec AS WITH RECURSIVE r(x, y, n) AS (
+            SELECT b, a, 0 FROM t2 UNION SELECT y, y || 'a', n + 1 FROM r WHERE n < 1)
+            SELECT x AS c0, y AS c1, n AS c2 FROM r;
+        CREATE MATERIALIZED VIEW cmp AS SELECT b AS c0, a AS c1 FROM t2
+            UNION SELECT a, b FROM t1;
+    """
+    readers = ["SELECT p.c0, typeof(p.c0), j.b FROM {v} AS p JOIN t1 AS j ON j.b = p.c0",
+               "SELECT p.c0, typeof(p.c0), typeof(p.c1) FROM {v} AS p, t1 AS j",
+               "SELECT c0, typeof(c0) FROM {v} WHERE c0 = 7"]
+    queries = [r.format(v=v) for r in readers for v in ("rec", "cmp")]
+    conn, oracle = turso_stream.connect(":memory:"), sqlite3.connect(":memory:")
+    conn.executescript(setup)
+    oracle.executescript(setup.replace("MATERIALIZED VIEW", "VIEW"))
+    for i, sql in enumerate(queries):
+        conn.execute(f"CREATE MATERIALIZED VIEW m{i} AS {sql}")
+    for step in ("INSERT INTO t2 VALUES (-2, NULL), (5, '7')",
+                 "INSERT INTO t1 VALUES (NULL, -2), (1, '5'), (7, 5), (5, 2.0)"):
+        conn.execute(step)
+        conn.commit()
+        oracle.execute(step)
+        for i, sql in enumerate(queries):
+            theirs = sorted(oracle.execute(sql).fetchall(), key=repr)
+            assert sorted(conn.execute(sql).fetchall(), key=repr) == theirs, sql
+            assert sorted(conn.execute(f"SELECT * FROM m{i}").fetchall(), key=repr) == \
+                theirs, sql
+    assert all(row[2] != -2 for row in conn.execute("SELECT * FROM m0"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.errors import OperationalError
-from engine.sql.compiler.plan import from_item_columns
+from engine.sql.compiler.plan import affinity_converter, from_item_columns, stored_affinities
 from engine.sql.compiler.scope import ColumnMeta, Source
 from engine.sql.compiler.table_functions import (is_pragma_function, is_table_function,
                                                   pragma_function_source,
@@ -88,7 +88,7 @@ class SourcePlanner:
                     # Cached plans re-check that the view is still read this way.
                     self.__dict__.setdefault("view_modes", []).append((name, store is not None))
                 if store is not False and store is not None:
-                    return self._store_source(store, alias)
+                    return self._store_source(store, alias, materialized)
                 return self._view_source(view, alias, scope, name, materialized)
             return self._table_source(table, alias)
         if isinstance(item, exp.Subquery):
@@ -156,8 +156,23 @@ class SourcePlanner:
                 c.name = n
         return Source(alias, cols), (lambda: plan.from_item_run(materialized))
 
-    def _store_source(self, store, alias):
-        """A materialized view read from its store (engine.ivm.store): a table source
-        without a rowid, so scans and index probes on its key columns apply."""
-        cols = [ColumnMeta(c.name, c.affinity, c.collation, c.decltype) for c in store.columns]
-        return Source(alias, cols, table=store.table), None
+    def _store_source(self, store, alias, materialized=False):
+        """A materialized view read from its store (engine.ivm.store) as the plain
+        view is read as a FROM item: a compound's columns compare with its first
+        arm's affinities, and where SQLite materializes the view (``materialized``)
+        its rows are stored through them (``from_item_columns``, ``from_item_run``).
+        Usually a table source without a rowid, so scans and index probes on its
+        key columns apply; a scan converting each row when the rows need
+        converting or a column's values may not have its affinity (an index probe
+        would compare them as if they had)."""
+        cols = from_item_columns(store.columns, store.arm_affinities, materialized)
+        convert = affinity_converter(stored_affinities(
+            store.columns, store.arm_affinities)) if materialized else None
+        if convert is None and all(c.conforming for c in cols):
+            return Source(alias, cols, table=store.table), None
+        name, rt = store.table.name, self.rt
+
+        def run():
+            rows = (row for _key, row in rt.txn.scan(name))
+            return rows if convert is None else map(convert, rows)
+        return Source(alias, cols), (lambda: run)
