@@ -809,3 +809,49 @@ def test_substr_reads_text_up_to_its_first_nul(expr):
     substrFunc walks sqlite3_value_text as a C string, so text ends at its first NUL
     (BLOBs keep every byte)."""
     check_all([], [f"SELECT {expr}"])
+
+
+def test_exclude_no_others_recomputes_each_frame():
+    """An explicit EXCLUDE NO OTHERS was treated as no EXCLUDE clause, so sum() slid
+    with inverse() and kept a REAL that had left the frame (-2.0); SQLite's
+    eExclude is TK_NO there and each frame is summed afresh (windowFullScan): -2."""
+    setup = ["CREATE TABLE t1(a INTEGER, b INTEGER)",
+             "INSERT INTO t1 VALUES (-2, 1), (0.25, 2), (3, 3), (5, 4)"]
+    theirs, ours = _exact_rows(setup, [
+        "SELECT a, sum(a) OVER (ORDER BY a DESC ROWS BETWEEN 0 PRECEDING AND 0 PRECEDING"
+        " EXCLUDE NO OTHERS) FROM t1 ORDER BY b",
+        "SELECT a, sum(a) OVER (ORDER BY b ROWS 1 PRECEDING EXCLUDE NO OTHERS),"
+        " sum(a) OVER (ORDER BY b ROWS 1 PRECEDING) FROM t1 ORDER BY b",
+        "SELECT a, sum(a) OVER (ORDER BY a RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING"
+        " EXCLUDE NO OTHERS) FROM t1 ORDER BY b",
+    ])
+    assert ours == theirs
+
+
+def test_each_window_sorts_the_rows_of_the_window_after_it():
+    """Every distinct window sorted the rows from scan order; SQLite nests them
+    (sqlite3WindowRewrite): the last window sorts the scanned rows, each earlier one
+    re-sorts the rows of the one after it, and the first one's order is the output
+    order. Windows differing only in frame are distinct (sqlite3WindowCompare, with
+    the built-ins' fixed frames). Seen as group_concat order, and as an integer
+    overflow in sum(a) OVER () when the big value came before a REAL."""
+    setup = ["CREATE TABLE t(a, b)", "INSERT INTO t VALUES (1, 'c'), (2, 'a'), (3, 'b'), (4, 'a')"]
+    theirs, ours = _exact_rows(setup, [
+        "SELECT a, group_concat(a) OVER (), count(*) OVER (PARTITION BY b) FROM t",
+        "SELECT a, count(*) OVER (PARTITION BY b), group_concat(a) OVER () FROM t",
+        "SELECT a, group_concat(a) OVER (), count(*) OVER (PARTITION BY b),"
+        " sum(a) OVER (ORDER BY a DESC) FROM t",
+        "SELECT a, group_concat(a) OVER (PARTITION BY b), count(*) OVER (ORDER BY a DESC),"
+        " group_concat(a) OVER (PARTITION BY b ROWS BETWEEN UNBOUNDED PRECEDING"
+        " AND UNBOUNDED FOLLOWING) FROM t",
+        "SELECT a, group_concat(a) OVER (PARTITION BY b), count(*) OVER (ORDER BY a DESC),"
+        " group_concat(a) OVER (PARTITION BY b RANGE UNBOUNDED PRECEDING) FROM t",
+        "SELECT a, group_concat(a) OVER (PARTITION BY b), row_number() OVER (ORDER BY a DESC),"
+        " rank() OVER (ORDER BY a DESC), group_concat(a) OVER (PARTITION BY b ORDER BY NULL)"
+        " FROM t",
+    ])
+    assert ours == theirs
+    check_all(["CREATE TABLE t(a, b)",
+               "INSERT INTO t VALUES (1, 'x'), (2.5, x'00'), ('7', '7'),"
+               " (9223372036854775807, 'a')"],
+              ["SELECT sum(a) OVER (), avg(a) OVER (PARTITION BY b) FROM t"])

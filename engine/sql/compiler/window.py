@@ -3,18 +3,19 @@
 SQLite computes window functions after FROM/WHERE/GROUP BY/HAVING and before
 DISTINCT/ORDER BY/LIMIT (lang_windowfunc.html). Here the rows of that stage are
 materialized once; every window call's arguments, PARTITION BY and ORDER BY
-values are evaluated once per row; each distinct window definition sorts the row
-indices once (partition terms, then order terms, stable); each function is then
-evaluated per partition over its frame. The stage yields every input row
-extended by one slot per window call, and expressions read those slots (the
+values are evaluated once per row; each distinct window sorts the row indices
+once (partition terms, then order terms, stable), starting from the order the
+window after it left them in, as SQLite nests its windows (``_stages``); each
+function is then evaluated per partition over its frame. The stage yields every
+input row, in the first window's order, extended by one slot per window call, and expressions read those slots (the
 ``aggregates=`` slot technique of ``ExprCompiler``).
 
 Frames follow window.c: ROWS counts rows, GROUPS counts peer groups, RANGE
 compares the single ORDER BY value with ``value -/+ offset`` (text and blobs are
 their own bound, NULL rows frame their NULL peers). Aggregates slide with
 ``inverse()`` when the frame has no EXCLUDE clause (O(1) amortised per row for
-count/sum/avg, O(log n) for min/max); with an EXCLUDE clause the frame is
-recomputed per row (O(frame)), as SQLite does.
+count/sum/avg, O(log n) for min/max); with an EXCLUDE clause (even EXCLUDE NO
+OTHERS) the frame is recomputed per row (O(frame)), as SQLite does.
 """
 
 from __future__ import annotations
@@ -212,16 +213,59 @@ def _bound(value, side):
     return kind, value
 
 
+def _offset_text(value):
+    """A frame offset expression as comparable text (None when there is none)."""
+    if value is None:
+        return None
+    return value.sql() if isinstance(value, exp.Expression) else str(value)
+
+
+# sqlite3WindowUpdate: the frame SQLite gives these built-ins whatever the OVER clause
+# says (kind, start, end, start offset); it decides which windows are the same one.
+_BUILTIN_FRAMES = {
+    "row_number": ("rows", _UNBOUNDED_PRECEDING, _CURRENT, None),
+    "dense_rank": ("range", _UNBOUNDED_PRECEDING, _CURRENT, None),
+    "rank": ("range", _UNBOUNDED_PRECEDING, _CURRENT, None),
+    "percent_rank": ("groups", _CURRENT, _UNBOUNDED_FOLLOWING, None),
+    "cume_dist": ("groups", _FOLLOWING, _UNBOUNDED_FOLLOWING, "1"),
+    "ntile": ("rows", _CURRENT, _UNBOUNDED_FOLLOWING, None),
+    "lead": ("rows", _UNBOUNDED_PRECEDING, _UNBOUNDED_FOLLOWING, None),
+    "lag": ("rows", _UNBOUNDED_PRECEDING, _CURRENT, None),
+}
+
+
+def _window_identity(call) -> tuple:
+    """Which window ``call`` is evaluated in, as SQLite tells windows apart
+    (sqlite3WindowCompare after sqlite3WindowUpdate): PARTITION BY and ORDER BY
+    terms plus the frame, with the built-ins' frames replaced by their fixed ones;
+    FILTER is not compared."""
+    fixed = _BUILTIN_FRAMES.get(call.name)
+    frame = call.frame.signature if fixed is None else fixed[:3] + (fixed[3], None, None)
+    return call.def_key, frame
+
+
+def _exclusion(excl):
+    """The frame's EXCLUDE clause as ``None`` (no clause) or its words. An explicit
+    ``EXCLUDE NO OTHERS`` is kept: it excludes nothing, but window.c's
+    ``eExclude`` is then TK_NO (non-zero), so SQLite recomputes each row's
+    aggregate from a fresh context over its frame (windowFullScan) instead of
+    sliding with xInverse, e.g. sum() does not keep a REAL that left the frame."""
+    if excl is None:
+        return None
+    return " ".join(excl.name.upper().split())
+
+
 class _Frame:
     """A frame: kind ('rows'|'range'|'groups'), bound kinds, offset closures, exclusion."""
 
-    __slots__ = ("kind", "start", "end", "start_off", "end_off", "exclude")
+    __slots__ = ("kind", "start", "end", "start_off", "end_off", "exclude", "signature")
 
     def __init__(self, spec, order_terms: int, comp):
         if spec is None:
             self.kind, self.start, self.end = "range", _UNBOUNDED_PRECEDING, _CURRENT
             self.start_off = self.end_off = None
             self.exclude = None
+            self.signature = ("range", _UNBOUNDED_PRECEDING, _CURRENT, None, None, None)
             return
         self.kind = str(spec.args.get("kind")).lower()
         self.start, start_off = _bound(spec.args.get("start"), spec.args.get("start_side"))
@@ -242,12 +286,11 @@ class _Frame:
                 "RANGE with offset PRECEDING/FOLLOWING requires one ORDER BY expression")
         self.start_off = comp.fn(start_off) if start_off is not None else None
         self.end_off = comp.fn(end_off) if end_off is not None else None
-        excl = spec.args.get("exclude")
-        # A written EXCLUDE, even EXCLUDE NO OTHERS (the default's meaning), makes
-        # SQLite recompute each row's frame with a fresh accumulator (window.c's
-        # full scan when eExclude is set): a sum over integers is then an integer
-        # although a REAL left the frame earlier. None: no EXCLUDE written.
-        self.exclude = excl.name.upper() if excl is not None else None
+        self.exclude = _exclusion(spec.args.get("exclude"))
+        # What sqlite3WindowCompare compares of a frame (an implicit frame is
+        # RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, like the explicit one).
+        self.signature = (self.kind, self.start, self.end, _offset_text(start_off),
+                          _offset_text(end_off), self.exclude)
 
     def offsets(self):
         """The (start, end) offsets, evaluated and checked once per execution."""
@@ -275,7 +318,7 @@ class _Call:
     """One window call: what to compute, its argument closure, filter and definition."""
 
     __slots__ = ("name", "kind", "factory", "args_fn", "filter_fn", "definition", "frame",
-                 "def_key")
+                 "def_key", "window")
 
 
 def _compile_call(node, named, comp, session) -> _Call:
@@ -315,6 +358,7 @@ def _compile_call(node, named, comp, session) -> _Call:
         call.factory = _latest_of_equals(call.factory)
     call.def_key = (tuple(p.sql() for p in definition.partition),
                     tuple(o.sql() for o in definition.order))
+    call.window = _window_identity(call)
     return call
 
 
@@ -353,6 +397,20 @@ def _aggregate_factory(name, args, comp, session):
     return base
 
 
+def _stages(calls) -> list:
+    """The windows of one SELECT in SQLite's evaluation nesting: ``[(def_key, [call
+    positions])]`` by first appearance. SQLite evaluates the first window (and the
+    calls of every window equal to it, sqlite3WindowLink) over a subquery sorted by
+    its PARTITION BY and ORDER BY terms; the other windows' calls move into that
+    subquery, which is rewritten the same way (sqlite3WindowRewrite). So the last
+    window sorts the rows in scan order, each earlier one re-sorts (stably) the
+    rows of the one after it, and the rows come out in the first window's order."""
+    stages: dict = {}
+    for k, call in enumerate(calls):
+        stages.setdefault(call.window, (call.def_key, []))[1].append(k)
+    return list(stages.values())
+
+
 class WindowStage:
     """The Window operator for one query level.
 
@@ -369,6 +427,7 @@ class WindowStage:
         self.slots = {id(n): width + k for k, n in enumerate(nodes)}
         self.collations = session.collations if session is not None else None
         self.defs = {}
+        self.stages = _stages(self.calls)
         for call in self.calls:
             if call.def_key not in self.defs:
                 d = call.definition
@@ -397,24 +456,25 @@ class WindowStage:
                 [(c.args_fn(row), c.filter_fn is None or c.filter_fn(row)) for c in calls]))
         n = len(rows)
         results = [[None] * n for _ in calls]
-        first_order = None
-        for d, (key, (part, order)) in enumerate(defs):
-            index = self._sorted_indices(per_row, d, part, order)
-            if first_order is None:
-                first_order = index
+        position = {key: d for d, (key, _) in enumerate(defs)}
+        index = list(range(n))  # scan order: what the innermost window sorts
+        for def_key, members in reversed(self.stages):
+            d = position[def_key]
+            part, order = defs[d][1]
+            index = self._sorted_indices(per_row, d, part, order, index)
             groups = self._partitions(index, per_row, d, part, order)
-            for k, call in enumerate(calls):
-                if call.def_key != key:
-                    continue
+            for k in members:
                 try:
-                    _evaluate(call, groups, per_row, k, results[k], order, d, len(part))
+                    _evaluate(calls[k], groups, per_row, k, results[k], order, d, len(part))
                 except SqlFunctionError as exc:
                     raise OperationalError(exc.message) from None
-        for i in first_order or ():
+        for i in index:
             yield rows[i] + tuple([col[i] for col in results])
 
-    def _sorted_indices(self, per_row, d, part, order):
-        index = list(range(len(per_row)))
+    def _sorted_indices(self, per_row, d, part, order, index):
+        """``index`` (row numbers in the previous window's order) stably sorted by
+        the PARTITION BY then ORDER BY values of definition ``d``."""
+        index = list(index)
         terms = part + order
         for t in range(len(terms) - 1, -1, -1):
             compiled, desc, nulls_first = terms[t]
