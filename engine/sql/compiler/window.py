@@ -24,6 +24,7 @@ import weakref
 
 from sqlglot import exp
 
+from engine.sql.dialect import TursoSQLite
 from engine.errors import OperationalError
 from engine.sql import operators as ops
 from engine.sql.functions import SqlFunctionError, lookup_aggregate, lookup_scalar
@@ -217,7 +218,7 @@ def _offset_text(value):
     """A frame offset expression as comparable text (None when there is none)."""
     if value is None:
         return None
-    return value.sql() if isinstance(value, exp.Expression) else str(value)
+    return value.sql(dialect=TursoSQLite) if isinstance(value, exp.Expression) else str(value)
 
 
 # sqlite3WindowUpdate: the frame SQLite gives these built-ins whatever the OVER clause
