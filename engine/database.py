@@ -36,7 +36,7 @@ from engine.mvcc import IndexStore, TableVersions
 from engine.storage import (
     SYNC_FULL, SYNC_NORMAL, SYNC_OFF, CommitLog, CorruptLogError, FileSystem, LockHeldError,
     OsFileSystem)
-from engine.storage.checkpoint import build_image, load_image
+from engine.storage.checkpoint import HEADER_FIELDS, build_image, load_image
 from engine.storage.commit_record import decode_commit, encode_commit, encode_one_table
 from engine.table import Table
 from engine.transaction import CONCURRENT, DEFERRED, MODES, Transaction
@@ -45,7 +45,7 @@ log = logging.getLogger("turso_stream.engine")
 
 MEMORY = ":memory:"
 # The name of the commit record's pseudo-table entry carrying database settings
-# (PRAGMA user_version); no table can have it (NUL is not valid in SQL names).
+# (the HEADER_FIELDS' PRAGMAs); no table can have it (NUL is not valid in SQL names).
 META_RECORD = "\x00meta"
 DEFAULT_CHECKPOINT_BYTES = 16 << 20
 _now = time.time
@@ -73,6 +73,7 @@ class Database:
         self.catalog = Catalog()
         self.tables: dict[str, Table] = {}
         self.user_version = 0  # PRAGMA user_version: logged, checkpointed in the header
+        self.application_id = 0  # PRAGMA application_id: the same (HEADER_FIELDS)
         self.last_ts = 0
         self.commit_hooks: list = []   # run inside the commit, under the write lock
         self.durable_hooks: list = []  # run after durability, lock released, in commit order
@@ -135,7 +136,8 @@ class Database:
                 self._image_size = len(data)
                 header = {}
                 entries, rows, ckpt_ts = load_image(data, header)
-                self.user_version = header["user_version"]
+                for field in HEADER_FIELDS:
+                    setattr(self, field, header[field])
                 self._install_schema(entries, [])
                 for name, pairs in rows.items():
                     t = self.tables[name]
@@ -172,7 +174,9 @@ class Database:
         changes = {}
         for name, ops in tables:
             if name == META_RECORD:
-                self.user_version = dict(ops)["user_version"]
+                for field, value in ops:
+                    if field in HEADER_FIELDS:
+                        setattr(self, field, value)
                 continue
             t = self.tables[name.lower()]
             install = t.versions.install
@@ -375,7 +379,7 @@ class Database:
         lock: the versions it reads are then kept, as the general path keeps them.
         """
         if not (txn.holds_lock and self._active_count == 1 and txn.mode != CONCURRENT
-                and not txn.catalog_changed and txn.user_version is None
+                and not txn.catalog_changed and txn.header_writes is None
                 and not self._gc_queue and self._poison is None and not self.closed
                 and self.simple_commits):
             return self._commit_general(txn)
@@ -472,7 +476,7 @@ class Database:
             if writes:
                 break
         else:
-            if not txn.catalog_changed and txn.user_version is None:
+            if not txn.catalog_changed and txn.header_writes is None:
                 self._end(txn)
                 return None
         if self.closed or self._poison is not None:
@@ -573,7 +577,7 @@ class Database:
         catalog_changed = txn.catalog_changed
         all_writes = txn.writes
         logging_on = self._log is not None
-        if not catalog_changed and len(all_writes) == 1 and txn.user_version is None:
+        if not catalog_changed and len(all_writes) == 1 and txn.header_writes is None:
             # Fast path: one table written (the usual autocommit statement).
             ((tname, writes),) = all_writes.items()
             t = self.tables.get(tname)
@@ -607,9 +611,9 @@ class Database:
                     ops = list(writes.items())
                 record.append((t.name, ops))
             plan.append((t, writes))
-        if txn.user_version is not None:
+        if txn.header_writes is not None:
             # A pseudo-table entry: the record format has no other slot for settings.
-            record.append((META_RECORD, [("user_version", txn.user_version)]))
+            record.append((META_RECORD, list(txn.header_writes.items())))
         if deferred is not None and logging_on:
             record.append(deferred.log_entry())
         lsn = 0
@@ -641,8 +645,9 @@ class Database:
                     out[t.key] = self._install(t, writes, ts, keep)
                 if deferred is not None:
                     deferred.record(out, self.tables, ts)
-                if txn.user_version is not None:
-                    self.user_version = txn.user_version
+                if txn.header_writes is not None:
+                    for field, value in txn.header_writes.items():
+                        setattr(self, field, value)
                 for hook in self.commit_hooks:
                     hook(changes)
                 self.last_ts = ts
@@ -765,7 +770,7 @@ class Database:
             raise DatabaseLockedError()
         try:
             image = build_image(self.catalog, self.tables, self.schema_entries(self.catalog),
-                                self.last_ts, self.user_version)
+                                self.last_ts, {f: getattr(self, f) for f in HEADER_FIELDS})
             try:
                 self._write_image(image)
                 self._log.reset()

@@ -87,7 +87,7 @@ class Transaction:
     catalog_changed = False
     holds_lock = False
     active = True
-    user_version = None  # PRAGMA user_version set in this transaction
+    header_writes = None  # {field: value} of HEADER_FIELDS this transaction set (PRAGMAs)
     cdc = None  # engine.cdc.CaptureConfig: capture this transaction's rows
     read_only = False  # set by a session that refuses writes (mode=ro, query_only)
     _marks: tuple | list = ()  # savepoint marks (name, undo length); a list once used
@@ -807,16 +807,21 @@ class Transaction:
         del others[name.lower()]
         self._set_catalog(self.catalog.evolve(others=others), self.tables)
 
-    def set_user_version(self, value: int) -> None:
-        """PRAGMA user_version = value: a write, committed (and logged) with the rest."""
+    def set_header(self, field: str, value: int) -> None:
+        """PRAGMA user_version / application_id = value (a field of the SQLite file
+        header, ``HEADER_FIELDS``): a write, committed (and logged) with the rest."""
         self._begin_write()
+        writes = self.header_writes
         if self._marks:
-            self._undo.append(("user_version", self.user_version))
-        self.user_version = value
+            self._undo.append(("header", None if writes is None else dict(writes)))
+        self.header_writes = {**(writes or {}), field: value}
 
-    def get_user_version(self) -> int:
-        """PRAGMA user_version as this transaction sees it."""
-        return self.db.user_version if self.user_version is None else self.user_version
+    def get_header(self, field: str) -> int:
+        """PRAGMA user_version / application_id as this transaction sees it."""
+        writes = self.header_writes
+        if writes is not None and field in writes:
+            return writes[field]
+        return getattr(self.db, field)
 
     # -- ALTER TABLE (text edits: engine.sql.alter) --------------------------------------
 
@@ -1092,8 +1097,8 @@ class Transaction:
             if entry[0] == "catalog":
                 _, self.catalog, self.tables = entry
                 continue
-            if entry[0] == "user_version":
-                self.user_version = entry[1]
+            if entry[0] == "header":
+                self.header_writes = entry[1]
                 continue
             if entry[0] == "writes":
                 _, key, saved = entry

@@ -117,26 +117,32 @@ def _index_info(session, arg, extended=False):
     return Result(("seqno", "cid", "name"), rows)
 
 
-def _user_version(session, arg):
-    from engine.sql.session import Result
-    txn = session.txn
-    if arg is None:
-        value = txn.get_user_version() if txn is not None else session.db.user_version
-        return Result(("user_version",), [(value,)])
-    value = _int_setting(arg)
-    if session.explicit:  # BEGIN seen: the write belongs to that transaction
-        txn = session._ensure_txn()
-    if txn is not None:
-        txn.set_user_version(value)
-    else:  # autocommit: its own write transaction, as SQLite writes the header
-        txn = session.begin_own("DEFERRED")
-        try:
-            txn.set_user_version(value)
-        except BaseException:
-            txn.rollback()
-            raise
-        txn.commit()
-    return Result(None, [])
+def _header_field(field: str):
+    """PRAGMA user_version / application_id [= n]: a field of the database file's
+    header (engine.storage.checkpoint.HEADER_FIELDS), read in the session's
+    transaction; set, a write of that transaction or, in autocommit, of its own
+    (SQLite writes the header)."""
+    def run(session, arg):
+        from engine.sql.session import Result
+        txn = session.txn
+        if arg is None:
+            value = txn.get_header(field) if txn is not None else getattr(session.db, field)
+            return Result((field,), [(value,)])
+        value = _int_setting(arg)
+        if session.explicit:  # BEGIN seen: the write belongs to that transaction
+            txn = session._ensure_txn()
+        if txn is not None:
+            txn.set_header(field, value)
+        else:
+            txn = session.begin_own("DEFERRED")
+            try:
+                txn.set_header(field, value)
+            except BaseException:
+                txn.rollback()
+                raise
+            txn.commit()
+        return Result(None, [])
+    return run
 
 
 def _int_setting(arg) -> int:
@@ -292,7 +298,8 @@ _PRAGMAS = {
     "table_xinfo": lambda s, a: _table_info(s, a, True),
     "index_list": _index_list,
     "index_info": _index_info,
-    "user_version": _user_version,
+    "user_version": _header_field("user_version"),
+    "application_id": _header_field("application_id"),
     "journal_mode": _journal_mode,
     "synchronous": _synchronous,
     "foreign_keys": _foreign_keys,

@@ -36,7 +36,12 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def build_image(catalog, tables, schema_entries, ts: int, user_version: int = 0) -> bytes:
+# Fields of the SQLite file header a database keeps (PRAGMA of the same name): logged
+# when set, written into every checkpoint image, read back on open.
+HEADER_FIELDS = ("user_version", "application_id")
+
+
+def build_image(catalog, tables, schema_entries, ts: int, header: dict | None = None) -> bytes:
     """Serialize the committed state at ``ts`` into SQLite database bytes.
 
     ``tables`` maps name.lower() -> engine Table (its latest versions are the
@@ -70,7 +75,8 @@ def build_image(catalog, tables, schema_entries, ts: int, user_version: int = 0)
         conn.execute(f"CREATE TABLE {META_TABLE}(key TEXT, value)")
         conn.executemany(f"INSERT INTO {META_TABLE} VALUES (?, ?)",
                          [("checkpoint_ts", ts), ("format", 1)] + materialized)
-        conn.execute(f"PRAGMA user_version = {int(user_version)}")  # the file header's
+        for field, value in (header or {}).items():  # the file header's (HEADER_FIELDS)
+            conn.execute(f"PRAGMA {field} = {int(value)}")
         conn.execute("COMMIT")
         return conn.serialize()
     finally:
@@ -100,7 +106,7 @@ def load_image(data: bytes, header: dict | None = None):
 
     ``rows_by_table[name.lower()]`` is a list of ``(rowid_or_None, row)``.
     Tables named ``sqlite_*`` (internal) and the meta table are not imported.
-    ``header``, if given, receives the file header's ``user_version``.
+    ``header``, if given, receives the file header's ``HEADER_FIELDS``.
     """
     conn = sqlite3.connect(":memory:")
     try:
@@ -112,7 +118,8 @@ def load_image(data: bytes, header: dict | None = None):
             raise DatabaseError(str(exc)) from None
         schema, rows, ts = [], {}, 0
         if header is not None:
-            header["user_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
+            for field in HEADER_FIELDS:
+                header[field] = conn.execute(f"PRAGMA {field}").fetchone()[0]
         materialized = set()
         if any(e[1] == META_TABLE for e in entries):
             meta = conn.execute(f"SELECT key, value FROM {META_TABLE}").fetchall()

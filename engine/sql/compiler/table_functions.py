@@ -288,7 +288,8 @@ def _tree_rows(target, target_id, steps, doc, root_path):
 # those that only report, never the ones that change a setting.
 PRAGMA_FUNCTIONS = frozenset(("table_info", "table_xinfo", "index_list", "index_info",
                               "foreign_key_list", "table_list", "busy_timeout",
-                              "user_version", "data_version", "journal_mode",
+                              "user_version", "application_id", "data_version",
+                              "journal_mode",
                               "synchronous", "foreign_keys", "query_only", "page_size",
                               "encoding", "auto_vacuum", "freelist_count", "locking_mode"))
 

@@ -17,62 +17,78 @@ def _kill(db):
     db._lock_file.release()
 
 
+HEADER = pytest.mark.parametrize("field", ["user_version", "application_id"])
+
+
+@HEADER
 @pytest.mark.parametrize("value", ["5", "-3", "'12abc'", "'x'", "4294967297", "2147483647", "1.9"])
-def test_user_version_values_match_sqlite(value):
+def test_header_field_values_match_sqlite(field, value):
     ref = sqlite3.connect(":memory:")
     ses = Session(Database())
-    sql = f"PRAGMA user_version = {value}"
+    sql = f"PRAGMA {field} = {value}"
     ref.execute(sql)
     ses.execute(sql)
-    assert ses.execute("PRAGMA user_version").rows == \
-        ref.execute("PRAGMA user_version").fetchall()
+    assert ses.execute(f"PRAGMA {field}").rows == ref.execute(f"PRAGMA {field}").fetchall()
 
 
-def test_user_version_is_transactional():
+@HEADER
+def test_header_field_is_transactional(field):
     ses = Session(Database())
-    ses.execute("PRAGMA user_version = 1")
+    ses.execute(f"PRAGMA {field} = 1")
     ses.execute("BEGIN")
-    ses.execute("PRAGMA user_version = 2")
-    assert ses.execute("PRAGMA user_version").rows == [(2,)]
+    ses.execute(f"PRAGMA {field} = 2")
+    assert ses.execute(f"PRAGMA {field}").rows == [(2,)]
     ses.execute("ROLLBACK")
-    assert ses.execute("PRAGMA user_version").rows == [(1,)]
+    assert ses.execute(f"PRAGMA {field}").rows == [(1,)]
     ses.execute("BEGIN")
     ses.execute("SAVEPOINT s")
-    ses.execute("PRAGMA user_version = 3")
+    ses.execute(f"PRAGMA {field} = 3")
     ses.execute("ROLLBACK TO s")
     ses.execute("COMMIT")
-    assert ses.execute("PRAGMA user_version").rows == [(1,)]
+    assert ses.execute(f"PRAGMA {field}").rows == [(1,)]
 
 
+@HEADER
 @pytest.mark.parametrize("checkpoint", [False, True])
-def test_user_version_survives_crash_and_checkpoint(tmp_path, checkpoint):
+def test_header_field_survives_crash_and_checkpoint(tmp_path, field, checkpoint):
     path = str(tmp_path / "uv.db")
     db = Database(path, compiler=SCHEMA_COMPILER)
     ses = Session(db)
     ses.execute("CREATE TABLE t(a)")
-    ses.execute("PRAGMA user_version = 41")
+    ses.execute(f"PRAGMA {field} = 41")
     if checkpoint:
         db.checkpoint()
-    ses.execute("PRAGMA user_version = 42")
+    ses.execute(f"PRAGMA {field} = 42")
     _kill(db)
     db = Database(path, compiler=SCHEMA_COMPILER)
-    assert Session(db).execute("PRAGMA user_version").rows == [(42,)]
+    assert Session(db).execute(f"PRAGMA {field}").rows == [(42,)]
     db.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone() == (42,)
+    assert conn.execute(f"PRAGMA {field}").fetchone() == (42,)
     conn.close()
 
 
-def test_user_version_of_existing_sqlite_file_is_read(tmp_path):
+def test_header_of_existing_sqlite_file_is_read_and_kept(tmp_path):
+    """A file another program made (a GeoPackage's application_id, a schema
+    version in user_version) keeps its header through our checkpoints: we used to
+    write application_id 0."""
     path = str(tmp_path / "ext.db")
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE t(a)")
     conn.execute("PRAGMA user_version = 9")
+    conn.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
     conn.commit()
     conn.close()
     db = Database(path, compiler=SCHEMA_COMPILER)
-    assert Session(db).execute("PRAGMA user_version").rows == [(9,)]
-    db.close()
+    ses = Session(db)
+    assert ses.execute("PRAGMA user_version").rows == [(9,)]
+    assert ses.execute("PRAGMA application_id").rows == [(1196444487,)]
+    ses.execute("INSERT INTO t VALUES (1)")
+    db.close()  # checkpoints
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA application_id").fetchone() == (1196444487,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (9,)
+    conn.close()
 
 
 AUTOINC_SCRIPT = [
