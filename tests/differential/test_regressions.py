@@ -3,8 +3,11 @@ compares turso_stream with sqlite3 on the same statements."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
+import turso_stream
 from oracle import Pair, Shape
 
 
@@ -855,3 +858,18 @@ def test_each_window_sorts_the_rows_of_the_window_after_it():
                "INSERT INTO t VALUES (1, 'x'), (2.5, x'00'), ('7', '7'),"
                " (9223372036854775807, 'a')"],
               ["SELECT sum(a) OVER (), avg(a) OVER (PARTITION BY b) FROM t"])
+
+
+def test_window_frame_offsets_may_be_bound_parameters():
+    """Telling windows apart by their frames rendered the offset expressions without
+    the dialect, so a bound-parameter offset raised sqlglot's ValueError."""
+    out = []
+    for module in (sqlite3, turso_stream):
+        conn = module.connect(":memory:")
+        conn.execute("CREATE TABLE t(a)")
+        conn.execute("INSERT INTO t VALUES (1), (2), (3)")
+        out.append(conn.execute(
+            "SELECT a, sum(a) OVER (ORDER BY a ROWS ? PRECEDING),"
+            " group_concat(a) OVER (ORDER BY a ROWS ?2 PRECEDING) FROM t", (1, 0)).fetchall())
+        conn.close()
+    assert out[1] == out[0]

@@ -24,9 +24,9 @@ import weakref
 
 from sqlglot import exp
 
-from engine.sql.dialect import TursoSQLite
 from engine.errors import OperationalError
 from engine.sql import operators as ops
+from engine.sql.dialect import TursoSQLite, Variable
 from engine.sql.functions import SqlFunctionError, lookup_aggregate, lookup_scalar
 from engine.values import numeric_value, sort_key_function
 
@@ -215,10 +215,14 @@ def _bound(value, side):
 
 
 def _offset_text(value):
-    """A frame offset expression as comparable text (None when there is none)."""
+    """A frame offset expression as comparable text (None when there is none); a
+    bound parameter is told apart by its number, as sqlite3ExprCompare does."""
     if value is None:
         return None
-    return value.sql(dialect=TursoSQLite) if isinstance(value, exp.Expression) else str(value)
+    if not isinstance(value, exp.Expression):
+        return str(value)
+    numbers = tuple(v.args.get("number") for v in value.find_all(Variable))
+    return value.sql(dialect=TursoSQLite), numbers
 
 
 # sqlite3WindowUpdate: the frame SQLite gives these built-ins whatever the OVER clause
