@@ -860,9 +860,10 @@ def test_each_window_sorts_the_rows_of_the_window_after_it():
               ["SELECT sum(a) OVER (), avg(a) OVER (PARTITION BY b) FROM t"])
 
 
-def test_window_frame_offsets_may_be_bound_parameters():
-    """Telling windows apart by their frames rendered the offset expressions without
-    the dialect, so a bound-parameter offset raised sqlglot's ValueError."""
+def test_window_terms_and_frame_offsets_may_be_bound_parameters():
+    """Window definitions were keyed by their PARTITION BY / ORDER BY terms (and
+    frame offsets) rendered without the engine's dialect, so a bound parameter
+    there raised sqlglot's ValueError."""
     out = []
     for module in (sqlite3, turso_stream):
         conn = module.connect(":memory:")
@@ -870,6 +871,7 @@ def test_window_frame_offsets_may_be_bound_parameters():
         conn.execute("INSERT INTO t VALUES (1), (2), (3)")
         out.append(conn.execute(
             "SELECT a, sum(a) OVER (ORDER BY a ROWS ? PRECEDING),"
-            " group_concat(a) OVER (ORDER BY a ROWS ?2 PRECEDING) FROM t", (1, 0)).fetchall())
+            " group_concat(a) OVER (ORDER BY a ROWS ?2 PRECEDING),"
+            " sum(a) OVER (PARTITION BY a > ?1 ORDER BY a + ?2) FROM t", (1, 0)).fetchall())
         conn.close()
     assert out[1] == out[0]

@@ -215,8 +215,9 @@ def _bound(value, side):
 
 
 def _offset_text(value):
-    """A frame offset expression as comparable text (None when there is none); a
-    bound parameter is told apart by its number, as sqlite3ExprCompare does."""
+    """A frame offset, PARTITION BY or ORDER BY expression as comparable text (None
+    when there is none); a bound parameter is told apart by its number, as
+    sqlite3ExprCompare does."""
     if value is None:
         return None
     if not isinstance(value, exp.Expression):
@@ -361,8 +362,8 @@ def _compile_call(node, named, comp, session) -> _Call:
     call.frame = _Frame(definition.spec, len(definition.order), comp)
     if name in ("min", "max") and call.frame.start != _UNBOUNDED_PRECEDING:
         call.factory = _latest_of_equals(call.factory)
-    call.def_key = (tuple(p.sql() for p in definition.partition),
-                    tuple(o.sql() for o in definition.order))
+    call.def_key = (tuple(_offset_text(p) for p in definition.partition),
+                    tuple(_offset_text(o) for o in definition.order))
     call.window = _window_identity(call)
     return call
 
