@@ -604,6 +604,11 @@ class _Parser(SQLiteParser):
         ``CONFLICT(a)`` its expression), so the statement fails at the DO that
         follows: near "DO": syntax error. (A WHERE, even ``WHERE true``, ends the
         FROM clause.)"""
+        self._syntax_error_at_word(start, ("DO",))
+
+    def _syntax_error_at_word(self, start: int, words) -> None:
+        """Raise SQLite's syntax error at the first token among ``words`` (upper case)
+        outside parentheses from token ``start`` on: ``near "<token>": syntax error``."""
         depth = 0
         for index in range(start, self._index):
             token = self._tokens[index]
@@ -611,7 +616,7 @@ class _Parser(SQLiteParser):
                 depth += 1
             elif token.token_type == TokenType.R_PAREN:
                 depth -= 1
-            elif depth == 0 and token.text.upper() == "DO":
+            elif depth == 0 and token.text.upper() in words:
                 self._retreat(index)
                 break
         self.raise_error("syntax error")
@@ -887,17 +892,7 @@ class _Parser(SQLiteParser):
         """SQLite's trigger grammar has WITH only on a SELECT: ``WITH x AS (...)
         INSERT ...`` in a trigger body fails at the INSERT (near "insert": syntax
         error), the first DML keyword after the WITH clause."""
-        depth = 0
-        for index in range(start, self._index):
-            token = self._tokens[index]
-            if token.token_type == TokenType.L_PAREN:
-                depth += 1
-            elif token.token_type == TokenType.R_PAREN:
-                depth -= 1
-            elif depth == 0 and token.text.upper() in ("INSERT", "REPLACE", "UPDATE", "DELETE"):
-                self._retreat(index)
-                break
-        self.raise_error("syntax error")
+        self._syntax_error_at_word(start, ("INSERT", "REPLACE", "UPDATE", "DELETE"))
 
     # -- errors -----------------------------------------------------------------
 

@@ -253,9 +253,16 @@ def _plain_groups(source_rows, cell, specs, group_fns):
     batch = _batch_steps(accs, specs)
     if batch is not None:
         return _plain_batched(source_rows, accs, batch)
+    first = _step_each(source_rows(), cell, accs, specs)
+    return {} if first is None else {(): [first, accs]}
+
+
+def _step_each(rows, cell, accs, specs):
+    """Step ``accs`` over ``rows`` one row at a time (each the current ``cell`` row,
+    for correlated arguments); returns the first row, or None. O(rows x aggregates)."""
     nullary, unary, general = _step_calls(accs, specs)
     first = None
-    for row in source_rows():
+    for row in rows:
         cell[0] = row
         for step in nullary:
             step()
@@ -265,7 +272,7 @@ def _plain_groups(source_rows, cell, specs, group_fns):
             step(*args_fn(row))
         if first is None:
             first = row
-    return {} if first is None else {(): [first, accs]}
+    return first
 
 
 def _gathered_groups(source_rows, cell, specs, group_fns, sort_keys):
@@ -315,15 +322,7 @@ def _gathered_groups(source_rows, cell, specs, group_fns, sort_keys):
                 else:
                     step(acc, list(map(get_arg, rows)))
         else:
-            nullary, unary, general = _step_calls(accs, specs)
-            for row in rows:
-                cell[0] = row
-                for step in nullary:
-                    step()
-                for step, f in unary:
-                    step(f(row))
-                for step, args_fn in general:
-                    step(*args_fn(row))
+            _step_each(rows, cell, accs, specs)
         yield rows[0], accs
 
 

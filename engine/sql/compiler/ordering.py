@@ -97,15 +97,11 @@ class OrderingPlanner:
             self.explain[explain_mark] = line
         return rows
 
-    def _order_column(self, term, scope, comp, select_items, columns):
-        """``(slot, desc, nulls_first, collation)`` of an ORDER BY term that names a
-        plain column of the one table (directly, by alias or by ordinal), else None."""
+    def _term_slot(self, term, scope, select_items, columns):
+        """``(slot, column node)`` of the one table's column an ORDER BY term names
+        (directly, by alias or by ordinal, under any COLLATE), else None."""
         expr = term.this
-        coll = None
-        inner = expr
-        if isinstance(expr, exp.Collate):
-            coll = expr.expression.name.upper()
-            inner = expr.this
+        inner = expr.this if isinstance(expr, exp.Collate) else expr
         idx = self._output_index(expr, columns, select_items)
         if idx is not None:
             if select_items is None:
@@ -119,9 +115,20 @@ class OrderingPlanner:
             found, slot, _meta = scope.resolve(inner.name, inner.table or None)
         except OperationalError:
             return None
-        schema = scope.sources[0].table.schema
-        if found is not scope or slot >= len(schema.columns) or slot == schema.rowid_alias:
+        return (slot, inner) if found is scope else None
+
+    def _order_column(self, term, scope, comp, select_items, columns):
+        """``(slot, desc, nulls_first, collation)`` of an ORDER BY term that names a
+        plain column of the one table (directly, by alias or by ordinal), else None."""
+        hit = self._term_slot(term, scope, select_items, columns)
+        if hit is None:
             return None
+        slot, inner = hit
+        schema = scope.sources[0].table.schema
+        if slot >= len(schema.columns) or slot == schema.rowid_alias:
+            return None
+        expr = term.this
+        coll = expr.expression.name.upper() if isinstance(expr, exp.Collate) else None
         if coll is None:
             coll = (comp.compile(inner).collation or "BINARY").upper()
         if coll not in _BUILTIN_COLLATIONS:
@@ -133,24 +140,9 @@ class OrderingPlanner:
         ``_rowid_`` or the INTEGER PRIMARY KEY column; directly, by alias or by
         ordinal): whether it is DESC. Else None. Rowids are never NULL and always
         integers, so neither NULLS FIRST/LAST nor a collation changes the order."""
-        expr = term.this
-        while isinstance(expr, exp.Collate):
-            expr = expr.this
-        idx = self._output_index(term.this, columns, select_items)
-        if idx is not None:
-            if select_items is None:
-                return None
-            expr = select_items[idx]
-            while isinstance(expr, (exp.Alias, exp.Paren)):
-                expr = expr.this
-        if not isinstance(expr, exp.Column) or isinstance(expr.this, exp.Star):
-            return None
-        try:
-            found, slot, _meta = scope.resolve(expr.name, expr.table or None)
-        except OperationalError:
-            return None
+        hit = self._term_slot(term, scope, select_items, columns)
         source = scope.sources[0]
-        if found is not scope or slot not in (source.rowid_slot, source.table.schema.rowid_alias):
+        if hit is None or hit[0] not in (source.rowid_slot, source.table.schema.rowid_alias):
             return None
         return bool(term.args.get("desc"))
 
