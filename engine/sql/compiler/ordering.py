@@ -10,7 +10,7 @@ from operator import itemgetter
 from sqlglot import exp
 
 from engine.errors import IntegrityError, OperationalError
-from engine.sql.compiler.access import _collation_ok, _probe_conv, _range_bounds
+from engine.sql.compiler.access import _checked_rows, _collation_ok, _probe_conv, _range_bounds
 from engine.sql.compiler.expr import _hash_key_function
 from engine.sql.compiler.predicates import _sargable
 from engine.sql.compiler.scope import ROWID_NAMES
@@ -157,17 +157,10 @@ class OrderingPlanner:
         preds = [comp.predicate(c) for c in conjuncts]
         rt = self.rt
 
-        def rows():
+        def keys_and_rows():
             b = bounds()
-            if b is None:
-                return
-            for key, r in rt.txn.scan(name, b[0], b[1], desc):
-                row = r + (key,)
-                for p in preds:
-                    if not p(row):
-                        break
-                else:
-                    yield row
+            return iter(()) if b is None else rt.txn.scan(name, b[0], b[1], desc)
+        rows = _checked_rows(keys_and_rows, True, (), preds)
         line = (f"SEARCH {source.name} USING INTEGER PRIMARY KEY "
                 f"({' AND '.join(_rowid_range_text(rowid_ranges))})" if rowid_ranges
                 else f"SCAN {source.name}")
@@ -201,27 +194,21 @@ class OrderingPlanner:
         preds = [comp.predicate(c) for c in conjuncts]
         rt = self.rt
 
-        def rows():
+        def keys_and_rows():
             prefix = []
             for f, conv, skey in eq_fns:
                 v = conv(f(()))
                 if v is None:
-                    return
+                    return iter(())
                 prefix.append(skey(v))
             lo = hi = None
             if range_fns:
                 bounds = _range_bounds(range_fns)
                 if bounds is None:
-                    return
+                    return iter(())
                 lo, hi = bounds
-            for key, r in rt.txn.index_rows(table, ix, tuple(prefix), lo, hi, reverse):
-                row = r + (key,)
-                for p in preds:
-                    if not p(row):
-                        break
-                else:
-                    yield row
-        return rows
+            return rt.txn.index_rows(table, ix, tuple(prefix), lo, hi, reverse)
+        return _checked_rows(keys_and_rows, True, (), preds)
 
     def _sorted_run(self, source_rows, project, terms, distinct, columns, scope,
                     top_count=None):
