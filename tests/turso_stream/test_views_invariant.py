@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import turso_stream
@@ -131,8 +131,15 @@ class SqlHarness:
     def check(self, conn, when: str, oracle=None) -> None:
         oracle = oracle or self.oracle
         for name, spec in zip(self.names, self.specs):
-            expected = strict_multiset(oracle.execute(f"SELECT * FROM {name}").fetchall(),
-                                       spec.concat)
+            try:
+                theirs = oracle.execute(f"SELECT * FROM {name}").fetchall()
+            except sqlite3.OperationalError as exc:
+                # SQLite 3.40 rejects some compound views over RIGHT/FULL joins when it
+                # reads them (an ON clause it rewrote "references tables to its
+                # right"); the oracle has no answer to compare with: not a scenario.
+                assume("ON clause references tables to its right" not in str(exc))
+                raise
+            expected = strict_multiset(theirs, spec.concat)
             actual = strict_multiset(conn.execute(f"SELECT * FROM {name}").fetchall(),
                                      spec.concat)
             assert actual == expected, (f"{when}: view {name} differs from its SELECT\n"
