@@ -189,6 +189,61 @@ def _constant(name, value):
     return run
 
 
+def _boolean(arg) -> int:
+    """A PRAGMA's boolean as sqlite3GetBoolean reads it: yes/on/true, a nonzero
+    integer; anything else is 0."""
+    text = str(arg).strip().lower()
+    if text in ("yes", "on", "true"):
+        return 1
+    return 1 if _int_setting(text) != 0 else 0
+
+
+def _connection_flag(name: str, default: int, meaning: str | None = None):
+    """A per-connection PRAGMA flag with SQLite's ``default``. ``meaning``: what the
+    other value would change (a behaviour we do not have): setting it is refused
+    with NotSupportedError, never silently ignored. Without ``meaning`` the flag is
+    a hint with no effect on results (it is kept, and read back)."""
+    def run(session, arg):
+        from engine.sql.session import Result
+        values = session.__dict__.setdefault("pragma_flags", {})
+        if arg is None:
+            return Result((name,), [(values.get(name, default),)])
+        value = _boolean(arg)
+        if value != default and meaning is not None:
+            raise unsupported(f"PRAGMA {name} = {value} ({meaning})")
+        values[name] = value
+        return Result(None, [])
+    return run
+
+
+def _connection_number(name: str, default: int, parse):
+    """A per-connection numeric PRAGMA that tunes SQLite's caches and temp files: a
+    hint with no effect on results here, kept and read back as SQLite does."""
+    def run(session, arg):
+        from engine.sql.session import Result
+        values = session.__dict__.setdefault("pragma_flags", {})
+        if arg is None:
+            return Result((name,), [(values.get(name, default),)])
+        values[name] = parse(arg)
+        return Result(None, [])
+    return run
+
+
+def _temp_store_value(arg) -> int:
+    """PRAGMA temp_store's argument: 0/DEFAULT, 1/FILE, 2/MEMORY; others are 0."""
+    text = str(arg).strip().upper()
+    return {"1": 1, "FILE": 1, "2": 2, "MEMORY": 2}.get(text, 0)
+
+
+def _case_sensitive_like(session, arg):
+    """PRAGMA case_sensitive_like: no read form (SQLite returns nothing); turning it
+    on would make LIKE case-sensitive, which we do not do: refused."""
+    from engine.sql.session import Result
+    if arg is not None and _boolean(arg):
+        raise unsupported("PRAGMA case_sensitive_like = 1 (case-sensitive LIKE)")
+    return Result(None, [])
+
+
 def _journal_mode(session, arg):
     from engine.sql.session import Result
     return Result(("journal_mode",), [("memory" if session.db.in_memory else "wal",)])
@@ -318,4 +373,21 @@ _PRAGMAS = {
     "auto_vacuum": _constant("auto_vacuum", 0),
     "freelist_count": _constant("freelist_count", 0),
     "locking_mode": _constant("locking_mode", "normal"),
+    "case_sensitive_like": _case_sensitive_like,
+    "recursive_triggers": _connection_flag("recursive_triggers", 0, "triggers firing themselves"),
+    "ignore_check_constraints": _connection_flag("ignore_check_constraints", 0,
+                                                 "skipping CHECK constraints"),
+    "defer_foreign_keys": _connection_flag("defer_foreign_keys", 0,
+                                           "deferring every foreign key to COMMIT"),
+    "count_changes": _connection_flag("count_changes", 0, "row counts as results"),
+    "legacy_alter_table": _connection_flag("legacy_alter_table", 0,
+                                           "the legacy ALTER TABLE RENAME"),
+    "reverse_unordered_selects": _connection_flag("reverse_unordered_selects", 0,
+                                                  "reversed unordered output"),
+    "automatic_index": _connection_flag("automatic_index", 1),
+    "cell_size_check": _connection_flag("cell_size_check", 0),
+    "cache_spill": _connection_flag("cache_spill", 1),
+    "trusted_schema": _connection_flag("trusted_schema", 1),
+    "cache_size": _connection_number("cache_size", -2000, _int_setting),
+    "temp_store": _connection_number("temp_store", 0, _temp_store_value),
 }

@@ -875,3 +875,40 @@ def test_window_terms_and_frame_offsets_may_be_bound_parameters():
             " sum(a) OVER (PARTITION BY a > ?1 ORDER BY a + ?2) FROM t", (1, 0)).fetchall())
         conn.close()
     assert out[1] == out[0]
+
+
+def test_connection_pragmas_read_as_sqlite3_and_refuse_what_we_lack():
+    """PRAGMAs that change results (case_sensitive_like, recursive_triggers,
+    ignore_check_constraints, defer_foreign_keys, count_changes, legacy_alter_table,
+    reverse_unordered_selects) were silently ignored when turned on: they are refused
+    with NotSupportedError, and every read form answers as sqlite3 does; cache and
+    temp-file hints are kept and read back."""
+    import sqlite3
+
+    import pytest
+
+    import turso_stream
+    script = ["PRAGMA cache_size", "PRAGMA cache_size = 5000", "PRAGMA cache_size",
+              "PRAGMA cache_size = 'abc'", "PRAGMA cache_size", "PRAGMA temp_store",
+              "PRAGMA temp_store = MEMORY", "PRAGMA temp_store", "PRAGMA temp_store = bogus",
+              "PRAGMA temp_store", "PRAGMA cache_spill", "PRAGMA recursive_triggers",
+              "PRAGMA recursive_triggers = off", "PRAGMA case_sensitive_like",
+              "PRAGMA case_sensitive_like = 0", "PRAGMA ignore_check_constraints",
+              "PRAGMA defer_foreign_keys", "PRAGMA count_changes", "PRAGMA legacy_alter_table",
+              "PRAGMA reverse_unordered_selects", "PRAGMA automatic_index",
+              "PRAGMA automatic_index = off", "PRAGMA automatic_index",
+              "PRAGMA cell_size_check", "PRAGMA trusted_schema"]
+    results = []
+    for module in (sqlite3, turso_stream):
+        conn = module.connect(":memory:")
+        results.append([conn.execute(sql).fetchall() for sql in script])
+        conn.close()
+    assert results[1] == results[0]
+    conn = turso_stream.connect(":memory:")
+    for sql in ("PRAGMA case_sensitive_like = 1", "PRAGMA recursive_triggers = on",
+                "PRAGMA ignore_check_constraints = yes", "PRAGMA defer_foreign_keys = 1",
+                "PRAGMA count_changes = 1", "PRAGMA legacy_alter_table = 1",
+                "PRAGMA reverse_unordered_selects = 1"):
+        with pytest.raises(turso_stream.NotSupportedError, match="not supported"):
+            conn.execute(sql)
+    assert conn.execute("PRAGMA recursive_triggers").fetchall() == [(0,)]
