@@ -137,7 +137,7 @@ class Feed:
         """Start a deferred capture (write lock held, before the frame is encoded):
         its first change_id follows the mark and any row installed above it
         (rows ``guard_sequence``'s writers put there). O(1)."""
-        top = self.raw_top(self.versions)
+        top = self.raw_top()
         last = self.last_id
         self._first = (top if top is not None and top > last else last) + 1
         self._table = table  # (its name now: a RENAME keeps the versions and feed)
@@ -172,9 +172,10 @@ class Feed:
             self.pending += segs
         self.last_id = self._first + n
 
-    def raw_top(self, versions):
-        """The largest key installed in ``versions`` (pending segments not counted,
-        nothing settled). O(1)."""
+    def raw_top(self):
+        """The largest key installed in the table's versions (pending segments not
+        counted, nothing settled). O(1)."""
+        versions = self.versions
         top = _TOP.__get__(versions)
         if top is None:
             rows = _ROWS.__get__(versions)
@@ -183,7 +184,7 @@ class Feed:
                 _TOP.__set__(versions, top)  # (the cache ``max_key`` keeps)
         return top
 
-    def settle(self, versions) -> None:
+    def settle(self) -> None:
         """Build and install every pending segment's rows, ``SETTLE_CHUNK`` segments
         per hold of the state lock, so a long backlog does not stall commits for
         all of it (a chunk takes milliseconds). Re-entrant: a commit that reads the
@@ -203,17 +204,17 @@ class Feed:
                 done = 0
                 self.settler = get_ident()  # (its own reads of the table: no re-entry)
                 try:
-                    done = self._install(versions, segs)
+                    done = self._install(segs)
                 finally:
                     self.settler = None
                     del pending[:done]  # (after a failure the rest stays pending)
 
-    def _install(self, versions, segs: list) -> int:
+    def _install(self, segs: list) -> int:
         """Install ``segs``' rows (state lock held); returns how many segments were
         installed (all, unless it raises). Segments no live snapshot predates go in
         as one ascending block; later ones (``ts`` above the oldest live snapshot)
         row by row with their begin timestamps, queued for garbage collection."""
-        db = self.db
+        db, versions = self.db, self.versions
         active = db._active
         horizon = min(active) if active else None
         block = {}
@@ -238,8 +239,8 @@ class Feed:
                 gcq.append((ts, target, key))
         return len(segs)
 
-    def _check(self, versions) -> None:
-        top = self.raw_top(versions) or 0
+    def _check(self) -> None:
+        top = self.raw_top() or 0
         closed, prev_ts = True, None
         for seg in self.pending:
             first, closes = seg[2], seg[6]
@@ -296,7 +297,7 @@ def _settling(slot):
     def read(self):
         feed = feed_of(self)
         if feed.pending and feed.settler != get_ident():
-            feed.settle(self)
+            feed.settle()
         return get(self)
 
     return property(read, slot.__set__, doc=f"``{slot.__name__}``, pending segments settled")
@@ -315,7 +316,7 @@ class FeedVersions(TableVersions):
     _top = _settling(_TOP)
 
     def _check(self) -> None:
-        _FEED.__get__(self)._check(self)
+        _FEED.__get__(self)._check()
         super()._check()
 
 

@@ -132,6 +132,22 @@ def test_plain_view_over_a_compound_inside_a_materialized_view():
         assert sorted(conn.execute(sql).fetchall(), key=repr) == theirs, sql
 
 
+def _view_beside_mirror(create: str, query: str, statements):
+    """A materialized view of ``query`` and an sqlite3 mirror fed the same
+    ``statements``; after each, yields ``(sqlite3's rows, our query's rows, the
+    view's rows)``."""
+    conn = turso_stream.connect(":memory:", isolation_level=None)
+    mirror = sqlite3.connect(":memory:")
+    for c in (conn, mirror):
+        c.execute(create)
+    conn.execute(f"CREATE MATERIALIZED VIEW v AS {query}")
+    for sql in statements:
+        conn.execute(sql)
+        mirror.execute(sql)
+        yield (mirror.execute(query).fetchall(), conn.execute(query).fetchall(),
+               conn.execute("SELECT * FROM v").fetchall())
+
+
 def test_window_over_groups_adds_peers_in_group_key_order():
     """A window over GROUP BY rows sums its peers in the order SQLite emits groups
     (by key): the view's peer order read the GROUP BY terms from the wrong slots
@@ -139,18 +155,11 @@ def test_window_over_groups_adds_peers_in_group_key_order():
     (0.009999999999999787 against sqlite3's 0.010000000000000009)."""
     query = ("SELECT a || a AS k, sum(a || a) OVER (ORDER BY NULL) AS s "
              "FROM t2 GROUP BY a || a")
-    conn = turso_stream.connect(":memory:", isolation_level=None)
-    mirror = sqlite3.connect(":memory:")
-    for c in (conn, mirror):
-        c.execute("CREATE TABLE t2(a, b INTEGER)")
-    conn.execute(f"CREATE MATERIALIZED VIEW v AS {query}")
-    for sql in ("INSERT INTO t2(a) VALUES (0.5), (NULL), (1.5)", "INSERT INTO t2(a) VALUES (-2)"):
-        conn.execute(sql)
-        mirror.execute(sql)
-        expected = mirror.execute(query).fetchall()
-        assert conn.execute(query).fetchall() == expected
-        assert sorted(conn.execute("SELECT * FROM v").fetchall(), key=repr) == \
-            sorted(expected, key=repr)
+    for expected, ours, view in _view_beside_mirror(
+            "CREATE TABLE t2(a, b INTEGER)", query,
+            ("INSERT INTO t2(a) VALUES (0.5), (NULL), (1.5)", "INSERT INTO t2(a) VALUES (-2)")):
+        assert ours == expected
+        assert sorted(view, key=repr) == sorted(expected, key=repr)
     assert expected[0][1] == 0.010000000000000009
 
 
@@ -160,16 +169,11 @@ def test_view_window_with_exclude_no_others_sums_each_frame_afresh():
     NO OTHERS makes SQLite recompute each frame from a fresh aggregate."""
     query = ("SELECT a, sum(a) OVER (ORDER BY a DESC ROWS BETWEEN 0 PRECEDING AND "
              "0 PRECEDING EXCLUDE NO OTHERS) AS s FROM t1 GROUP BY a")
-    conn = turso_stream.connect(":memory:", isolation_level=None)
-    mirror = sqlite3.connect(":memory:")
-    for c in (conn, mirror):
-        c.execute("CREATE TABLE t1(a INTEGER, b INTEGER)")
-    conn.execute(f"CREATE MATERIALIZED VIEW v AS {query}")
-    for sql in ("INSERT INTO t1(a) VALUES (-2)", "INSERT INTO t1(a) VALUES (0.25)"):
-        conn.execute(sql)
-        mirror.execute(sql)
-        expected = sorted(mirror.execute(query).fetchall(), key=repr)
-        got = sorted(conn.execute("SELECT * FROM v").fetchall(), key=repr)
+    for theirs, _ours, view in _view_beside_mirror(
+            "CREATE TABLE t1(a INTEGER, b INTEGER)", query,
+            ("INSERT INTO t1(a) VALUES (-2)", "INSERT INTO t1(a) VALUES (0.25)")):
+        expected = sorted(theirs, key=repr)
+        got = sorted(view, key=repr)
         assert [[type(v) for v in r] for r in got] == [[type(v) for v in r] for r in expected]
         assert got == expected
     assert (-2, -2) in expected
